@@ -1,0 +1,3 @@
+from xmlload.cli import main
+
+raise SystemExit(main())

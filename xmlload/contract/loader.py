@@ -1,0 +1,86 @@
+"""Load a contract file (YAML or JSON), validate it and compile it.
+
+Every problem is reported as `FILE:LINE: dotted.place: message`, all at once, so a user
+fixes a contract in one pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from xmlload.contract.compiler import Location, Plan, compile_contract
+from xmlload.contract.model import Contract
+from xmlload.errors import ContractError
+
+
+def _line_index(node: yaml.Node, place: Location, lines: dict[Location, int]) -> None:
+    lines[place] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines[(*place, key.value)] = key.start_mark.line + 1
+            _line_index(value, (*place, key.value), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for position, item in enumerate(node.value):
+            _line_index(item, (*place, position), lines)
+
+
+def _read(path: Path) -> tuple[Any, dict[Location, int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ContractError(str(path), [f"cannot read: {error.strerror}"]) from None
+    except UnicodeDecodeError as error:
+        raise ContractError(str(path), [f"not UTF-8 text: {error}"]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ContractError(str(path), [f"{where}not valid YAML/JSON: {error}"]) from None
+    lines: dict[Location, int] = {}
+    if node is not None:
+        _line_index(node, (), lines)
+    return data, lines
+
+
+def _format(path: Path, lines: dict[Location, int], place: Location, message: str) -> str:
+    probe = tuple(place)
+    while probe and probe not in lines:
+        probe = probe[:-1]
+    line = lines.get(probe, 1)
+    dotted = ".".join(str(part) for part in place) or "(top)"
+    return f"{path}:{line}: {dotted}: {message}"
+
+
+def load_contract(path: str | Path) -> Contract:
+    """Read and validate the model; raise ContractError listing every problem."""
+    file = Path(path)
+    data, lines = _read(file)
+    if not isinstance(data, dict):
+        raise ContractError(str(file), [f"{file}:1: the contract must be a mapping of keys"])
+    try:
+        return Contract.model_validate(data)
+    except ValidationError as error:
+        problems = [
+            _format(file, lines, tuple(item["loc"]), item["msg"].removeprefix("Value error, "))
+            for item in error.errors()
+        ]
+        raise ContractError(str(file), problems) from None
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Load, validate and compile a contract; raise ContractError with places on failure."""
+    file = Path(path)
+    contract = load_contract(file)
+    _, lines = _read(file)
+    plan, problems = compile_contract(contract)
+    if plan is None:
+        raise ContractError(
+            str(file), [_format(file, lines, place, msg) for place, msg in problems]
+        )
+    return plan

@@ -1,0 +1,201 @@
+"""The mapping contract as pydantic models: the shape a user writes in YAML or JSON."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from xmlload.contract.types import parse_type
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def check_identifier(name: str) -> str:
+    """Accept plain SQL identifiers only: letters, digits, underscore, at most 63 chars."""
+    if not IDENTIFIER.match(name):
+        raise ValueError(
+            f"{name!r} is not a plain identifier (letters, digits, underscore; "
+            "must not start with a digit; at most 63 characters)"
+        )
+    return name
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DocumentId(Strict):
+    path: str = Field(description="Where the document id is, e.g. /Provenir/Request/@ID")
+    column: str = Field("document_id", description="Column carrying the id in every table")
+    type: str = "bigint"
+
+    _column = field_validator("column")(check_identifier)
+
+    @field_validator("type")
+    @classmethod
+    def _known_key_type(cls, value: str) -> str:
+        kind = parse_type(value).kind
+        if kind not in {"integer", "bigint", "string"}:
+            raise ValueError("the document id type must be integer, bigint or string(N)")
+        return value
+
+
+class DocumentSpec(Strict):
+    root: str = Field(description="Expected root element name")
+    element: str = Field(description="Absolute path of the document-type element")
+    id: DocumentId
+    allow_doctype: bool = False
+
+    @field_validator("element")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/") or "@" in value:
+            raise ValueError("must be an absolute element path such as /Root/Child")
+        return value
+
+
+class Defaults(Strict):
+    trim: bool = True
+    overflow: Literal["truncate", "reject"] = "reject"
+    invalid: Literal["fail", "null"] = "fail"
+    datetime_formats: list[str] = [
+        "%Y-%m-%d %H:%M:%S.%f",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S.%f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%m/%d/%Y %H:%M:%S",
+        "%m/%d/%Y %I:%M:%S %p",
+        "%Y-%m-%d",
+        "%m/%d/%Y",
+    ]
+    date_formats: list[str] = ["%Y-%m-%d", "%m/%d/%Y", "%Y%m%d", "%Y-%m-%d %H:%M:%S.%f"]
+
+
+class ValueMap(Strict):
+    values: dict[str, Any]
+    default: Any = None
+    ignore_case: bool = True
+
+
+class Priority(Strict):
+    attribute: str
+    order: list[str]
+
+
+class RowsSpec(Strict):
+    path: str = Field(description="Elements giving one row each, relative to the parent row")
+    where: str | None = Field(None, description="Expression an element must satisfy")
+    distinct_by: str | None = Field(None, description="Attribute whose value must be unique")
+    priority: Priority | None = None
+    take: Literal["all", "first", "last"] = "all"
+    unpivot: dict[str, str] | None = Field(
+        None, description="attribute -> key: each non-empty attribute becomes one row"
+    )
+
+    @model_validator(mode="after")
+    def _priority_needs_distinct(self) -> RowsSpec:
+        if self.priority is not None and self.distinct_by is None:
+            raise ValueError("priority only applies together with distinct_by")
+        return self
+
+
+class PickSpec(Strict):
+    path: str = Field(description="Candidate elements, relative to the row element or absolute")
+    where: str | None = None
+    take: Literal["first", "last"] = "last"
+    value: str = Field(description="Path of the value, relative to the picked element")
+
+
+class ColumnSpec(Strict):
+    type: str
+    description: str | None = None
+    nullable: bool = True
+    required: bool = False
+    path: str | None = None
+    paths: list[str] | None = None
+    const: Any = None
+    expr: str | None = None
+    inputs: dict[str, str] = {}
+    pick: PickSpec | None = None
+    item: Literal["key", "value"] | None = None
+    map: str | None = None
+    digits_only: bool = False
+    trim: bool | None = None
+    overflow: Literal["truncate", "reject"] | None = None
+    invalid: Literal["fail", "null"] | None = None
+    default: Any = None
+    formats: list[str] | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        parse_type(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ColumnSpec:
+        sources = ["path", "paths", "const", "expr", "pick", "item"]
+        given = [name for name in sources if name in self.model_fields_set]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one value source of {', '.join(sources)}; got {given}")
+        if self.inputs and self.expr is None:
+            raise ValueError("inputs only apply to expr")
+        if self.paths is not None and not self.paths:
+            raise ValueError("paths must list at least one path")
+        return self
+
+    @property
+    def reads_document(self) -> bool:
+        """True when the value comes from the document (not a constant)."""
+        return self.const is None
+
+
+class TableSpec(Strict):
+    description: str | None = None
+    parent: str | None = None
+    rows: RowsSpec | None = None
+    sequence_column: str | None = None
+    columns: dict[str, ColumnSpec]
+
+    @field_validator("columns")
+    @classmethod
+    def _column_names(cls, value: dict[str, ColumnSpec]) -> dict[str, ColumnSpec]:
+        for name in value:
+            check_identifier(name)
+        if not value:
+            raise ValueError("a table needs at least one column")
+        return value
+
+    @field_validator("sequence_column")
+    @classmethod
+    def _sequence_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_identifier(value)
+
+
+class Contract(Strict):
+    name: str = "contract"
+    description: str | None = None
+    document: DocumentSpec
+    target_schema: str | None = None
+    fragments: dict[str, Any] = Field(
+        {}, description="Free-form YAML anchors for reuse (`<<: *name`); not read otherwise"
+    )
+    defaults: Defaults = Defaults()
+    value_maps: dict[str, ValueMap] = {}
+    tables: dict[str, TableSpec]
+
+    @field_validator("tables")
+    @classmethod
+    def _table_names(cls, value: dict[str, TableSpec]) -> dict[str, TableSpec]:
+        for name in value:
+            check_identifier(name)
+        if not value:
+            raise ValueError("a contract needs at least one table")
+        return value
+
+    @field_validator("target_schema")
+    @classmethod
+    def _schema_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_identifier(value)

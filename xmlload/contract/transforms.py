@@ -1,0 +1,206 @@
+"""Column value conversion: trim, digits-only, value maps, type conversion, length and
+scale checks, defaults. Built once per column into one closure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from xmlload.contract.model import ColumnSpec, Defaults, ValueMap
+from xmlload.contract.types import INTEGER_RANGES, ColumnType, parse_type
+from xmlload.contract.values import parse_datetime, to_number
+from xmlload.errors import ExpressionError, ValueProblem
+
+Converter = Callable[[Any], Any]
+TRUE_WORDS = {"1", "true", "t", "yes", "y"}
+FALSE_WORDS = {"0", "false", "f", "no", "n"}
+
+
+@dataclass
+class Notes:
+    """Per-document counts of values that were changed rather than loaded as given."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, kind: str, where: str) -> None:
+        self.counts[f"{kind}: {where}"] += 1
+
+    def take(self) -> Counter[str]:
+        taken, self.counts = self.counts, Counter()
+        return taken
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _to_integer(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    number = to_number(value)
+    if number is None or number != number.to_integral_value():
+        raise ValueProblem(f"{value!r} is not a whole number")
+    return int(number)
+
+
+def _to_boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = _to_text(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueProblem(f"{value!r} is not a yes/no value")
+
+
+def _type_converter(kind: ColumnType, formats: list[str]) -> Converter:
+    if kind.kind in ("string", "text"):
+        return _to_text
+    if kind.kind in INTEGER_RANGES:
+        low, high = INTEGER_RANGES[kind.kind]
+
+        def integer(value: Any) -> int:
+            number = _to_integer(value)
+            if not low <= number <= high:
+                raise ValueProblem(f"{number} is out of range for {kind.kind}")
+            return number
+
+        return integer
+    if kind.kind == "decimal":
+        return _decimal_converter(kind)
+    if kind.kind == "float":
+        return lambda value: float(to_number(value) or 0)
+    if kind.kind == "boolean":
+        return _to_boolean
+    if kind.kind == "date":
+        return lambda value: _to_datetime(value, formats).date()
+    return lambda value: _to_datetime(value, formats)
+
+
+def _decimal_converter(kind: ColumnType) -> Converter:
+    assert kind.precision is not None and kind.scale is not None
+    exponent = Decimal(1).scaleb(-kind.scale)
+    limit = Decimal(10) ** (kind.precision - kind.scale)
+
+    def decimal(value: Any) -> Decimal:
+        number = to_number(value)
+        assert number is not None
+        rounded = number.quantize(exponent, rounding=ROUND_HALF_UP)
+        if abs(rounded) >= limit:
+            raise ValueProblem(f"{value!r} does not fit {kind}")
+        return rounded
+
+    return decimal
+
+
+def _to_datetime(value: Any, formats: list[str]) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    try:
+        return parse_datetime(_to_text(value), formats)
+    except ValueError as error:
+        raise ValueProblem(str(error)) from None
+
+
+def _value_map(spec: ValueMap, notes: Notes, where: str) -> Converter:
+    exact = dict(spec.values)
+    folded = {key.casefold(): value for key, value in exact.items()} if spec.ignore_case else {}
+    has_default = "default" in spec.model_fields_set
+
+    def lookup(value: Any) -> Any:
+        key = _to_text(value)
+        if key in exact:
+            return exact[key]
+        folded_key = key.casefold()
+        if folded_key in folded:
+            return folded[folded_key]
+        notes.add("unmapped", f"{where} {key!r}")
+        return spec.default if has_default else None
+
+    return lookup
+
+
+@dataclass(frozen=True)
+class ColumnRules:
+    """Everything needed to convert values of one column, resolved against defaults."""
+
+    where: str
+    kind: ColumnType
+    spec: ColumnSpec
+    defaults: Defaults
+
+    @property
+    def formats(self) -> list[str]:
+        if self.spec.formats is not None:
+            return self.spec.formats
+        if self.kind.kind == "date":
+            return self.defaults.date_formats
+        return self.defaults.datetime_formats
+
+
+def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: Notes) -> Converter:
+    """One closure: raw value in, typed value (or None) out; ValueProblem when invalid."""
+    spec, kind, where = rules.spec, rules.kind, rules.where
+    trim = rules.defaults.trim if spec.trim is None else spec.trim
+    overflow = spec.overflow or rules.defaults.overflow
+    lenient = (spec.invalid or rules.defaults.invalid) == "null"
+    mapper = _value_map(value_maps[spec.map], notes, where) if spec.map else None
+    typed = _type_converter(kind, rules.formats)
+    length = kind.length
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str):
+            if trim:
+                value = value.strip()
+            if spec.digits_only:
+                value = "".join(c for c in value if c.isdigit())
+            if value == "":
+                return None
+        if value is None:
+            return None
+        if mapper is not None:
+            value = mapper(value)
+            if value is None:
+                return None
+        try:
+            value = typed(value)
+        except (ValueProblem, ExpressionError, ArithmeticError) as problem:
+            if not lenient:
+                raise ValueProblem(str(problem)) from None
+            notes.add("invalid set to NULL", where)
+            return None
+        if length is not None and len(value) > length:
+            if overflow == "reject":
+                raise ValueProblem(f"{len(value)} characters exceed {kind}")
+            notes.add("truncated", where)
+            value = value[:length]
+        return value
+
+    return convert
+
+
+def convert_default(rules: ColumnRules) -> Any:
+    """The column's default, converted to its type (checked when the contract loads)."""
+    if rules.spec.default is None:
+        return None
+    plain = rules.spec.model_copy(update={"map": None, "digits_only": False})
+    return build_converter(
+        ColumnRules(rules.where, rules.kind, plain, rules.defaults), {}, Notes()
+    )(rules.spec.default)
+
+
+def column_type(spec: ColumnSpec) -> ColumnType:
+    return parse_type(spec.type)

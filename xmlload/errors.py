@@ -1,0 +1,46 @@
+"""Error types shared by every layer.
+
+`XmlloadError` and its subclasses are user mistakes (contract, settings, target) that stop a
+run before any document is read; `DocumentError` fails one document and never the run.
+"""
+
+from __future__ import annotations
+
+
+class XmlloadError(Exception):
+    """A problem the user must fix before loading can start (exit status 2)."""
+
+
+class ContractError(XmlloadError):
+    """A contract that does not load or validate; carries every problem found."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"invalid contract {source}: {len(problems)} problem(s)\n{lines}")
+
+
+class SettingsError(XmlloadError):
+    """Bad settings: config file, environment variable or flag."""
+
+
+class TargetError(XmlloadError):
+    """The target or source database is unreachable or does not match the contract."""
+
+
+class DocumentError(Exception):
+    """One document failed at a pipeline stage; it is logged and the run goes on."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        self.stage = stage
+        self.message = message
+        super().__init__(f"{stage}: {message}")
+
+
+class ExpressionError(ValueError):
+    """A calculated-field expression could not be parsed or evaluated."""
+
+
+class ValueProblem(ValueError):
+    """A single value could not be converted to its column's type."""

@@ -1,0 +1,30 @@
+"""XMLParser: one hardened lxml parser per worker; parse once, never resolve entities."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from xmlload.contract.paths import Element
+from xmlload.errors import DocumentError
+
+
+class XMLParser:
+    """No DTD loading, no entity resolution, no network, libxml2's default size limits."""
+
+    def __init__(self) -> None:
+        self._parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            collect_ids=False,
+        )
+
+    def parse(self, data: bytes) -> Element:
+        try:
+            root = etree.fromstring(data, self._parser)
+        except etree.XMLSyntaxError as error:
+            raise DocumentError("parse", f"not well-formed XML: {error}") from None
+        if root is None:
+            raise DocumentError("parse", "no root element")
+        return root
