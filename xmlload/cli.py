@@ -1,0 +1,180 @@
+"""The `xmlload` command. Parses arguments and calls the package; no logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from xmlload import __version__
+from xmlload.contract.loader import load_plan
+from xmlload.db.urls import mask_url
+from xmlload.errors import ContractError, XmlloadError
+from xmlload.summary import RunSummary
+
+EXIT_USAGE = 2
+RUN_FLAGS = ("contract", "source", "source_table", "id_column", "xml_column", "target", "workers",
+             "chunk_size", "limit", "id_start", "id_end", "max_document_bytes")  # fmt: skip
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--contract", type=Path, help="mapping contract (YAML or JSON)")
+    parser.add_argument("--source", help="directory, glob or file of XML; or a database URL")
+    parser.add_argument("--source-table", help="table holding the documents (database source)")
+    parser.add_argument("--id-column", help="source id column (default id)")
+    parser.add_argument("--xml-column", help="source XML column (default xml)")
+    parser.add_argument("--target", help="target database URL or SQLite file path")
+    parser.add_argument("--workers", type=int, help="worker processes (default 1)")
+    parser.add_argument("--chunk-size", type=int, help="documents per work item")
+    parser.add_argument("--limit", type=int, help="load at most N documents")
+    parser.add_argument("--id-start", type=int, help="lowest source id to load")
+    parser.add_argument("--id-end", type=int, help="highest source id to load")
+    parser.add_argument("--max-document-bytes", type=int, help="size cap per document")
+    parser.add_argument(
+        "--create-tables",
+        action="store_true",
+        default=None,
+        help="create missing tables and the processing log",
+    )
+    parser.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        default=None,
+        help="also reload documents already in the processing log",
+    )
+    parser.add_argument("--config", type=Path, help="settings file (default config/xmlload.toml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xmlload", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"xmlload {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _run_options(commands.add_parser("run", help="load documents into the target database"))
+
+    contract = commands.add_parser("contract", help="check a contract or print its DDL")
+    contract_commands = contract.add_subparsers(dest="contract_command", required=True)
+    contract_commands.add_parser("validate", help="validate a contract").add_argument("file")
+    ddl = contract_commands.add_parser("ddl", help="print CREATE TABLE statements")
+    ddl.add_argument("file")
+    ddl.add_argument(
+        "--dialect", default="sqlite", choices=["sqlite", "postgresql", "mysql", "mssql"]
+    )
+
+    generate = commands.add_parser("generate", help="make synthetic documents")
+    generate.add_argument("--documents", type=int, required=True)
+    generate.add_argument("--seed", type=int, default=1)
+    generate.add_argument("--first-id", type=int, default=1)
+    generate.add_argument("--median-kb", type=float, default=40.0)
+    generate.add_argument(
+        "--bad-ratio", type=float, default=0.0, help="share of deliberately bad documents (0..1)"
+    )
+    where = generate.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="directory for .xml files")
+    where.add_argument("--source", help="database URL for a source table")
+    generate.add_argument("--source-table", default="xml_documents")
+
+    demo = commands.add_parser("demo", help="generate documents into SQLite and load them")
+    demo.add_argument("--documents", type=int, default=500)
+    demo.add_argument("--workdir", type=Path, default=Path("xmlload-demo"))
+    demo.add_argument("--workers", type=int, default=1)
+    return parser
+
+
+def _progress_printer(console: Console, every: float = 5.0):
+    last = [time.monotonic()]
+
+    def show(summary: RunSummary) -> None:
+        now = time.monotonic()
+        if now - last[0] < every:
+            return
+        last[0] = now
+        done, total = summary.documents, max(summary.planned - summary.skipped_already_logged, 1)
+        rate = summary.docs_per_second * 60
+        eta = (total - done) / summary.docs_per_second / 60 if summary.docs_per_second else 0
+        console.print(
+            f"Progress: {done:,}/{total:,} ({100 * done / total:.1f}%) - Rate: "
+            f"{rate:,.1f} docs/min - ETA: {eta:.1f} min - Success: "
+            f"{summary.succeeded:,}, Failed: {summary.failed:,}"
+        )
+
+    return show
+
+
+def command_run(args: argparse.Namespace, console: Console) -> int:
+    from xmlload.processor import ProductionProcessor
+    from xmlload.settings import load_settings
+
+    flags = {name: getattr(args, name) for name in RUN_FLAGS}
+    flags.update(create_tables=args.create_tables, resume=args.resume)
+    settings = load_settings(flags, args.config)
+    processor = ProductionProcessor(settings)
+    summary = processor.run(on_report=_progress_printer(Console(stderr=True)))
+    summary.render(console)
+    return summary.exit_code
+
+
+def command_contract(args: argparse.Namespace, console: Console) -> int:
+    plan = load_plan(args.file)
+    if args.contract_command == "validate":
+        tables = ", ".join(f"{t.name} ({len(t.columns)} columns)" for t in plan.tables)
+        console.print(f"{args.file}: valid; {len(plan.tables)} tables: {tables}")
+        return 0
+    from sqlalchemy.dialects import registry
+
+    from xmlload.contract.schema import build_metadata, ddl_statements, sql_type
+    from xmlload.db.processing_log import log_table
+
+    dialect = registry.load(args.dialect)()
+    metadata = build_metadata(plan)
+    log_table(metadata, sql_type(plan.id_kind), plan.contract.target_schema)
+    for statement in ddl_statements(metadata, dialect):
+        print(statement + "\n")
+    return 0
+
+
+def command_generate(args: argparse.Namespace, console: Console) -> int:
+    from xmlload.generate import DocumentGenerator, write_files, write_table
+
+    if args.documents < 1 or not 0 <= args.bad_ratio <= 1:
+        raise XmlloadError("--documents must be >= 1 and --bad-ratio between 0 and 1")
+    generator = DocumentGenerator(args.seed, args.median_kb, args.bad_ratio)
+    started = time.perf_counter()
+    if args.out is not None:
+        kinds = write_files(generator, args.documents, args.first_id, args.out)
+        where = str(args.out)
+    else:
+        kinds = write_table(
+            generator, args.documents, args.first_id, args.source, args.source_table
+        )
+        where = f"{mask_url(args.source)} table {args.source_table}"
+    elapsed = time.perf_counter() - started
+    console.print(f"{args.documents:,} documents to {where} in {elapsed:.1f} s: {dict(kinds)}")
+    return 0
+
+
+def command_demo(args: argparse.Namespace, console: Console) -> int:
+    from xmlload.demo import run_demo
+
+    return run_demo(args.documents, args.workdir, args.workers, console)
+
+
+COMMANDS = {"run": command_run, "contract": command_contract, "generate": command_generate,
+            "demo": command_demo}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    try:
+        return COMMANDS[args.command](args, console)
+    except ContractError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except XmlloadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,60 @@
+"""SQLite: WAL, immediate write transactions (no 'database is locked' on upgrade),
+foreign keys on, executemany with values adapted to what sqlite3 stores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from xmlload.db.dialects.base import DialectStrategy
+from xmlload.errors import TargetError
+
+
+def _adapt(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class SQLiteStrategy(DialectStrategy):
+    backend = "sqlite"
+    busy_timeout_ms = 120_000
+
+    def engine_options(self) -> dict[str, Any]:
+        return {"connect_args": {"timeout": self.busy_timeout_ms / 1000}}
+
+    def configure(self, engine: Engine) -> None:
+        timeout = self.busy_timeout_ms
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
+                           f"busy_timeout={timeout}"):  # fmt: skip
+                cursor.execute(f"PRAGMA {pragma}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def create_schema(self, connection: Connection, schema: str) -> None:
+        raise TargetError(f"SQLite has no schemas: remove target_schema ({schema!r}) for SQLite")
+
+    def insert_rows(self, connection: Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
+        if not rows:
+            return
+        statement = str(table.insert().compile(dialect=connection.dialect))
+        adapt: Callable[[Any], Any] = _adapt
+        connection.exec_driver_sql(statement, [tuple(map(adapt, row)) for row in rows])

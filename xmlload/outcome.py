@@ -1,0 +1,64 @@
+"""What happens to one document, as it crosses from worker stages to the migration engine,
+the processing log and the run summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+STAGES = ("source", "validation", "parse", "map", "load", "timeout", "worker_crash")
+
+
+@dataclass
+class DocumentOutcome:
+    source_key: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    document_id: Any = None
+    status: str = "success"  # or "failed"
+    stage: str | None = None
+    message: str | None = None
+    size_bytes: int = 0
+    rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    notes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "success"
+
+    @property
+    def rows_written(self) -> int:
+        return sum(len(rows) for rows in self.rows.values()) if self.succeeded else 0
+
+    def fail(self, stage: str, message: str) -> None:
+        self.status, self.stage, self.message = "failed", stage, message
+        self.rows = {}
+
+
+@dataclass
+class ChunkReport:
+    """What a worker sends back per chunk: counts only, never rows or XML."""
+
+    worker: str
+    documents: int = 0
+    succeeded: int = 0
+    failed_by_stage: Counter[str] = field(default_factory=Counter)
+    rows_by_table: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)
+    bytes_read: int = 0
+    busy_seconds: float = 0.0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # key, stage, message
+
+    def add(self, outcome: DocumentOutcome) -> None:
+        self.documents += 1
+        self.bytes_read += outcome.size_bytes
+        if outcome.succeeded:
+            self.succeeded += 1
+            for table, rows in outcome.rows.items():
+                self.rows_by_table[table] += len(rows)
+            self.notes.update(outcome.notes)
+        else:
+            self.failed_by_stage[outcome.stage or "unknown"] += 1
+            self.failures.append((outcome.source_key, outcome.stage or "", outcome.message or ""))

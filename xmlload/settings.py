@@ -1,0 +1,119 @@
+"""One Settings object: defaults < config file < XMLLOAD_* environment < command-line flags.
+
+Every value remembers where it came from, so a bad one is reported with its origin.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from xmlload.errors import SettingsError
+from xmlload.sources import FileSourceConfig, SourceConfig, TableSourceConfig
+
+DEFAULT_CONFIG = Path("config/xmlload.toml")
+ENV_PREFIX = "XMLLOAD_"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    contract: Path | None = None
+    source: str | None = Field(None, description="directory, glob or file; or a database URL")
+    source_table: str | None = None
+    id_column: str = "id"
+    xml_column: str = "xml"
+    target: str = "sqlite:///xmlload.db"
+    workers: int = Field(1, ge=1, le=256)
+    chunk_size: int = Field(25, ge=1, le=10_000)
+    page_size: int = Field(5_000, ge=1, le=1_000_000)
+    limit: int | None = Field(None, ge=1)
+    id_start: int | None = None
+    id_end: int | None = None
+    create_tables: bool = False
+    resume: bool = True
+    max_document_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+
+    def source_config(self) -> SourceConfig:
+        """The source these settings name; SettingsError if they are incomplete."""
+        if not self.source:
+            raise SettingsError("no source: give --source (a directory, glob or database URL)")
+        if "://" in self.source:
+            if not self.source_table:
+                raise SettingsError("a database source needs --source-table")
+            return TableSourceConfig(
+                self.source,
+                self.source_table,
+                self.id_column,
+                self.xml_column,
+                self.id_start,
+                self.id_end,
+            )
+        if self.source_table or self.id_start is not None or self.id_end is not None:
+            raise SettingsError(
+                "--source-table and --id-start/--id-end apply to database "
+                f"sources; {self.source!r} is a file location"
+            )
+        return FileSourceConfig(self.source)
+
+
+def _config_layer(path: Path | None) -> tuple[dict[str, Any], str]:
+    explicit = path is not None
+    file = path or DEFAULT_CONFIG
+    if not file.exists():
+        if explicit:
+            raise SettingsError(f"config file {file} does not exist")
+        return {}, ""
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SettingsError(f"config file {file}: {error}") from None
+    return dict(data.get("xmlload", data)), str(file)
+
+
+def _environment_layer(environ: Mapping[str, str]) -> dict[str, str]:
+    fields = set(Settings.model_fields)
+    layer = {}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX):
+            key = name[len(ENV_PREFIX) :].lower()
+            if key not in fields:
+                raise SettingsError(
+                    f"{name}: unknown setting; known: "
+                    f"{', '.join(ENV_PREFIX + f.upper() for f in sorted(fields))}"
+                )
+            layer[key] = value
+    return layer
+
+
+def load_settings(
+    flags: Mapping[str, Any], config: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Merge the layers; raise SettingsError naming the origin of a bad value."""
+    file_values, file_name = _config_layer(config)
+    env_values = _environment_layer(os.environ if environ is None else environ)
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    given_flags = {key: value for key, value in flags.items() if value is not None}
+    layers = [
+        (file_values, lambda key: f"{file_name}: {key}"),
+        (env_values, lambda key: f"{ENV_PREFIX}{key.upper()}"),
+        (given_flags, lambda key: "--" + key.replace("_", "-")),
+    ]
+    for values, describe in layers:
+        for key, value in values.items():
+            merged[key] = value
+            origin[key] = describe(key)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            key = str(item["loc"][0]) if item["loc"] else ""
+            problems.append(f"{origin.get(key, key)}: {item['msg']}")
+        raise SettingsError("bad settings: " + "; ".join(problems)) from None

@@ -1,0 +1,75 @@
+"""MigrationEngine: writes a chunk of mapped documents and their processing-log entries.
+
+One dedicated connection per worker for the whole run. A chunk goes in one transaction
+through the dialect's bulk path; if it fails, its documents are retried one by one so a
+bad document fails alone. A document's rows and its log entry always commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from xmlload.contract.compiler import Plan
+from xmlload.db.processing_log import ProcessingLog
+from xmlload.db.target import connect_engine, describe_db_error, target_schema
+from xmlload.db.urls import mask_url
+from xmlload.errors import TargetError
+from xmlload.outcome import DocumentOutcome
+
+
+class MigrationEngine:
+    def __init__(self, plan: Plan, url: URL, run_id: str, worker: str) -> None:
+        self.run_id, self.worker = run_id, worker
+        self.id_column = plan.contract.document.id.column
+        schema = target_schema(plan)
+        self.tables = schema.tables
+        self.log = ProcessingLog(schema.log)
+        self.strategy, self.engine = connect_engine(url)
+        try:
+            self.connection = self.engine.connect()
+        except DBAPIError as error:
+            raise TargetError(f"target {mask_url(url)}: {describe_db_error(error)}") from None
+
+    def close(self) -> None:
+        self.connection.close()
+        self.engine.dispose()
+
+    def write_chunk(self, outcomes: Sequence[DocumentOutcome]) -> None:
+        """Commit every outcome; a document the database rejects is marked failed (load)."""
+        error = self._try_write(outcomes)
+        if error is None:
+            return
+        if len(outcomes) == 1:
+            self._record_failure(outcomes[0], error)
+            return
+        for outcome in outcomes:
+            alone = self._try_write([outcome])
+            if alone is not None:
+                self._record_failure(outcome, alone)
+
+    def _try_write(self, outcomes: Sequence[DocumentOutcome]) -> SQLAlchemyError | None:
+        try:
+            with self.connection.begin():
+                self._write(outcomes)
+        except SQLAlchemyError as error:
+            return error
+        return None
+
+    def _record_failure(self, outcome: DocumentOutcome, error: SQLAlchemyError) -> None:
+        """Log the document failed at the load stage, with none of its rows left behind."""
+        outcome.fail("load", describe_db_error(error))
+        with self.connection.begin():
+            self._write([outcome])
+
+    def _write(self, outcomes: Sequence[DocumentOutcome]) -> None:
+        ids = list({o.document_id for o in outcomes if o.document_id is not None})
+        if ids:
+            for table in reversed(self.tables):
+                self.strategy.delete_documents(self.connection, table, self.id_column, ids)
+        for table in self.tables:
+            rows = [row for o in outcomes if o.succeeded for row in o.rows.get(table.name, ())]
+            self.strategy.insert_rows(self.connection, table, rows)
+        self.log.record(self.connection, outcomes, self.run_id, self.worker)

@@ -1,0 +1,86 @@
+"""RunSummary: what a run did, accumulated from chunk reports, and how it is shown."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+
+from xmlload.outcome import ChunkReport
+
+EXIT_OK, EXIT_FAILED_DOCUMENTS, EXIT_SIGINT, EXIT_SIGTERM = 0, 3, 130, 143
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    source: str
+    target: str
+    planned: int = 0
+    skipped_already_logged: int = 0
+    documents: int = 0
+    succeeded: int = 0
+    failed_by_stage: Counter[str] = field(default_factory=Counter)
+    rows_by_table: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)
+    bytes_read: int = 0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    elapsed: float = 0.0
+    stopped_by: str | None = None
+
+    def add(self, report: ChunkReport) -> None:
+        self.documents += report.documents
+        self.succeeded += report.succeeded
+        self.failed_by_stage.update(report.failed_by_stage)
+        self.rows_by_table.update(report.rows_by_table)
+        self.notes.update(report.notes)
+        self.bytes_read += report.bytes_read
+        self.failures.extend(report.failures[: max(0, 1000 - len(self.failures))])
+        self.elapsed = time.perf_counter() - self.started
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failed_by_stage.values())
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.documents / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        if self.stopped_by == "SIGINT":
+            return EXIT_SIGINT
+        if self.stopped_by == "SIGTERM":
+            return EXIT_SIGTERM
+        return EXIT_FAILED_DOCUMENTS if self.failed else EXIT_OK
+
+    def render(self, console: Console) -> None:
+        state = f"stopped by {self.stopped_by}" if self.stopped_by else "finished"
+        console.print(
+            f"[bold]Run {self.run_id} {state}[/]: {self.documents:,} documents in "
+            f"{self.elapsed:.1f} s ({self.docs_per_second:,.1f} docs/s), "
+            f"{self.succeeded:,} ok, {self.failed:,} failed; "
+            f"{self.skipped_already_logged:,} skipped (already in the processing log)"
+        )
+        console.print(f"source: {self.source}\ntarget: {self.target}")
+        rows = Table("table", "rows", title="Rows written")
+        for table, count in sorted(self.rows_by_table.items()):
+            rows.add_row(table, f"{count:,}")
+        console.print(rows)
+        if self.failed_by_stage:
+            failed = Table("stage", "documents", title="Failed documents by stage")
+            for stage, count in self.failed_by_stage.most_common():
+                failed.add_row(stage, f"{count:,}")
+            console.print(failed)
+            console.print("[bold]First failures[/] (all are in processing_log):")
+            for key, stage, message in self.failures[:10]:
+                console.print(f"  {key} [{stage}] {message[:300]}", markup=False)
+        if self.notes:
+            notes = Table("what", "count", title="Values changed while loading")
+            for what, count in self.notes.most_common(20):
+                notes.add_row(what, f"{count:,}")
+            console.print(notes)
