@@ -46,8 +46,11 @@ def tokenize(source: str) -> list[Token]:
             break
         match = _TOKEN.match(source, position)
         if not match:
+            offset = len(source) - len(source[position:].lstrip())
+            character = source[offset]
+            hint = " (names are plain; use inputs to bind a path)" if character == "." else ""
             raise ExpressionError(
-                f"unexpected character {source[position:].strip()[0]!r} at position {position + 1}"
+                f"unexpected character {character!r} at position {offset + 1}{hint}"
             )
         kind = match.lastgroup or "op"
         text = match.group(kind)

@@ -1,0 +1,73 @@
+"""Shared fixtures: the shared corpus, the example contract, real databases.
+
+Server-backed tests read their URL from XMLLOAD_TEST_POSTGRES_URL (default: the local
+server). Without a reachable server they skip with the reason, except under CI=true,
+where a missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+CONTRACT = REPO / "contracts" / "credit_application.yaml"
+CORPUS = REPO.parent / "shared" / "corpus" / "xmlconversion-cc" / "xml"
+POSTGRES_URL = os.environ.get(
+    "XMLLOAD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (required under CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    if not CORPUS.is_dir():
+        _unavailable(f"shared corpus not found at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[sa.Engine]:
+    engine = sa.create_engine(POSTGRES_URL, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as error:
+        _unavailable(f"PostgreSQL not reachable at {POSTGRES_URL}: {error.orig}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_schema(postgres_engine: sa.Engine) -> Iterator[str]:
+    """A fresh schema name, dropped afterwards."""
+    name = f"xl_test_{uuid.uuid4().hex[:10]}"
+    yield name
+    with postgres_engine.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+
+
+def contract_with(tmp_path: Path, **changes: object) -> Path:
+    """A copy of the example contract with top-level keys changed (e.g. target_schema)."""
+    data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    data.update(changes)
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def write_contract(tmp_path: Path, text: str, name: str = "contract.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
