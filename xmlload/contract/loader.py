@@ -18,7 +18,7 @@ from xmlload.errors import ContractError
 
 
 def _line_index(node: yaml.Node, place: Location, lines: dict[Location, int]) -> None:
-    lines[place] = node.start_mark.line + 1
+    lines.setdefault(place, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             lines[(*place, key.value)] = key.start_mark.line + 1

@@ -15,6 +15,7 @@ from xmlload.errors import DocumentError, ValueProblem
 
 _DECLARATION = re.compile(rb'^<\?xml[^>]*?encoding\s*=\s*["\']([A-Za-z0-9._-]+)["\']')
 _UTF8_NAMES = {"utf-8", "utf8"}
+_KEYWORD = re.compile(rb"<![A-Za-z\[]+")
 
 
 def _declared_encoding(data: bytes) -> str:
@@ -35,7 +36,8 @@ def _prolog_markup(data: bytes) -> bytes | None:
         elif data.startswith(b"<!--", start):
             position = data.find(b"-->", start) + 3
         elif following == b"!":
-            return data[start : start + 9]
+            keyword = _KEYWORD.match(data, start)
+            return keyword.group(0) if keyword else data[start : start + 2]
         else:
             return None
         if position < 2:

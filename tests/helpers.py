@@ -1,0 +1,51 @@
+"""Reading back what a load wrote, normalised so databases compare value by value."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from xmlload.contract.loader import load_plan
+from xmlload.db.target import target_schema
+
+
+def normalise(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Decimal | float):
+        return format(Decimal(str(value)).normalize(), "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def table_contents(url: str, contract: str, include_log: bool = False) -> dict[str, list[tuple]]:
+    """Every contract table's rows (sorted by primary key), values normalised."""
+    schema = target_schema(load_plan(contract))
+    tables = schema.tables + ([schema.log] if include_log else [])
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return {
+                table.name: [
+                    tuple(normalise(v) for v in row)
+                    for row in connection.execute(
+                        sa.select(table).order_by(*table.primary_key.columns)
+                    )
+                ]
+                for table in tables
+            }
+    finally:
+        engine.dispose()
+
+
+def query(url: str, sql: str, **params: Any) -> list[tuple]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(sa.text(sql), params)]
+    finally:
+        engine.dispose()
