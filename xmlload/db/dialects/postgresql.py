@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import psycopg
 from psycopg import sql
 from sqlalchemy.engine import Connection
 
@@ -23,6 +24,13 @@ class PostgreSQLStrategy(DialectStrategy):
         columns = sql.SQL(", ").join(sql.Identifier(column.name) for column in table.columns)
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(target, columns)
         driver_connection = connection.connection.driver_connection
-        with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+        try:
+            with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as error:
+            # Raised by the driver directly: wrap it as SQLAlchemy would, so callers see one
+            # exception hierarchy (IntegrityError, DataError, OperationalError, ...).
+            raise sa.exc.DBAPIError.instance(
+                statement.as_string(driver_connection), None, error, psycopg.Error
+            ) from error
