@@ -41,33 +41,81 @@ def test_base_contract_is_valid(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "place", "message"),
     [
-        ("      name: {type: string(20)", "      name: {type: strng(20)", ":8: tables.app.columns.name.type",
-         "unknown type 'strng(20)'"),
-        ("      name: {type: string(20), path", "      name: {type: string(20), colour: red, path",
-         ":8: tables.app.columns.name.colour", "Extra inputs are not permitted"),
+        (
+            "      name: {type: string(20)",
+            "      name: {type: strng(20)",
+            ":8: tables.app.columns.name.type",
+            "unknown type 'strng(20)'",
+        ),
+        (
+            "      name: {type: string(20), path",
+            "      name: {type: string(20), colour: red, path",
+            ":8: tables.app.columns.name.colour",
+            "Extra inputs are not permitted",
+        ),
         ("  app:\n", "  'x; DROP TABLE y':\n", "tables", "is not a plain identifier"),
-        ("      name:", "      \"na'me\":", "tables.app.columns", "is not a plain identifier"),
+        ("      name:", '      "na\'me":', "tables.app.columns", "is not a plain identifier"),
         ("      name:", "      " + "n" * 64 + ":", "tables.app.columns", "at most 63 characters"),
-        ("    parent: app", "    parent: nowhere", ":10: tables.child.parent",
-         "unknown parent table 'nowhere'"),
-        ("path: \"@name\"}", "path: \"@name\", map: nomap}", ":8: tables.app.columns.name.map",
-         "unknown value map 'nomap'"),
-        ("path: \"@v\"}", "expr: \"v + * 2\"}", ":13: tables.child.columns.value.expr",
-         "expression does not parse"),
-        ("path: \"@v\"}", "path: \"item[1]/@v\"}", "tables.child.columns.value.path",
-         "bad step 'item[1]'"),
-        ("path: \"@name\"}", "path: \"@name\", const: 1}", "tables.app.columns.name",
-         "give exactly one value source"),
-        ("path: \"@name\"}", "path: \"@name\", required: true, default: x}",
-         "tables.app.columns.name.default", "a required column cannot have a default"),
-        ("path: \"@v\"}", "item: key}", "tables.child.columns.value.item",
-         "item applies only to tables with rows.unpivot"),
-        ("value: {type: integer", "doc_id: {type: integer", "tables.child.columns.doc_id",
-         "is a key column the loader fills in"),
-        ("path: \"@v\"}", "path: \"@v\", default: abc}", "tables.child.columns.value.default",
-         "default does not fit integer"),
-        ("  element: /Doc/app", "  element: /Other/app", "document.element",
-         "must start with the root element /Doc"),
+        (
+            "    parent: app",
+            "    parent: nowhere",
+            ":10: tables.child.parent",
+            "unknown parent table 'nowhere'",
+        ),
+        (
+            'path: "@name"}',
+            'path: "@name", map: nomap}',
+            ":8: tables.app.columns.name.map",
+            "unknown value map 'nomap'",
+        ),
+        (
+            'path: "@v"}',
+            'expr: "v + * 2"}',
+            ":13: tables.child.columns.value.expr",
+            "expression does not parse",
+        ),
+        (
+            'path: "@v"}',
+            'path: "item[1]/@v"}',
+            "tables.child.columns.value.path",
+            "bad step 'item[1]'",
+        ),
+        (
+            'path: "@name"}',
+            'path: "@name", const: 1}',
+            "tables.app.columns.name",
+            "give exactly one value source",
+        ),
+        (
+            'path: "@name"}',
+            'path: "@name", required: true, default: x}',
+            "tables.app.columns.name.default",
+            "a required column cannot have a default",
+        ),
+        (
+            'path: "@v"}',
+            "item: key}",
+            "tables.child.columns.value.item",
+            "item applies only to tables with rows.unpivot",
+        ),
+        (
+            "value: {type: integer",
+            "doc_id: {type: integer",
+            "tables.child.columns.doc_id",
+            "is a key column the loader fills in",
+        ),
+        (
+            'path: "@v"}',
+            'path: "@v", default: abc}',
+            "tables.child.columns.value.default",
+            "default does not fit integer",
+        ),
+        (
+            "  element: /Doc/app",
+            "  element: /Other/app",
+            "document.element",
+            "must start with the root element /Doc",
+        ),
         ("tables:", "tablez:", ":5: tablez", "Extra inputs are not permitted"),
     ],
 )
@@ -114,7 +162,9 @@ def test_cli_validate_exit_codes(tmp_path: Path) -> None:
     good = cli("contract", "validate", str(CONTRACT))
     assert good.returncode == 0, good.stderr
     assert "12 tables" in good.stdout
-    bad = cli("contract", "validate", str(write_contract(tmp_path, BASE.replace("string(20)", "x"))))
+    bad = cli(
+        "contract", "validate", str(write_contract(tmp_path, BASE.replace("string(20)", "x")))
+    )
     assert bad.returncode == 2
     assert "contract.yaml:8: tables.app.columns.name.type: unknown type 'x'" in bad.stderr
 

@@ -163,21 +163,25 @@ def test_expression_errors_fail_the_document_with_the_column(plan) -> None:
 
 def test_not_null_without_value_or_default_fails(tmp_path: Path) -> None:
     text = CONTRACT.replace(
-        "fixed: {type: smallint, const: 7}", "must: {type: string(3), path: '@nope', nullable: false}"
+        "fixed: {type: smallint, const: 7}",
+        "must: {type: string(3), path: '@nope', nullable: false}",
     )
     plan = load_plan(write_contract(tmp_path, text))
-    with pytest.raises(DocumentError, match="NOT NULL column app.must"):
+    with pytest.raises(DocumentError, match=r"NOT NULL column app\.must"):
         run(plan)
 
 
 def test_defaults_fill_empty_values_but_do_not_create_rows(tmp_path: Path) -> None:
     text = CONTRACT.replace(
-        'kind: {type: string(4), path: "@kind"}', 'kind: {type: string(4), path: "@kind", default: NONE}'
+        'kind: {type: string(4), path: "@kind"}',
+        'kind: {type: string(4), path: "@kind", default: NONE}',
     ).replace("COALESCE(m, 0) + COALESCE(y, 0) * 12", "m + y * 12")
     plan = load_plan(write_contract(tmp_path, text))
     # pid 6's address has neither kind nor m/y: the default alone does not make a row
     assert [row[3:] for row in run(plan).rows["address"]] == [
-        ("PREV", None), ("CURR", 38), ("CURR", None)
+        ("PREV", None),
+        ("CURR", 38),
+        ("CURR", None),
     ]
     with_data = DOCUMENT.replace(b'<address kind="" />', b'<address kind="" m="4" y="0"/>')
     assert run(plan, with_data).rows["address"][-1][3:] == ("NONE", 4)
@@ -188,5 +192,7 @@ def test_rows_are_deterministic(plan) -> None:
 
 
 def test_decimal_values_are_decimal(tmp_path: Path) -> None:
-    text = CONTRACT.replace("value: {type: integer, item: value}", 'value: {type: "decimal(6,1)", item: value}')
+    text = CONTRACT.replace(
+        "value: {type: integer, item: value}", 'value: {type: "decimal(6,1)", item: value}'
+    )
     assert run(load_plan(write_contract(tmp_path, text))).rows["score"][0][3] == Decimal("712.0")

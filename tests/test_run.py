@@ -40,8 +40,9 @@ def test_exit_zero_when_every_document_loads(good_dir: Path, tmp_path: Path) -> 
     assert query(target, "SELECT count(*) FROM app_base") == [(3,)]
 
 
-def test_missing_tables_are_a_clear_error_before_reading(good_dir: Path, tmp_path: Path,
-                                                         capsys) -> None:  # fmt: skip
+def test_missing_tables_are_a_clear_error_before_reading(
+    good_dir: Path, tmp_path: Path, capsys
+) -> None:
     target = f"sqlite:///{tmp_path / 't.db'}"
     assert run("--source", str(good_dir), "--target", target) == 2
     error = capsys.readouterr().err
@@ -57,14 +58,23 @@ def test_unreachable_database_masks_the_password(good_dir: Path, capsys) -> None
     assert "loader:***@127.0.0.1:1/nowhere" in error
 
 
-def test_bad_settings_name_their_origin(good_dir: Path, tmp_path: Path, capsys,
-                                        monkeypatch) -> None:  # fmt: skip
+def test_bad_settings_name_their_origin(
+    good_dir: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
     monkeypatch.setenv("XMLLOAD_WORKERS", "many")
     assert run("--source", str(good_dir), "--target", str(tmp_path / "t.db")) == 2
     assert "XMLLOAD_WORKERS" in capsys.readouterr().err
     monkeypatch.delenv("XMLLOAD_WORKERS")
-    assert run("--source", str(tmp_path / "absent"), "--target", str(tmp_path / "t.db"),
-               "--create-tables") == 2  # fmt: skip
+    assert (
+        run(
+            "--source",
+            str(tmp_path / "absent"),
+            "--target",
+            str(tmp_path / "t.db"),
+            "--create-tables",
+        )
+        == 2
+    )
     assert "no such file or directory" in capsys.readouterr().err
 
 
@@ -88,24 +98,62 @@ def source_table(tmp_path: Path) -> str:
     return url
 
 
-def test_table_source_with_id_range_limit_and_keyset_pages(source_table: str, tmp_path: Path) -> None:
+def test_table_source_with_id_range_limit_and_keyset_pages(
+    source_table: str, tmp_path: Path
+) -> None:
     target = f"sqlite:///{tmp_path / 't.db'}"
-    code = run("--source", source_table, "--source-table", "docs", "--target", target,
-               "--create-tables", "--id-start", "1010", "--id-end", "1059", "--limit", "40")  # fmt: skip
+    code = run(
+        "--source",
+        source_table,
+        "--source-table",
+        "docs",
+        "--target",
+        target,
+        "--create-tables",
+        "--id-start",
+        "1010",
+        "--id-end",
+        "1059",
+        "--limit",
+        "40",
+    )
     assert code in (0, 3)
     keys = [int(k) for (k,) in query(target, "SELECT source_key FROM processing_log")]
     assert sorted(keys) == list(range(1010, 1050))
 
 
-def test_generated_bad_documents_fail_alone_at_their_stage(source_table: str, tmp_path: Path) -> None:
+def test_generated_bad_documents_fail_alone_at_their_stage(
+    source_table: str, tmp_path: Path
+) -> None:
     target = f"sqlite:///{tmp_path / 't.db'}"
-    assert run("--source", source_table, "--source-table", "docs", "--target", target,
-               "--create-tables", "--chunk-size", "7") == 3  # fmt: skip
+    assert (
+        run(
+            "--source",
+            source_table,
+            "--source-table",
+            "docs",
+            "--target",
+            target,
+            "--create-tables",
+            "--chunk-size",
+            "7",
+        )
+        == 3
+    )
     generator = DocumentGenerator(seed=5, median_kb=6, bad_ratio=0.1)
-    expected_stage = {"malformed": "parse", "wrong_schema": "validation", "missing_id": "validation",
-                      "doctype": "validation", "bad_value": "map"}  # fmt: skip
-    logged = {int(k): (status, stage) for k, status, stage in
-              query(target, "SELECT source_key, status, stage FROM processing_log")}  # fmt: skip
+    expected_stage = {
+        "malformed": "parse",
+        "wrong_schema": "validation",
+        "missing_id": "validation",
+        "doctype": "validation",
+        "bad_value": "map",
+    }
+    logged = {
+        int(k): (status, stage)
+        for k, status, stage in query(
+            target, "SELECT source_key, status, stage FROM processing_log"
+        )
+    }
     assert len(logged) == 120
     for document in generator.documents(120, 1000):
         if document.bad_kind:
@@ -113,32 +161,55 @@ def test_generated_bad_documents_fail_alone_at_their_stage(source_table: str, tm
         else:
             assert logged[document.document_id] == ("success", None)
     failed_ids = {i for i, (status, _) in logged.items() if status == "failed"}
-    assert failed_ids and not failed_ids & {i for (i,) in query(target, "SELECT app_id FROM app_base")}
+    assert failed_ids and not failed_ids & {
+        i for (i,) in query(target, "SELECT app_id FROM app_base")
+    }
 
 
 def test_two_worker_processes_write_what_one_writes(source_table: str, tmp_path: Path) -> None:
     one, two = f"sqlite:///{tmp_path / 'one.db'}", f"sqlite:///{tmp_path / 'two.db'}"
     for target, workers in ((one, "1"), (two, "2")):
-        run("--source", source_table, "--source-table", "docs", "--target", target,
-            "--create-tables", "--workers", workers, "--chunk-size", "5")  # fmt: skip
+        run(
+            "--source",
+            source_table,
+            "--source-table",
+            "docs",
+            "--target",
+            target,
+            "--create-tables",
+            "--workers",
+            workers,
+            "--chunk-size",
+            "5",
+        )
     assert table_contents(one, str(CONTRACT)) == table_contents(two, str(CONTRACT))
     workers = query(two, "SELECT count(DISTINCT worker) FROM processing_log")
     assert workers == [(2,)]
 
 
-def test_database_rejection_fails_only_that_document(good_dir: Path, postgres_engine: sa.Engine,
-                                                     postgres_schema: str, tmp_path: Path) -> None:  # fmt: skip
+def test_database_rejection_fails_only_that_document(
+    good_dir: Path, postgres_engine: sa.Engine, postgres_schema: str, tmp_path: Path
+) -> None:
     """A column narrower than the contract says: PostgreSQL rejects one document's row;
     it is logged failed at the load stage with no rows, and the others load."""
     contract = str(contract_with(tmp_path, target_schema=postgres_schema))
     prepare_target(parse_url(POSTGRES_URL), load_plan(contract), create=True)
     with postgres_engine.begin() as connection:
-        connection.execute(sa.text(
-            f"ALTER TABLE {postgres_schema}.app_contact_base ALTER COLUMN first_name TYPE varchar(6)"))
-    assert main(["run", "--contract", contract, "--source", str(good_dir), "--target",
-                 POSTGRES_URL]) == 3  # fmt: skip
-    rows = query(POSTGRES_URL, f"SELECT source_key, status, stage, message FROM "
-                 f"{postgres_schema}.processing_log ORDER BY source_key")  # fmt: skip
+        connection.execute(
+            sa.text(
+                f"ALTER TABLE {postgres_schema}.app_contact_base "
+                "ALTER COLUMN first_name TYPE varchar(6)"
+            )
+        )
+    assert (
+        main(["run", "--contract", contract, "--source", str(good_dir), "--target", POSTGRES_URL])
+        == 3
+    )
+    rows = query(
+        POSTGRES_URL,
+        f"SELECT source_key, status, stage, message FROM "
+        f"{postgres_schema}.processing_log ORDER BY source_key",
+    )
     failed = sorted(Path(row[0]).name for row in rows if row[1] == "failed")
     # FERNANDO and FPPINTRO do not fit varchar(6); MARK and Connie do
     assert len(rows) == 3

@@ -52,12 +52,23 @@ def test_good_document_passes_with_bom(check) -> None:
         (b"", "validation", "empty document"),
         (b"   \n\t ", "validation", "empty document"),
         (b"<Doc>" + b"x" * 5000 + b"</Doc>", "validation", "over the 4,096-byte cap"),
-        (b'<!DOCTYPE Doc [<!ENTITY e SYSTEM "file:///etc/passwd">]><Doc id="1"><app>&e;</app></Doc>',
-         "validation", "'<!DOCTYPE'"),
+        (
+            b'<!DOCTYPE Doc [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            b'<Doc id="1"><app>&e;</app></Doc>',
+            "validation",
+            "'<!DOCTYPE'",
+        ),
         (b'<?xml version="1.0"?><!-- c --><!ENTITY x "y"><Doc/>', "validation", "'<!ENTITY'"),
-        (b'<?xml version="1.0" encoding="UTF-8"?><Doc id="1" n="\xff\xfe"><app/></Doc>',
-         "validation", "not valid UTF-8 at byte"),
-        (b'<?xml version="1.0" encoding="klingon"?><Doc/>', "validation", "unknown declared encoding"),
+        (
+            b'<?xml version="1.0" encoding="UTF-8"?><Doc id="1" n="\xff\xfe"><app/></Doc>',
+            "validation",
+            "not valid UTF-8 at byte",
+        ),
+        (
+            b'<?xml version="1.0" encoding="klingon"?><Doc/>',
+            "validation",
+            "unknown declared encoding",
+        ),
         (b"\xff\xfe<\x00D\x00", "validation", "UTF-16"),
         (b'<Doc id="1"><app name="x"></Doc>', "parse", "not well-formed"),
         (b"\x00\x01\x02binary", "parse", "not well-formed"),
@@ -89,11 +100,15 @@ def test_deep_nesting_is_refused_by_the_parser(check) -> None:
 
 
 def test_entities_are_never_expanded_even_when_doctype_allowed(tmp_path: Path) -> None:
-    plan = load_plan(write_contract(tmp_path, CONTRACT.replace("  id:", "  allow_doctype: true\n  id:")))
+    plan = load_plan(
+        write_contract(tmp_path, CONTRACT.replace("  id:", "  allow_doctype: true\n  id:"))
+    )
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET")
-    data = (f'<!DOCTYPE Doc [<!ENTITY e SYSTEM "file://{secret}">]>'
-            '<Doc id="1"><app name="&e;">&e;</app></Doc>').encode()
+    data = (
+        f'<!DOCTYPE Doc [<!ENTITY e SYSTEM "file://{secret}">]>'
+        '<Doc id="1"><app name="&e;">&e;</app></Doc>'
+    ).encode()
     validator = PreProcessingValidator(plan, 1 << 20)
     try:
         root = XMLParser().parse(validator.check_bytes(data))

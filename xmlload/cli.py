@@ -17,8 +17,20 @@ from xmlload.errors import ContractError, XmlloadError
 from xmlload.summary import RunSummary
 
 EXIT_USAGE = 2
-RUN_FLAGS = ("contract", "source", "source_table", "id_column", "xml_column", "target", "workers",
-             "chunk_size", "limit", "id_start", "id_end", "max_document_bytes")  # fmt: skip
+RUN_FLAGS = (
+    "contract",
+    "source",
+    "source_table",
+    "id_column",
+    "xml_column",
+    "target",
+    "workers",
+    "chunk_size",
+    "limit",
+    "id_start",
+    "id_end",
+    "max_document_bytes",
+)
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -163,8 +175,12 @@ def command_demo(args: argparse.Namespace, console: Console) -> int:
     return run_demo(args.documents, args.workdir, args.workers, console)
 
 
-COMMANDS = {"run": command_run, "contract": command_contract, "generate": command_generate,
-            "demo": command_demo}  # fmt: skip
+COMMANDS = {
+    "run": command_run,
+    "contract": command_contract,
+    "generate": command_generate,
+    "demo": command_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,9 +25,22 @@ _TOKEN = re.compile(
     r"|(?P<op><>|!=|<=|>=|\|\||[-+*/%=<>(),]))"
 )
 _KEYWORDS = {
-    "AND", "OR", "NOT", "CASE", "WHEN", "THEN", "ELSE", "END", "IS", "NULL", "EMPTY",
-    "LIKE", "IN", "TRUE", "FALSE",
-}  # fmt: skip
+    "AND",
+    "OR",
+    "NOT",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "IS",
+    "NULL",
+    "EMPTY",
+    "LIKE",
+    "IN",
+    "TRUE",
+    "FALSE",
+}
 _COMPARISONS = {"=", "!=", "<>", "<", "<=", ">", ">="}
 
 

@@ -183,9 +183,15 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "DATEDIFF": _datediff,
 }
 _ARITY: dict[str, tuple[int, int]] = {
-    "SUBSTR": (2, 3), "REPLACE": (3, 3), "CONCAT": (1, 99), "COALESCE": (1, 99),
-    "NULLIF": (2, 2), "ROUND": (1, 2), "DATEADD": (3, 3), "DATEDIFF": (3, 3),
-}  # fmt: skip
+    "SUBSTR": (2, 3),
+    "REPLACE": (3, 3),
+    "CONCAT": (1, 99),
+    "COALESCE": (1, 99),
+    "NULLIF": (2, 2),
+    "ROUND": (1, 2),
+    "DATEADD": (3, 3),
+    "DATEDIFF": (3, 3),
+}
 
 
 def check_arity(name: str, count: int, position: int) -> None:

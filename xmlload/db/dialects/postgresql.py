@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 import psycopg
+import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.engine import Connection
 

@@ -40,8 +40,12 @@ class SQLiteStrategy(DialectStrategy):
         def _pragmas(dbapi_connection: Any, record: Any) -> None:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
-                           f"busy_timeout={timeout}"):  # fmt: skip
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=NORMAL",
+                "foreign_keys=ON",
+                f"busy_timeout={timeout}",
+            ):
                 cursor.execute(f"PRAGMA {pragma}")
             cursor.close()
 
