@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Single-worker throughput on the shared corpus, next to raw lxml parsing, in one run.
+
+Copies the corpus K times (document ids rewritten so every copy is a new document), then
+measures on the same bytes: raw `lxml.etree.fromstring`; validate+parse+map in process;
+and a full `xmlload run` with one worker into the target (fresh tables).
+
+    python scripts/benchmark_corpus.py --copies 10 --target postgresql://postgres@127.0.0.1/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+from lxml import etree
+
+from xmlload.contract.loader import load_plan
+from xmlload.db.urls import parse_url
+from xmlload.errors import DocumentError
+from xmlload.processor import ProductionProcessor
+from xmlload.settings import Settings
+from xmlload.stages.mapper import DataMapper
+from xmlload.stages.parser import XMLParser
+from xmlload.stages.validator import PreProcessingValidator
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus" / "xmlconversion-cc" / "xml"
+_ID = re.compile(rb'(<Request\b[^>]*?\sID=")(\d+)(")')
+
+
+def copy_corpus(folder: Path, copies: int) -> list[bytes]:
+    documents = []
+    for copy in range(copies):
+        for file in sorted(CORPUS.glob("*.xml")):
+            data = _ID.sub(
+                lambda m, offset=copy * 10_000_000: (
+                    m.group(1) + str(int(m.group(2)) + offset).encode() + m.group(3)
+                ),
+                file.read_bytes(),
+                count=1,
+            )
+            (folder / f"{copy:03d}-{file.name}").write_bytes(data)
+            documents.append(data)
+    return documents
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:8.1f} docs/s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--copies", type=int, default=10)
+    parser.add_argument("--target", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--contract", type=Path, default=REPO / "contracts" / "credit_application.yaml"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp) / "corpus"
+        folder.mkdir()
+        documents = copy_corpus(folder, args.copies)
+        count, megabytes = len(documents), sum(map(len, documents)) / 1e6
+
+        started = time.perf_counter()
+        for data in documents:
+            etree.fromstring(data)
+        raw = time.perf_counter() - started
+
+        plan = load_plan(args.contract)
+        validator, xml_parser, mapper = (
+            PreProcessingValidator(plan, 64 << 20),
+            XMLParser(),
+            DataMapper(plan),
+        )
+        started = time.perf_counter()
+        for data in documents:
+            try:
+                root = xml_parser.parse(validator.check_bytes(data))
+                element, document_id = validator.check_tree(root)
+                mapper.map(root, element, document_id)
+            except DocumentError:  # the wrong-schema document fails by design
+                continue
+        pipeline = time.perf_counter() - started
+
+        target = args.target or f"sqlite:///{Path(temp) / 'target.db'}"
+        contract, schema = args.contract, None
+        if parse_url(target).get_backend_name() != "sqlite":
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            data = yaml.safe_load(args.contract.read_text())
+            data["target_schema"] = schema
+            contract = Path(temp) / "contract.yaml"
+            contract.write_text(yaml.safe_dump(data))
+        settings = Settings(
+            contract=contract, source=str(folder), target=target, workers=1, create_tables=True
+        )
+        summary = ProductionProcessor(settings).run()
+        if schema:
+            engine = sa.create_engine(parse_url(target))
+            with engine.begin() as connection:
+                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            engine.dispose()
+
+    print(f"{count} documents, {megabytes:.1f} MB ({args.copies} copies of the shared corpus)")
+    print(f"raw lxml.etree.fromstring      {rate(count, raw)}  (1.00)")
+    print(f"validate+parse+map, in process {rate(count, pipeline)}  ({raw / pipeline:.2f} of raw)")
+    fraction = summary.docs_per_second * raw / count
+    print(
+        f"xmlload run, 1 worker, to {parse_url(target).get_backend_name():10s} "
+        f"{summary.docs_per_second:8.1f} docs/s  ({fraction:.2f} of raw)"
+        f"  ok={summary.succeeded} failed={summary.failed}"
+    )
+
+
+if __name__ == "__main__":
+    main()
