@@ -18,7 +18,11 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 CONTRACT = REPO / "contracts" / "credit_application.yaml"
-CORPUS = REPO.parent / "shared" / "corpus" / "xmlconversion-cc" / "xml"
+CORPUS = Path(
+    os.environ.get(
+        "XMLLOAD_TEST_CORPUS", REPO.parent / "shared" / "corpus" / "xmlconversion-cc" / "xml"
+    )
+)
 POSTGRES_URL = os.environ.get(
     "XMLLOAD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
