@@ -34,6 +34,12 @@ def run(*args: str) -> int:
     return main(["run", "--contract", str(CONTRACT), *args])
 
 
+def run_table(source: str, target: str, *extra: str) -> int:
+    """Load the `docs` source table into target, creating tables."""
+    options = ["--source", source, "--source-table", "docs", "--target", target]
+    return run(*options, "--create-tables", *extra)
+
+
 def test_exit_zero_when_every_document_loads(good_dir: Path, tmp_path: Path) -> None:
     target = f"sqlite:///{tmp_path / 't.db'}"
     assert run("--source", str(good_dir), "--target", target, "--create-tables") == 0
@@ -102,20 +108,8 @@ def test_table_source_with_id_range_limit_and_keyset_pages(
     source_table: str, tmp_path: Path
 ) -> None:
     target = f"sqlite:///{tmp_path / 't.db'}"
-    code = run(
-        "--source",
-        source_table,
-        "--source-table",
-        "docs",
-        "--target",
-        target,
-        "--create-tables",
-        "--id-start",
-        "1010",
-        "--id-end",
-        "1059",
-        "--limit",
-        "40",
+    code = run_table(
+        source_table, target, "--id-start", "1010", "--id-end", "1059", "--limit", "40"
     )
     assert code in (0, 3)
     keys = [int(k) for (k,) in query(target, "SELECT source_key FROM processing_log")]
@@ -126,20 +120,7 @@ def test_generated_bad_documents_fail_alone_at_their_stage(
     source_table: str, tmp_path: Path
 ) -> None:
     target = f"sqlite:///{tmp_path / 't.db'}"
-    assert (
-        run(
-            "--source",
-            source_table,
-            "--source-table",
-            "docs",
-            "--target",
-            target,
-            "--create-tables",
-            "--chunk-size",
-            "7",
-        )
-        == 3
-    )
+    assert run_table(source_table, target, "--chunk-size", "7") == 3
     generator = DocumentGenerator(seed=5, median_kb=6, bad_ratio=0.1)
     expected_stage = {
         "malformed": "parse",
@@ -169,19 +150,7 @@ def test_generated_bad_documents_fail_alone_at_their_stage(
 def test_two_worker_processes_write_what_one_writes(source_table: str, tmp_path: Path) -> None:
     one, two = f"sqlite:///{tmp_path / 'one.db'}", f"sqlite:///{tmp_path / 'two.db'}"
     for target, workers in ((one, "1"), (two, "2")):
-        run(
-            "--source",
-            source_table,
-            "--source-table",
-            "docs",
-            "--target",
-            target,
-            "--create-tables",
-            "--workers",
-            workers,
-            "--chunk-size",
-            "5",
-        )
+        run_table(source_table, target, "--workers", workers, "--chunk-size", "5")
     assert table_contents(one, str(CONTRACT)) == table_contents(two, str(CONTRACT))
     workers = query(two, "SELECT count(DISTINCT worker) FROM processing_log")
     assert workers == [(2,)]
