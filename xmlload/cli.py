@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -14,7 +15,11 @@ from xmlload import __version__
 from xmlload.contract.loader import load_plan
 from xmlload.db.urls import mask_url
 from xmlload.errors import ContractError, XmlloadError
+from xmlload.outcome import STAGES
 from xmlload.summary import RunSummary
+
+if TYPE_CHECKING:
+    from xmlload.processor import ProductionProcessor
 
 EXIT_USAGE = 2
 RUN_FLAGS = (
@@ -68,6 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _run_options(commands.add_parser("run", help="load documents into the target database"))
 
+    reprocess = commands.add_parser("reprocess", help="load failed or chosen documents again")
+    _run_options(reprocess)
+    which = reprocess.add_mutually_exclusive_group(required=True)
+    which.add_argument("--failed", action="store_true", help="documents the log lists as failed")
+    which.add_argument("--ids", help="comma-separated source ids (or file paths)")
+    which.add_argument("--ids-file", help="file with one source id per line; - for stdin")
+    reprocess.add_argument("--stage", choices=STAGES, help="with --failed: only this stage")
+
+    status = commands.add_parser("status", help="summarise the processing log")
+    status.add_argument("--target", required=True, help="target database URL")
+    status.add_argument("--schema", help="schema of the processing log (target_schema)")
+    status.add_argument("--stage", choices=STAGES, help="failed documents of this stage only")
+    shown = status.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="machine-readable output")
+    shown.add_argument(
+        "--failed-ids", action="store_true", help="print only failed source ids, one per line"
+    )
+
     contract = commands.add_parser("contract", help="check a contract or print its DDL")
     contract_commands = contract.add_subparsers(dest="contract_command", required=True)
     contract_commands.add_parser("validate", help="validate a contract").add_argument("file")
@@ -97,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress_printer(console: Console, every: float = 5.0):
+def _progress_printer(console: Console, every: float = 5.0) -> Callable[[RunSummary], None]:
     last = [time.monotonic()]
 
     def show(summary: RunSummary) -> None:
@@ -117,17 +140,57 @@ def _progress_printer(console: Console, every: float = 5.0):
     return show
 
 
-def command_run(args: argparse.Namespace, console: Console) -> int:
+def _processor(args: argparse.Namespace) -> ProductionProcessor:
     from xmlload.processor import ProductionProcessor
     from xmlload.settings import load_settings
 
     flags = {name: getattr(args, name) for name in RUN_FLAGS}
     flags.update(create_tables=args.create_tables, resume=args.resume)
-    settings = load_settings(flags, args.config)
-    processor = ProductionProcessor(settings)
-    summary = processor.run(on_report=_progress_printer(Console(stderr=True)))
+    return ProductionProcessor(load_settings(flags, args.config))
+
+
+def command_run(args: argparse.Namespace, console: Console) -> int:
+    summary = _processor(args).run(on_report=_progress_printer(Console(stderr=True)))
     summary.render(console)
     return summary.exit_code
+
+
+def _read_ids(args: argparse.Namespace) -> list[str]:
+    if args.ids is not None:
+        return args.ids.split(",")
+    if args.ids_file == "-":
+        return sys.stdin.read().split()
+    try:
+        return Path(args.ids_file).read_text(encoding="utf-8").split()
+    except OSError as error:
+        raise XmlloadError(f"--ids-file {args.ids_file}: {error.strerror}") from None
+
+
+def command_reprocess(args: argparse.Namespace, console: Console) -> int:
+    processor = _processor(args)
+    if args.failed:
+        items = processor.failed_items(args.stage)
+    else:
+        items = processor.items_from_keys(_read_ids(args))
+    console.print(f"Reprocessing {len(items):,} documents")
+    summary = processor.run(on_report=_progress_printer(Console(stderr=True)), items=items)
+    summary.render(console)
+    return summary.exit_code
+
+
+def command_status(args: argparse.Namespace, console: Console) -> int:
+    from xmlload.db.urls import parse_url
+    from xmlload.status import read_status
+
+    report = read_status(parse_url(args.target), args.schema, args.stage)
+    if args.failed_ids:
+        for key in report.failed_keys:
+            print(key)
+    elif args.json:
+        print(report.to_json())
+    else:
+        report.render(console)
+    return 0
 
 
 def command_contract(args: argparse.Namespace, console: Console) -> int:
@@ -177,6 +240,8 @@ def command_demo(args: argparse.Namespace, console: Console) -> int:
 
 COMMANDS = {
     "run": command_run,
+    "reprocess": command_reprocess,
+    "status": command_status,
     "contract": command_contract,
     "generate": command_generate,
     "demo": command_demo,

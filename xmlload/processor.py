@@ -3,9 +3,10 @@ logged -> coordinator -> summary. Fails fast, before any worker starts, on bad i
 
 from __future__ import annotations
 
+import re
 import signal
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType
 
 from xmlload.contract.compiler import Plan
@@ -18,8 +19,10 @@ from xmlload.outcome import ChunkReport
 from xmlload.parallel.coordinator import ParallelCoordinator
 from xmlload.parallel.worker import WorkerConfig
 from xmlload.settings import Settings
-from xmlload.sources import Source, SourceItem, open_source
+from xmlload.sources import FileSourceConfig, Source, SourceItem, open_source
 from xmlload.summary import RunSummary
+
+_ID = re.compile(r"^-?\d{1,19}$")
 
 
 class _StopFlag:
@@ -44,7 +47,12 @@ class ProductionProcessor:
         self.target_url = parse_url(settings.target)
         self.source_config = settings.source_config()
 
-    def run(self, on_report: Callable[[RunSummary], None] | None = None) -> RunSummary:
+    def run(
+        self,
+        on_report: Callable[[RunSummary], None] | None = None,
+        items: Sequence[SourceItem] | None = None,
+    ) -> RunSummary:
+        """Load the source's pending documents, or exactly `items` (reprocess: replace)."""
         prepare_target(self.target_url, self.plan, self.settings.create_tables)
         source = open_source(self.source_config)
         run_id = uuid.uuid4().hex[:12]
@@ -65,15 +73,45 @@ class ProductionProcessor:
                 on_report(summary)
 
         try:
-            summary.planned = source.count()
+            summary.planned = source.count() if items is None else len(items)
+            chunks = self._chunks(source, summary) if items is None else self._given(items)
             coordinator = ParallelCoordinator(config, self.settings.workers)
-            coordinator.run(self._chunks(source, summary), record, stop.is_set)
+            coordinator.run(chunks, record, stop.is_set)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             source.close()
         summary.stopped_by = stop.signal_name
         return summary
+
+    def _given(self, items: Sequence[SourceItem]) -> Iterator[list[SourceItem]]:
+        size = self.settings.chunk_size
+        for start in range(0, len(items), size):
+            yield list(items[start : start + size])
+
+    def failed_items(self, stage: str | None = None) -> list[SourceItem]:
+        """Source items of the documents the processing log lists as failed."""
+        _, engine = connect_engine(self.target_url)
+        log = ProcessingLog(target_schema(self.plan).log)
+        try:
+            with engine.connect() as connection:
+                keys = log.failed_keys(connection, stage)
+        finally:
+            engine.dispose()
+        return self.items_from_keys(keys)
+
+    def items_from_keys(self, keys: Iterable[str]) -> list[SourceItem]:
+        """Turn source keys (ids or paths) into source items; ids must be whole numbers."""
+        if isinstance(self.source_config, FileSourceConfig):
+            return [key for key in (k.strip() for k in keys) if key]
+        items: list[SourceItem] = []
+        for key in (k.strip() for k in keys):
+            if not key:
+                continue
+            if not _ID.match(key):
+                raise SettingsError(f"not a document id: {key[:40]!r} (ids are whole numbers)")
+            items.append(int(key))
+        return items
 
     def _chunks(self, source: Source, summary: RunSummary) -> Iterator[list[SourceItem]]:
         """Chunks of items not yet in the processing log, up to --limit, page by page."""

@@ -85,3 +85,58 @@ class ProcessingLog:
             batch = wanted[start : start + 500]
             found.update(connection.execute(sa.select(column).where(column.in_(batch))).scalars())
         return found
+
+    def failed_keys(self, connection: Connection, stage: str | None = None) -> list[str]:
+        """Source keys of failed documents (optionally of one stage), in key order."""
+        table = self.table
+        statement = sa.select(table.c.source_key).where(table.c.status == "failed")
+        if stage is not None:
+            statement = statement.where(table.c.stage == stage)
+        return list(connection.execute(statement.order_by(table.c.source_key)).scalars())
+
+    def counts(self, connection: Connection) -> list[tuple[str, str | None, int]]:
+        """(status, stage, documents) for every combination present."""
+        table = self.table
+        statement = (
+            sa.select(table.c.status, table.c.stage, sa.func.count())
+            .group_by(table.c.status, table.c.stage)
+            .order_by(table.c.status, table.c.stage)
+        )
+        return [(status, stage, count) for status, stage, count in connection.execute(statement)]
+
+    def top_messages(self, connection: Connection, limit: int = 10) -> list[tuple[str, str, int]]:
+        """The most frequent failure messages: (stage, message, documents)."""
+        table = self.table
+        count = sa.func.count().label("documents")
+        statement = (
+            sa.select(table.c.stage, table.c.message, count)
+            .where(table.c.status == "failed")
+            .group_by(table.c.stage, table.c.message)
+            .order_by(count.desc(), table.c.stage)
+            .limit(limit)
+        )
+        return [(stage, message, n) for stage, message, n in connection.execute(statement)]
+
+    def last_run(self, connection: Connection) -> dict[str, object] | None:
+        """The most recent run: id, documents, first start, last finish."""
+        table = self.table
+        latest = connection.execute(
+            sa.select(table.c.run_id).order_by(table.c.finished_at.desc()).limit(1)
+        ).scalar()
+        if latest is None:
+            return None
+        documents, started, finished, rows = connection.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.min(table.c.started_at),
+                sa.func.max(table.c.finished_at),
+                sa.func.sum(table.c.rows_written),
+            ).where(table.c.run_id == latest)
+        ).one()
+        return {
+            "run_id": latest,
+            "documents": documents,
+            "started_at": started,
+            "finished_at": finished,
+            "rows_written": int(rows or 0),
+        }

@@ -1,0 +1,119 @@
+"""`xmlload status` and `xmlload reprocess`: what operators run after a load."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import CONTRACT
+from tests.helpers import query, table_contents
+from xmlload.cli import main
+
+NAMES = [
+    "sample--142305.xml",
+    "sample--127582.xml",
+    "sample-source-xml-dupe-con_id--443309.xml",
+    "sample-source-xml-wrong-schema--600000.xml",
+]
+
+
+@pytest.fixture
+def loaded(corpus_dir: Path, tmp_path: Path) -> tuple[Path, str, Path]:
+    """Four corpus files loaded with a contract whose last_name column is too strict:
+    the documents with a last name longer than 5 characters fail at the map stage."""
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for name in NAMES:
+        shutil.copy(corpus_dir / name, folder / name)
+    data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    data["tables"]["app_contact_base"]["columns"]["last_name"]["overflow"] = "reject"
+    data["tables"]["app_contact_base"]["columns"]["last_name"]["type"] = "string(5)"
+    data["tables"]["app_contact_base"]["columns"]["last_name"]["default"] = "UNK"
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    assert (
+        main(
+            [
+                "run",
+                "--contract",
+                str(strict),
+                "--source",
+                str(folder),
+                "--target",
+                target,
+                "--create-tables",
+            ]
+        )
+        == 3
+    )
+    return folder, target, strict
+
+
+def test_status_counts_messages_and_failed_ids(loaded, capsys) -> None:
+    _, target, _ = loaded
+    capsys.readouterr()
+    assert main(["status", "--target", target, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    counts = {(c["status"], c["stage"]): c["documents"] for c in report["counts"]}
+    assert counts == {("failed", "map"): 2, ("failed", "validation"): 1, ("success", None): 1}
+    assert report["top_messages"][0]["stage"] == "map"
+    assert "exceed string(5)" in report["top_messages"][0]["message"]
+    assert report["last_run"]["documents"] == 4
+
+    assert main(["status", "--target", target, "--failed-ids", "--stage", "map"]) == 0
+    keys = capsys.readouterr().out.split()
+    assert sorted(Path(k).name for k in keys) == [
+        "sample--127582.xml",
+        "sample-source-xml-dupe-con_id--443309.xml",
+    ]
+
+
+def test_reprocess_failed_after_fixing_the_contract(loaded, capsys) -> None:
+    folder, target, _ = loaded
+    base = ["--contract", str(CONTRACT), "--source", str(folder), "--target", target]
+    assert main(["reprocess", *base, "--failed", "--stage", "map"]) == 0
+    statuses = query(target, "SELECT source_key, status, attempts FROM processing_log")
+    by_name = {Path(k).name: (s, a) for k, s, a in statuses}
+    assert by_name["sample--142305.xml"] == ("success", 1)
+    assert by_name["sample--127582.xml"] == ("success", 2)
+    assert by_name["sample-source-xml-dupe-con_id--443309.xml"] == ("success", 2)
+    assert by_name["sample-source-xml-wrong-schema--600000.xml"] == ("failed", 1)
+    assert query(target, "SELECT count(*), count(DISTINCT app_id) FROM app_base") == [(3, 3)]
+    before = table_contents(target, str(CONTRACT))
+    # reprocessing explicit ids replaces rows: nothing duplicates
+    keys = ",".join(str(folder / name) for name in NAMES[:2])
+    assert main(["reprocess", *base, "--ids", keys]) == 0
+    assert table_contents(target, str(CONTRACT)) == before
+
+
+def test_reprocess_ids_file_from_stdin_and_id_validation(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from io import StringIO
+
+    from xmlload.generate import DocumentGenerator, write_table
+
+    source = f"sqlite:///{tmp_path / 's.db'}"
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    write_table(DocumentGenerator(seed=2, median_kb=5), 10, 1, source, "docs")
+    base = [
+        "--contract",
+        str(CONTRACT),
+        "--source",
+        source,
+        "--source-table",
+        "docs",
+        "--target",
+        target,
+        "--create-tables",
+    ]
+    monkeypatch.setattr("sys.stdin", StringIO("3\n5\n"))
+    assert main(["reprocess", *base, "--ids-file", "-"]) == 0
+    assert query(target, "SELECT source_key FROM processing_log ORDER BY 1") == [("3",), ("5",)]
+    assert main(["reprocess", *base, "--ids", "3,5;DROP TABLE docs"]) == 2
+    assert "not a document id" in capsys.readouterr().err
