@@ -58,11 +58,12 @@ class ProductionProcessor:
         run_id = uuid.uuid4().hex[:12]
         summary = RunSummary(run_id, source.describe(), mask_url(self.target_url))
         config = WorkerConfig(
-            str(self.settings.contract),
-            self.source_config,
-            self.target_url.render_as_string(hide_password=False),
-            run_id,
-            self.settings.max_document_bytes,
+            contract_path=str(self.settings.contract),
+            source=self.source_config,
+            target_url=self.target_url.render_as_string(hide_password=False),
+            run_id=run_id,
+            max_document_bytes=self.settings.max_document_bytes,
+            retry=self.settings.retry_policy(),
         )
         stop = _StopFlag()
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}

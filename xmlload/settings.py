@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from xmlload.db.retry import RetryPolicy
 from xmlload.errors import SettingsError
 from xmlload.sources import FileSourceConfig, SourceConfig, TableSourceConfig
 
@@ -38,6 +39,20 @@ class Settings(BaseModel):
     create_tables: bool = False
     resume: bool = True
     max_document_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    retry_max_retries: int = Field(3, ge=0, le=100)
+    retry_initial_delay: float = Field(1.0, ge=0)
+    retry_max_delay: float = Field(60.0, ge=0)
+    retry_backoff_base: float = Field(2.0, ge=1)
+    retry_jitter: bool = True
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            self.retry_max_retries,
+            self.retry_initial_delay,
+            self.retry_max_delay,
+            self.retry_backoff_base,
+            self.retry_jitter,
+        )
 
     def source_config(self) -> SourceConfig:
         """The source these settings name; SettingsError if they are incomplete."""

@@ -7,10 +7,11 @@ import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from xmlload.contract.loader import load_plan
+from xmlload.db.retry import RetryPolicy
 from xmlload.db.urls import parse_url
 from xmlload.errors import DocumentError
 from xmlload.outcome import ChunkReport, DocumentOutcome
@@ -31,6 +32,7 @@ class WorkerConfig:
     target_url: str
     run_id: str
     max_document_bytes: int
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 class Worker:
@@ -40,7 +42,9 @@ class Worker:
         self.validator = PreProcessingValidator(plan, config.max_document_bytes)
         self.parser = XMLParser()
         self.mapper = DataMapper(plan)
-        self.engine = MigrationEngine(plan, parse_url(config.target_url), config.run_id, self.name)
+        self.engine = MigrationEngine(
+            plan, parse_url(config.target_url), config.run_id, self.name, config.retry
+        )
         self.source = open_source(config.source)
         self.stage_seconds: Counter[str] = Counter()
 

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from xmlload.contract.model import check_identifier
+from xmlload.db.dialects import strategy_for
+from xmlload.db.retry import RetryPolicy, with_retries
 from xmlload.db.target import describe_db_error
 from xmlload.db.urls import mask_url, parse_url
 from xmlload.errors import SettingsError, TargetError
@@ -51,6 +53,12 @@ class TableSource:
         self.xml = self.table.c[config.xml_column]
         self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
         self._connection: sa.Connection | None = None
+        self.strategy, self.retry = strategy_for(self.url), RetryPolicy()
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            self._connection.invalidate()
+            self._connection = None
 
     def _where(self) -> list[sa.ColumnElement[bool]]:
         conditions = []
@@ -61,13 +69,18 @@ class TableSource:
         return conditions
 
     def _run(self, statement: sa.Executable) -> list[sa.Row]:
-        """Run a read on the reader's own connection; end the transaction straight after."""
-        try:
+        """Run a read on the reader's own connection (reconnecting after transient errors);
+        end the transaction straight after."""
+
+        def read() -> list[sa.Row]:
             if self._connection is None:
                 self._connection = self.engine.connect()
             rows = list(self._connection.execute(statement).all())
             self._connection.rollback()
             return rows
+
+        try:
+            return with_retries(read, self.strategy.is_transient, self.retry, self._drop)
         except DBAPIError as error:
             raise TargetError(f"source {mask_url(self.url)}: {describe_db_error(error)}") from None
 

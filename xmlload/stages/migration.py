@@ -7,34 +7,64 @@ bad document fails alone. A document's rows and its log entry always commit toge
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from xmlload.contract.compiler import Plan
 from xmlload.db.processing_log import ProcessingLog
+from xmlload.db.retry import RetryPolicy, with_retries
 from xmlload.db.target import connect_engine, describe_db_error, target_schema
 from xmlload.db.urls import mask_url
 from xmlload.errors import TargetError
 from xmlload.outcome import DocumentOutcome
 
+T = TypeVar("T")
+
 
 class MigrationEngine:
-    def __init__(self, plan: Plan, url: URL, run_id: str, worker: str) -> None:
+    def __init__(
+        self, plan: Plan, url: URL, run_id: str, worker: str, retry: RetryPolicy | None = None
+    ) -> None:
         self.run_id, self.worker = run_id, worker
+        self.url, self.retry = url, retry or RetryPolicy()
         self.id_column = plan.contract.document.id.column
         schema = target_schema(plan)
         self.tables = schema.tables
         self.log = ProcessingLog(schema.log)
         self.strategy, self.engine = connect_engine(url)
+        self._connection: Connection | None = None
+        self._retrying(lambda: self.connection)
+
+    @property
+    def connection(self) -> Connection:
+        """The worker's dedicated connection, opened again after it was lost."""
+        if self._connection is None:
+            self._connection = self.engine.connect()
+        return self._connection
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.invalidate()
+            self._connection = None
+
+    def _retrying(self, action: Callable[[], T]) -> T:
+        """Run with transient-error retries; TargetError once they are used up."""
         try:
-            self.connection = self.engine.connect()
+            return with_retries(
+                action, self.strategy.is_transient, self.retry, self._drop_connection
+            )
         except DBAPIError as error:
-            raise TargetError(f"target {mask_url(url)}: {describe_db_error(error)}") from None
+            raise TargetError(
+                f"target {mask_url(self.url)} failed after {self.retry.max_retries} retries: "
+                f"{describe_db_error(error)}"
+            ) from None
 
     def close(self) -> None:
-        self.connection.close()
+        if self._connection is not None:
+            self._connection.close()
         self.engine.dispose()
 
     def write_chunk(self, outcomes: Sequence[DocumentOutcome]) -> None:
@@ -51,18 +81,31 @@ class MigrationEngine:
                 self._record_failure(outcome, alone)
 
     def _try_write(self, outcomes: Sequence[DocumentOutcome]) -> SQLAlchemyError | None:
-        try:
-            with self.connection.begin():
-                self._write(outcomes)
-        except SQLAlchemyError as error:
-            return error
-        return None
+        """Write in one transaction; return the database's rejection, retry what is transient."""
+
+        def attempt() -> SQLAlchemyError | None:
+            try:
+                with self.connection.begin():
+                    self._write(outcomes)
+            except DBAPIError as error:
+                if self.strategy.is_transient(error):
+                    raise
+                return error
+            except SQLAlchemyError as error:
+                return error
+            return None
+
+        return self._retrying(attempt)
 
     def _record_failure(self, outcome: DocumentOutcome, error: SQLAlchemyError) -> None:
         """Log the document failed at the load stage, with none of its rows left behind."""
         outcome.fail("load", describe_db_error(error))
-        with self.connection.begin():
-            self._write([outcome])
+
+        def attempt() -> None:
+            with self.connection.begin():
+                self._write([outcome])
+
+        self._retrying(attempt)
 
     def _write(self, outcomes: Sequence[DocumentOutcome]) -> None:
         ids = list({o.document_id for o in outcomes if o.document_id is not None})

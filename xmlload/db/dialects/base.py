@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema
 
 
@@ -42,3 +43,7 @@ class DialectStrategy:
         for start in range(0, len(ids), 500):
             batch = list(ids[start : start + 500])
             connection.execute(table.delete().where(table.c[id_column].in_(batch)))
+
+    def is_transient(self, error: DBAPIError) -> bool:
+        """Worth retrying: the connection was lost. Subclasses add their driver codes."""
+        return bool(error.connection_invalidated)

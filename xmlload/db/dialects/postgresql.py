@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from xmlload.db.dialects.base import DialectStrategy
+
+# serialization_failure, deadlock_detected, lock_not_available, query_canceled by timeout,
+# admin/crash shutdown, cannot_connect_now; and every connection exception (class 08).
+TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03"}
 
 
 class PostgreSQLStrategy(DialectStrategy):
     backend = "postgresql"
+
+    def engine_options(self) -> dict[str, Any]:
+        return {"connect_args": {"application_name": "xmlload"}}
+
+    def is_transient(self, error: DBAPIError) -> bool:
+        state = getattr(error.orig, "sqlstate", None) or ""
+        return (
+            super().is_transient(error)
+            or state in TRANSIENT_SQLSTATES
+            or state.startswith("08")
+            or (isinstance(error.orig, psycopg.OperationalError) and not state)
+        )
 
     def insert_rows(self, connection: Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
         if not rows:

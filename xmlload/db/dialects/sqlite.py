@@ -3,6 +3,7 @@ foreign keys on, executemany with values adapted to what sqlite3 stores."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from xmlload.db.dialects.base import DialectStrategy
 from xmlload.errors import TargetError
@@ -24,6 +26,9 @@ def _adapt(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+SQLITE_BUSY_OR_LOCKED = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
 class SQLiteStrategy(DialectStrategy):
@@ -52,6 +57,10 @@ class SQLiteStrategy(DialectStrategy):
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def is_transient(self, error: DBAPIError) -> bool:
+        code = getattr(error.orig, "sqlite_errorcode", None)
+        return super().is_transient(error) or code in SQLITE_BUSY_OR_LOCKED
 
     def create_schema(self, connection: Connection, schema: str) -> None:
         raise TargetError(f"SQLite has no schemas: remove target_schema ({schema!r}) for SQLite")
