@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,6 @@ from xmlload.contract.loader import load_plan
 from xmlload.db.urls import mask_url
 from xmlload.errors import ContractError, XmlloadError
 from xmlload.outcome import STAGES
-from xmlload.summary import RunSummary
 
 if TYPE_CHECKING:
     from xmlload.processor import ProductionProcessor
@@ -35,6 +34,10 @@ RUN_FLAGS = (
     "id_start",
     "id_end",
     "max_document_bytes",
+    "doc_timeout",
+    "shard",
+    "progress",
+    "report",
 )
 
 
@@ -51,6 +54,14 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id-start", type=int, help="lowest source id to load")
     parser.add_argument("--id-end", type=int, help="highest source id to load")
     parser.add_argument("--max-document-bytes", type=int, help="size cap per document")
+    parser.add_argument("--doc-timeout", type=float, help="seconds per document (default 300)")
+    parser.add_argument("--shard", help="K/N: only source ids with id %% N == K")
+    parser.add_argument(
+        "--progress",
+        choices=["auto", "bar", "log", "none"],
+        help="live bar on a terminal, log lines otherwise (auto)",
+    )
+    parser.add_argument("--report", type=Path, help="write a JSON run report here")
     parser.add_argument(
         "--create-tables",
         action="store_true",
@@ -120,26 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress_printer(console: Console, every: float = 5.0) -> Callable[[RunSummary], None]:
-    last = [time.monotonic()]
-
-    def show(summary: RunSummary) -> None:
-        now = time.monotonic()
-        if now - last[0] < every:
-            return
-        last[0] = now
-        done, total = summary.documents, max(summary.planned - summary.skipped_already_logged, 1)
-        rate = summary.docs_per_second * 60
-        eta = (total - done) / summary.docs_per_second / 60 if summary.docs_per_second else 0
-        console.print(
-            f"Progress: {done:,}/{total:,} ({100 * done / total:.1f}%) - Rate: "
-            f"{rate:,.1f} docs/min - ETA: {eta:.1f} min - Success: "
-            f"{summary.succeeded:,}, Failed: {summary.failed:,}"
-        )
-
-    return show
-
-
 def _processor(args: argparse.Namespace) -> ProductionProcessor:
     from xmlload.processor import ProductionProcessor
     from xmlload.settings import load_settings
@@ -150,7 +141,7 @@ def _processor(args: argparse.Namespace) -> ProductionProcessor:
 
 
 def command_run(args: argparse.Namespace, console: Console) -> int:
-    summary = _processor(args).run(on_report=_progress_printer(Console(stderr=True)))
+    summary = _processor(args).run()
     summary.render(console)
     return summary.exit_code
 
@@ -173,7 +164,7 @@ def command_reprocess(args: argparse.Namespace, console: Console) -> int:
     else:
         items = processor.items_from_keys(_read_ids(args))
     console.print(f"Reprocessing {len(items):,} documents")
-    summary = processor.run(on_report=_progress_printer(Console(stderr=True)), items=items)
+    summary = processor.run(items=items)
     summary.render(console)
     return summary.exit_code
 

@@ -49,6 +49,7 @@ class ChunkReport:
     notes: Counter[str] = field(default_factory=Counter)
     bytes_read: int = 0
     busy_seconds: float = 0.0
+    stage_seconds: Counter[str] = field(default_factory=Counter)  # the worker's totals so far
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # key, stage, message
 
     def add(self, outcome: DocumentOutcome) -> None:

@@ -8,6 +8,9 @@ import signal
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType
+from typing import Any
+
+from rich.console import Console
 
 from xmlload.contract.compiler import Plan
 from xmlload.contract.loader import load_plan
@@ -15,9 +18,12 @@ from xmlload.db.processing_log import ProcessingLog
 from xmlload.db.target import connect_engine, prepare_target, target_schema
 from xmlload.db.urls import mask_url, parse_url
 from xmlload.errors import SettingsError
-from xmlload.outcome import ChunkReport
-from xmlload.parallel.coordinator import ParallelCoordinator
+from xmlload.outcome import ChunkReport, DocumentOutcome
+from xmlload.parallel.coordinator import CoordinatorCallbacks, ParallelCoordinator, StopControl
+from xmlload.parallel.lost import LostDocumentWriter
+from xmlload.parallel.progress import make_progress
 from xmlload.parallel.worker import WorkerConfig
+from xmlload.report import write_report
 from xmlload.settings import Settings
 from xmlload.sources import FileSourceConfig, Source, SourceItem, open_source
 from xmlload.summary import RunSummary
@@ -25,17 +31,26 @@ from xmlload.summary import RunSummary
 _ID = re.compile(r"^-?\d{1,19}$")
 
 
+def _ignore(snapshot: dict[str, Any]) -> None:
+    """Progress sink for --progress none."""
+
+
 class _StopFlag:
-    """Set by the first SIGINT/SIGTERM: no new chunks are handed out."""
+    """The first SIGINT/SIGTERM stops handing out chunks; a second one terminates workers."""
 
     def __init__(self) -> None:
         self.signal_name: str | None = None
+        self.count = 0
 
     def __call__(self, number: int, frame: FrameType | None) -> None:
-        self.signal_name = signal.Signals(number).name
+        self.count += 1
+        self.signal_name = self.signal_name or signal.Signals(number).name
 
-    def is_set(self) -> bool:
-        return self.signal_name is not None
+    def stop_requested(self) -> bool:
+        return self.count >= 1
+
+    def terminate_requested(self) -> bool:
+        return self.count >= 2
 
 
 class ProductionProcessor:
@@ -51,39 +66,68 @@ class ProductionProcessor:
         self,
         on_report: Callable[[RunSummary], None] | None = None,
         items: Sequence[SourceItem] | None = None,
+        console: Console | None = None,
     ) -> RunSummary:
         """Load the source's pending documents, or exactly `items` (reprocess: replace)."""
         prepare_target(self.target_url, self.plan, self.settings.create_tables)
         source = open_source(self.source_config)
         run_id = uuid.uuid4().hex[:12]
-        summary = RunSummary(run_id, source.describe(), mask_url(self.target_url))
-        config = WorkerConfig(
-            contract_path=str(self.settings.contract),
-            source=self.source_config,
-            target_url=self.target_url.render_as_string(hide_password=False),
-            run_id=run_id,
-            max_document_bytes=self.settings.max_document_bytes,
-            retry=self.settings.retry_policy(),
+        summary = RunSummary(
+            run_id, source.describe(), mask_url(self.target_url), workers=self.settings.workers
         )
+        config = self._worker_config(run_id)
         stop = _StopFlag()
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        lost_writer = LostDocumentWriter(self.plan, self.target_url, run_id, config.retry)
+        progress = make_progress(self.settings.progress, console or Console(stderr=True))
 
         def record(report: ChunkReport) -> None:
             summary.add(report)
             if on_report is not None:
                 on_report(summary)
 
+        def record_lost(outcomes: list[DocumentOutcome]) -> None:
+            lost_writer.write(outcomes)
+            summary.add_lost(outcomes)
+
         try:
             summary.planned = source.count() if items is None else len(items)
             chunks = self._chunks(source, summary) if items is None else self._given(items)
             coordinator = ParallelCoordinator(config, self.settings.workers)
-            coordinator.run(chunks, record, stop.is_set)
+            callbacks = CoordinatorCallbacks(
+                on_report=record,
+                on_lost_documents=record_lost,
+                on_progress=progress.update if self.settings.progress != "none" else _ignore,
+                current_total=lambda: summary.planned - summary.skipped_already_logged,
+            )
+            with progress:
+                coordinator.run(
+                    chunks,
+                    summary.planned,
+                    StopControl(stop.stop_requested, stop.terminate_requested),
+                    callbacks,
+                )
+            summary.finish(coordinator.worker_stats, coordinator.watchdog.peak_rss)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             source.close()
+            lost_writer.close()
         summary.stopped_by = stop.signal_name
+        if self.settings.report is not None:
+            write_report(self.settings.report, summary, self.settings)
         return summary
+
+    def _worker_config(self, run_id: str) -> WorkerConfig:
+        return WorkerConfig(
+            contract_path=str(self.settings.contract),
+            source=self.source_config,
+            target_url=self.target_url.render_as_string(hide_password=False),
+            run_id=run_id,
+            max_document_bytes=self.settings.max_document_bytes,
+            doc_timeout=self.settings.doc_timeout,
+            retry=self.settings.retry_policy(),
+        )
 
     def _given(self, items: Sequence[SourceItem]) -> Iterator[list[SourceItem]]:
         size = self.settings.chunk_size

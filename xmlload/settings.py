@@ -9,7 +9,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -39,6 +39,10 @@ class Settings(BaseModel):
     create_tables: bool = False
     resume: bool = True
     max_document_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    doc_timeout: float = Field(300.0, ge=0, description="seconds per document; 0: no limit")
+    progress: Literal["auto", "bar", "log", "none"] = "auto"
+    report: Path | None = None
+    shard: str | None = Field(None, pattern=r"^\d+/\d+$", description="K/N: ids with id % N == K")
     retry_max_retries: int = Field(3, ge=0, le=100)
     retry_initial_delay: float = Field(1.0, ge=0)
     retry_max_delay: float = Field(60.0, ge=0)
@@ -68,13 +72,24 @@ class Settings(BaseModel):
                 self.xml_column,
                 self.id_start,
                 self.id_end,
+                self.shard_pair,
             )
         if self.source_table or self.id_start is not None or self.id_end is not None:
             raise SettingsError(
                 "--source-table and --id-start/--id-end apply to database "
                 f"sources; {self.source!r} is a file location"
             )
-        return FileSourceConfig(self.source)
+        return FileSourceConfig(self.source, self.shard_pair)
+
+    @property
+    def shard_pair(self) -> tuple[int, int] | None:
+        """(K, N) from `K/N`; SettingsError unless 0 <= K < N."""
+        if self.shard is None:
+            return None
+        index, count = (int(part) for part in self.shard.split("/"))
+        if not 0 <= index < count:
+            raise SettingsError(f"--shard {self.shard}: want K/N with 0 <= K < N")
+        return index, count
 
 
 def _config_layer(path: Path | None) -> tuple[dict[str, Any], str]:

@@ -5,11 +5,24 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
+import psutil
 from rich.console import Console
 from rich.table import Table
 
-from xmlload.outcome import ChunkReport
+from xmlload.outcome import ChunkReport, DocumentOutcome
+
+
+def _own_peak_rss() -> int:
+    """Peak resident memory of this process in bytes (ru_maxrss where available)."""
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    except ImportError:  # Windows: no resource module; current RSS instead
+        return psutil.Process().memory_info().rss
+
 
 EXIT_OK, EXIT_FAILED_DOCUMENTS, EXIT_SIGINT, EXIT_SIGTERM = 0, 3, 130, 143
 
@@ -19,6 +32,7 @@ class RunSummary:
     run_id: str
     source: str
     target: str
+    workers: int = 1
     planned: int = 0
     skipped_already_logged: int = 0
     documents: int = 0
@@ -31,6 +45,11 @@ class RunSummary:
     started: float = field(default_factory=time.perf_counter)
     elapsed: float = 0.0
     stopped_by: str | None = None
+    busy_seconds: float = 0.0
+    stage_seconds_by_worker: dict[str, Counter[str]] = field(default_factory=dict)
+    worker_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    peak_rss: dict[str, int] = field(default_factory=dict)
+    coordinator_peak_rss: int = 0
 
     def add(self, report: ChunkReport) -> None:
         self.documents += report.documents
@@ -40,7 +59,34 @@ class RunSummary:
         self.notes.update(report.notes)
         self.bytes_read += report.bytes_read
         self.failures.extend(report.failures[: max(0, 1000 - len(self.failures))])
+        self.busy_seconds += report.busy_seconds
+        self.stage_seconds_by_worker[report.worker] = report.stage_seconds
         self.elapsed = time.perf_counter() - self.started
+
+    def add_lost(self, outcomes: list[DocumentOutcome]) -> None:
+        """Documents the coordinator logged failed after they took a worker down twice."""
+        report = ChunkReport("coordinator")
+        for outcome in outcomes:
+            report.add(outcome)
+        self.add(report)
+
+    def finish(self, worker_stats: dict[str, dict[str, Any]], peak_rss: dict[str, int]) -> None:
+        self.elapsed = time.perf_counter() - self.started
+        self.worker_stats, self.peak_rss = worker_stats, peak_rss
+        self.coordinator_peak_rss = _own_peak_rss()
+
+    @property
+    def stage_seconds(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for seconds in self.stage_seconds_by_worker.values():
+            total.update(seconds)
+        return total
+
+    @property
+    def parallel_efficiency(self) -> float:
+        """Share of the workers' wall time spent on documents."""
+        capacity = self.elapsed * self.workers
+        return self.busy_seconds / capacity if capacity > 0 else 0.0
 
     @property
     def failed(self) -> int:
@@ -79,6 +125,23 @@ class RunSummary:
             console.print("[bold]First failures[/] (all are in processing_log):")
             for key, stage, message in self.failures[:10]:
                 console.print(f"  {key} [{stage}] {message[:300]}", markup=False)
+        if self.worker_stats:
+            workers = Table(
+                "worker", "documents", "docs/min", "failures", "busy %", "peak MB", title="Workers"
+            )
+            for name, entry in sorted(self.worker_stats.items()):
+                rate = entry["documents"] / self.elapsed * 60 if self.elapsed else 0.0
+                busy = 100 * entry["busy_seconds"] / self.elapsed if self.elapsed else 0.0
+                peak = self.peak_rss.get(name, 0) / 2**20
+                workers.add_row(
+                    name,
+                    f"{entry['documents']:,}",
+                    f"{rate:,.0f}",
+                    f"{entry['failures']:,}",
+                    f"{busy:.0f}",
+                    f"{peak:,.0f}",
+                )
+            console.print(workers)
         if self.notes:
             notes = Table("what", "count", title="Values changed while loading")
             for what, count in self.notes.most_common(20):

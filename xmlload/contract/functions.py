@@ -14,7 +14,7 @@ from typing import Any
 from xmlload.contract.values import blank, to_datetime, to_number, truth
 from xmlload.errors import ExpressionError
 
-__all__ = ["BINARY", "FUNCTIONS", "UNIT_FUNCTIONS", "truth"]
+__all__ = ["BINARY", "FUNCTIONS", "UNIT_FUNCTIONS", "register_function", "truth"]
 
 
 def _arith(operation: Callable[[Decimal, Decimal], Decimal]) -> Callable[[Any, Any], Any]:
@@ -192,6 +192,18 @@ _ARITY: dict[str, tuple[int, int]] = {
     "DATEADD": (3, 3),
     "DATEDIFF": (3, 3),
 }
+
+
+def register_function(name: str, function: Callable[..., Any], low: int, high: int) -> None:
+    """Make `NAME(args)` available to expressions (for contract `extensions` modules).
+
+    `function` receives the contract's date formats first, then the argument values.
+    """
+    key = name.upper()
+    if key in FUNCTIONS and FUNCTIONS[key] is not function:
+        raise ValueError(f"function {key} is already defined")
+    FUNCTIONS[key] = function
+    _ARITY[key] = (low, high)
 
 
 def check_arity(name: str, count: int, position: int) -> None:

@@ -6,6 +6,7 @@ fixes a contract in one pass.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +74,24 @@ def load_contract(path: str | Path) -> Contract:
         raise ContractError(str(file), problems) from None
 
 
+def _import_extensions(file: Path, lines: dict[Location, int], modules: list[str]) -> None:
+    problems = []
+    for position, module in enumerate(modules):
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            place = ("extensions", position)
+            problems.append(_format(file, lines, place, f"cannot import {module!r}: {error}"))
+    if problems:
+        raise ContractError(str(file), problems)
+
+
 def load_plan(path: str | Path) -> Plan:
     """Load, validate and compile a contract; raise ContractError with places on failure."""
     file = Path(path)
     contract = load_contract(file)
     _, lines = _read(file)
+    _import_extensions(file, lines, contract.extensions)
     plan, problems = compile_contract(contract)
     if plan is None:
         raise ContractError(

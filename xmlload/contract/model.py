@@ -179,6 +179,9 @@ class Contract(Strict):
     description: str | None = None
     document: DocumentSpec
     target_schema: str | None = None
+    extensions: list[str] = Field(
+        [], description="Python modules imported before compiling; they may register functions"
+    )
     fragments: dict[str, Any] = Field(
         {}, description="Free-form YAML anchors for reuse (`<<: *name`); not read otherwise"
     )

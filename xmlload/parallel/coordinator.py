@@ -1,8 +1,10 @@
-"""ParallelCoordinator: hands chunks of source items to workers and collects their reports.
+"""ParallelCoordinator: hands chunks of source items to a spawn-started process pool and
+collects their reports; the watchdog turns dead or hung workers into retries.
 
-One worker runs in this process; more run in a spawn-started multiprocessing Pool whose
-initializer builds each worker once. At most two chunks per worker are in flight, so the
-coordinator never holds the whole work list.
+At most two chunks per worker are in flight, so the coordinator never holds the whole work
+list. A chunk whose worker dies or hangs is retried once, one document per chunk, in fresh
+workers; a document that takes a worker down twice is logged failed (`worker_crash` or
+`timeout`) by the coordinator itself.
 """
 
 from __future__ import annotations
@@ -10,86 +12,186 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import signal
-from collections.abc import Callable, Iterable
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from xmlload.outcome import ChunkReport
+from xmlload.outcome import ChunkReport, DocumentOutcome
+from xmlload.parallel.board import ProgressBoard
+from xmlload.parallel.watchdog import LostChunk, Watchdog
 from xmlload.parallel.worker import Worker, WorkerConfig
 from xmlload.sources import SourceItem
+
+ORPHAN_AFTER = 5.0  # seconds a chunk may wait unclaimed while a worker sits idle
+HANG_GRACE = 30.0  # seconds beyond doc_timeout before a silent worker is killed
 
 _worker: Worker | None = None
 
 
-def _initialize(config: WorkerConfig) -> None:
+def _initialize(config: WorkerConfig, shared: Any) -> None:
     """Pool initializer: ignore SIGINT (the coordinator decides) and build the worker."""
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker = Worker(config)
+    _worker = Worker(config, ProgressBoard(shared))
 
 
-def _process(items: list[SourceItem]) -> ChunkReport:
+def _process(chunk_id: int, items: list[SourceItem]) -> ChunkReport:
     assert _worker is not None, "worker not initialized"
-    return _worker.process_chunk(items)
+    return _worker.process_chunk(chunk_id, items)
+
+
+@dataclass
+class _Chunk:
+    id: int
+    items: list[SourceItem]
+    alone: bool = False  # a retry of one document after its chunk was lost
+    submitted: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class StopControl:
+    """Signals seen by the coordinator: one stops handing out work, two terminate."""
+
+    stop_requested: Callable[[], bool]
+    terminate_requested: Callable[[], bool]
+
+
+@dataclass
+class CoordinatorCallbacks:
+    on_report: Callable[[ChunkReport], None]
+    on_lost_documents: Callable[[list[DocumentOutcome]], None]
+    on_progress: Callable[[dict[str, Any]], None]
+    current_total: Callable[[], int]
 
 
 class ParallelCoordinator:
     def __init__(self, config: WorkerConfig, workers: int) -> None:
         self.config, self.workers = config, workers
+        self.watchdog = Watchdog(hang_after=config.doc_timeout + HANG_GRACE)
+        self.worker_stats: dict[str, dict[str, Any]] = {}
 
     def run(
         self,
         chunks: Iterable[list[SourceItem]],
-        on_report: Callable[[ChunkReport], None],
-        should_stop: Callable[[], bool],
-    ) -> None:
-        if self.workers == 1:
-            self._run_here(chunks, on_report, should_stop)
-        else:
-            self._run_pool(chunks, on_report, should_stop)
-
-    def _run_here(
-        self,
-        chunks: Iterable[list[SourceItem]],
-        on_report: Callable[[ChunkReport], None],
-        should_stop: Callable[[], bool],
-    ) -> None:
-        worker = Worker(self.config, name="worker-1")
-        try:
-            for chunk in chunks:
-                if should_stop():
-                    return
-                on_report(worker.process_chunk(chunk))
-        finally:
-            worker.close()
-
-    def _run_pool(
-        self,
-        chunks: Iterable[list[SourceItem]],
-        on_report: Callable[[ChunkReport], None],
-        should_stop: Callable[[], bool],
+        total: int,
+        stop: StopControl,
+        callbacks: CoordinatorCallbacks,
     ) -> None:
         context = multiprocessing.get_context("spawn")
-        results: queue.Queue[ChunkReport | BaseException] = queue.Queue()
-        in_flight = 0
+        with context.Manager() as manager:
+            board = ProgressBoard(manager.dict())
+            board.start(total)
+            pool = context.Pool(
+                self.workers, initializer=_initialize, initargs=(self.config, board.shared)
+            )
+            try:
+                self._drive(pool, board, iter(chunks), stop, callbacks)
+                if stop.terminate_requested():
+                    pool.terminate()
+                else:
+                    pool.close()
+                pool.join()
+            finally:
+                pool.terminate()
+                self.worker_stats = ProgressBoard.workers(board.snapshot())
+                board.set_total(callbacks.current_total())
+                callbacks.on_progress(board.snapshot())
 
-        def collect() -> None:
-            result = results.get()
+    def _drive(
+        self,
+        pool: Any,
+        board: ProgressBoard,
+        chunks: Iterator[list[SourceItem]],
+        stop: StopControl,
+        callbacks: CoordinatorCallbacks,
+    ) -> None:
+        results: queue.Queue[tuple[int, ChunkReport | BaseException]] = queue.Queue()
+        pending: dict[int, _Chunk] = {}
+        retries: deque[_Chunk] = deque()
+        next_id = iter(range(1, 1 << 62))
+        exhausted = False
+
+        def submit(chunk: _Chunk) -> None:
+            pending[chunk.id] = chunk
+            pool.apply_async(
+                _process,
+                (chunk.id, chunk.items),
+                callback=lambda report, i=chunk.id: results.put((i, report)),
+                error_callback=lambda error, i=chunk.id: results.put((i, error)),
+            )
+
+        while True:
+            while len(pending) < 2 * self.workers and not stop.stop_requested():
+                if retries:
+                    submit(retries.popleft())
+                    continue
+                items = None if exhausted else next(chunks, None)
+                if items is None:
+                    exhausted = True
+                    break
+                submit(_Chunk(next(next_id), items))
+            if not pending and (exhausted or stop.stop_requested()) and not retries:
+                return
+            if stop.terminate_requested():
+                return
+            self._collect(results, pending, board, callbacks)
+            for lost in self._lost_chunks(board, pending):
+                chunk = pending.pop(lost.chunk_id)
+                if chunk.alone:
+                    callbacks.on_lost_documents([_lost_outcome(chunk.items[0], lost)])
+                    board.add_results(1, 0, 1)
+                else:
+                    retries.extend(
+                        _Chunk(next(next_id), [item], alone=True) for item in chunk.items
+                    )
+            board.set_total(callbacks.current_total())
+            callbacks.on_progress(board.snapshot())
+
+    def _collect(
+        self,
+        results: queue.Queue[tuple[int, ChunkReport | BaseException]],
+        pending: dict[int, _Chunk],
+        board: ProgressBoard,
+        callbacks: CoordinatorCallbacks,
+    ) -> None:
+        """Wait briefly for a result, then take every result that is ready."""
+        try:
+            ready = [results.get(timeout=0.25)]
+        except queue.Empty:
+            return
+        while not results.empty():
+            ready.append(results.get_nowait())
+        for chunk_id, result in ready:
             if isinstance(result, BaseException):
                 raise result
-            on_report(result)
+            if pending.pop(chunk_id, None) is None:
+                continue  # given up as lost and retried already: counted by the retry
+            failed = result.documents - result.succeeded
+            board.add_results(result.documents, result.succeeded, failed)
+            callbacks.on_report(result)
 
-        with context.Pool(self.workers, initializer=_initialize, initargs=(self.config,)) as pool:
-            for chunk in chunks:
-                while in_flight >= 2 * self.workers:
-                    collect()
-                    in_flight -= 1
-                if should_stop():
-                    break
-                pool.apply_async(
-                    _process, (chunk,), callback=results.put, error_callback=results.put
-                )
-                in_flight += 1
-            while in_flight:
-                collect()
-                in_flight -= 1
-            pool.close()
-            pool.join()
+    def _lost_chunks(self, board: ProgressBoard, pending: dict[int, _Chunk]) -> list[LostChunk]:
+        lost = [item for item in self.watchdog.check(board) if item.chunk_id in pending]
+        claimed = {entry["chunk"] for entry in ProgressBoard.workers(board.snapshot()).values()}
+        if self.watchdog.idle_workers(board, ORPHAN_AFTER):
+            now = time.monotonic()
+            lost += [
+                LostChunk(chunk.id, "unknown", "worker_crash")
+                for chunk in pending.values()
+                if chunk.id not in claimed
+                and now - chunk.submitted > ORPHAN_AFTER
+                and chunk.id not in {item.chunk_id for item in lost}
+            ]
+        return lost
+
+
+def _lost_outcome(item: SourceItem, lost: LostChunk) -> DocumentOutcome:
+    what = "was killed or died" if lost.reason == "worker_crash" else "stopped responding"
+    outcome = DocumentOutcome(str(item), datetime.now(), finished_at=datetime.now())
+    outcome.fail(
+        lost.reason, f"the worker processing this document {what} twice (last: {lost.worker})"
+    )
+    return outcome

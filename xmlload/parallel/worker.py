@@ -15,12 +15,16 @@ from xmlload.db.retry import RetryPolicy
 from xmlload.db.urls import parse_url
 from xmlload.errors import DocumentError
 from xmlload.outcome import ChunkReport, DocumentOutcome
+from xmlload.parallel.board import ProgressBoard
+from xmlload.parallel.deadline import Deadline
 from xmlload.sources import SourceConfig, SourceItem, open_source
 from xmlload.sources.base import SourceDocument
 from xmlload.stages.mapper import DataMapper
 from xmlload.stages.migration import MigrationEngine
 from xmlload.stages.parser import XMLParser
 from xmlload.stages.validator import PreProcessingValidator
+
+HEARTBEAT_EVERY = 1.0  # seconds between heartbeats on the board
 
 
 @dataclass(frozen=True)
@@ -32,12 +36,14 @@ class WorkerConfig:
     target_url: str
     run_id: str
     max_document_bytes: int
+    doc_timeout: float = 300.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 class Worker:
-    def __init__(self, config: WorkerConfig, name: str | None = None) -> None:
-        self.name = name or f"worker-{os.getpid()}"
+    def __init__(self, config: WorkerConfig, board: ProgressBoard) -> None:
+        self.name = f"worker-{os.getpid()}"
+        self.board = board
         plan = load_plan(config.contract_path)
         self.validator = PreProcessingValidator(plan, config.max_document_bytes)
         self.parser = XMLParser()
@@ -46,14 +52,18 @@ class Worker:
             plan, parse_url(config.target_url), config.run_id, self.name, config.retry
         )
         self.source = open_source(config.source)
+        self.doc_timeout = config.doc_timeout
         self.stage_seconds: Counter[str] = Counter()
+        self.last_heartbeat = 0.0
+        board.register(self.name)
 
     def close(self) -> None:
         self.engine.close()
         self.source.close()
 
-    def process_chunk(self, items: Sequence[SourceItem]) -> ChunkReport:
+    def process_chunk(self, chunk_id: int, items: Sequence[SourceItem]) -> ChunkReport:
         started = time.perf_counter()
+        self.board.chunk_started(self.name, chunk_id)
         report = ChunkReport(self.name)
         outcomes = [self.process_document(document) for document in self.source.read(items)]
         load_started = time.perf_counter()
@@ -62,24 +72,40 @@ class Worker:
         for outcome in outcomes:
             report.add(outcome)
         report.busy_seconds = time.perf_counter() - started
+        report.stage_seconds = Counter(self.stage_seconds)
+        self.board.chunk_finished(
+            self.name,
+            report.documents,
+            sum(report.rows_by_table.values()),
+            report.documents - report.succeeded,
+            report.busy_seconds,
+        )
         return report
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self.last_heartbeat >= HEARTBEAT_EVERY:
+            self.last_heartbeat = now
+            self.board.heartbeat(self.name)
 
     def process_document(self, document: SourceDocument) -> DocumentOutcome:
         """Validate, parse and map one document; failures are recorded, never raised."""
+        self._heartbeat()
         outcome = DocumentOutcome(
             document.key, datetime.now(), size_bytes=len(document.data or b"")
         )
         clock = time.perf_counter()
         try:
-            if document.data is None:
-                raise DocumentError("source", document.error or "no data")
-            data = self.validator.check_bytes(document.data)
-            root = self.parser.parse(data)
-            element, outcome.document_id = self.validator.check_tree(root)
-            parsed = time.perf_counter()
-            self.stage_seconds["validate+parse"] += parsed - clock
-            mapped = self.mapper.map(root, element, outcome.document_id)
-            self.stage_seconds["map"] += time.perf_counter() - parsed
+            with Deadline(self.doc_timeout):
+                if document.data is None:
+                    raise DocumentError("source", document.error or "no data")
+                data = self.validator.check_bytes(document.data)
+                root = self.parser.parse(data)
+                element, outcome.document_id = self.validator.check_tree(root)
+                parsed = time.perf_counter()
+                self.stage_seconds["validate+parse"] += parsed - clock
+                mapped = self.mapper.map(root, element, outcome.document_id)
+                self.stage_seconds["map"] += time.perf_counter() - parsed
             outcome.rows, outcome.notes = mapped.rows, mapped.notes
         except DocumentError as error:
             outcome.fail(error.stage, error.message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +15,13 @@ from xmlload.sources.base import SourceConfig, SourceDocument, SourceItem
 @dataclass(frozen=True)
 class FileSourceConfig(SourceConfig):
     location: str
+    shard: tuple[int, int] | None = None  # (K, N): files whose CRC-32 of the path % N == K
 
 
 class FileSource:
     def __init__(self, config: FileSourceConfig) -> None:
         self.location = config.location
+        self.shard = config.shard
         self._paths: list[str] | None = None
 
     def _list(self) -> list[str]:
@@ -32,6 +35,9 @@ class FileSource:
                 found = [p for p in glob.glob(str(root), recursive=True) if Path(p).is_file()]
                 if not found and not glob.has_magic(str(root)):
                     raise SettingsError(f"source {self.location!r}: no such file or directory")
+            if self.shard is not None:
+                index, count = self.shard
+                found = [p for p in found if zlib.crc32(p.encode()) % count == index]
             self._paths = sorted(found)
         return self._paths
 

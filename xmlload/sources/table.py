@@ -25,6 +25,7 @@ class TableSourceConfig(SourceConfig):
     xml_column: str = "xml"
     id_start: int | None = None
     id_end: int | None = None
+    shard: tuple[int, int] | None = None  # (K, N): only ids with id % N == K
 
 
 def _table(config: TableSourceConfig) -> sa.TableClause:
@@ -66,6 +67,9 @@ class TableSource:
             conditions.append(self.id >= self.config.id_start)
         if self.config.id_end is not None:
             conditions.append(self.id <= self.config.id_end)
+        if self.config.shard is not None:
+            index, count = self.config.shard
+            conditions.append(self.id % count == index)
         return conditions
 
     def _run(self, statement: sa.Executable) -> list[sa.Row]:

@@ -1,0 +1,95 @@
+"""ProgressBoard: the run's shared state in a `multiprocessing.Manager` dict.
+
+The coordinator writes the totals; each worker writes only its own entry, replacing the
+whole nested dict (an in-place change to a nested proxy dict would be lost). Progress
+rendering and the watchdog read snapshots of it and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+WORKER_PREFIX = "worker:"
+
+
+class ProgressBoard:
+    def __init__(self, shared: MutableMapping[str, Any]) -> None:
+        self.shared = shared
+
+    # -- coordinator side ------------------------------------------------------------------
+    def start(self, total: int) -> None:
+        self.shared.update(total=total, completed=0, succeeded=0, failed=0, started_at=time.time())
+
+    def add_results(self, documents: int, succeeded: int, failed: int) -> None:
+        snapshot = dict(self.shared)
+        self.shared.update(
+            completed=snapshot.get("completed", 0) + documents,
+            succeeded=snapshot.get("succeeded", 0) + succeeded,
+            failed=snapshot.get("failed", 0) + failed,
+        )
+
+    def set_total(self, total: int) -> None:
+        self.shared["total"] = total
+
+    def snapshot(self) -> dict[str, Any]:
+        return dict(self.shared)
+
+    @staticmethod
+    def workers(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {
+            key[len(WORKER_PREFIX) :]: value
+            for key, value in snapshot.items()
+            if key.startswith(WORKER_PREFIX)
+        }
+
+    # -- worker side -------------------------------------------------------------------------
+    def register(self, name: str) -> None:
+        self._put(
+            name,
+            {
+                "pid": os.getpid(),
+                "documents": 0,
+                "rows": 0,
+                "failures": 0,
+                "busy_seconds": 0.0,
+                "chunk": None,
+                "chunk_started": None,
+                "heartbeat": time.time(),
+            },
+        )
+
+    def chunk_started(self, name: str, chunk_id: int) -> None:
+        now = time.time()
+        self._put(
+            name, {**self._get(name), "chunk": chunk_id, "chunk_started": now, "heartbeat": now}
+        )
+
+    def heartbeat(self, name: str) -> None:
+        self._put(name, {**self._get(name), "heartbeat": time.time()})
+
+    def chunk_finished(
+        self, name: str, documents: int, rows: int, failures: int, busy_seconds: float
+    ) -> None:
+        entry = self._get(name)
+        self._put(
+            name,
+            {
+                **entry,
+                "documents": entry["documents"] + documents,
+                "rows": entry["rows"] + rows,
+                "failures": entry["failures"] + failures,
+                "busy_seconds": entry["busy_seconds"] + busy_seconds,
+                "chunk": None,
+                "chunk_started": None,
+                "heartbeat": time.time(),
+            },
+        )
+
+    def _get(self, name: str) -> dict[str, Any]:
+        return dict(self.shared[WORKER_PREFIX + name])
+
+    def _put(self, name: str, entry: dict[str, Any]) -> None:
+        self.shared[WORKER_PREFIX + name] = entry

@@ -1,0 +1,38 @@
+"""Per-document time limit inside a worker, with SIGALRM (POSIX). Where that is missing
+(Windows) or a document is stuck in C code, the coordinator's watchdog is the backstop."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType, TracebackType
+
+from xmlload.errors import DocumentError
+
+
+class Deadline:
+    """`with Deadline(seconds):` raises DocumentError(stage='timeout') when time runs out."""
+
+    supported = hasattr(signal, "setitimer")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def _expire(self, number: int, frame: FrameType | None) -> None:
+        raise DocumentError(
+            "timeout", f"document took longer than {self.seconds:g} s (doc_timeout)"
+        )
+
+    def __enter__(self) -> Deadline:
+        if self.supported and self.seconds > 0:
+            signal.signal(signal.SIGALRM, self._expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self.supported and self.seconds > 0:
+            signal.setitimer(signal.ITIMER_REAL, 0)
