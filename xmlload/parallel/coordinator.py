@@ -26,7 +26,6 @@ from xmlload.parallel.worker import Worker, WorkerConfig
 from xmlload.sources import SourceItem
 
 ORPHAN_AFTER = 5.0  # seconds a chunk may wait unclaimed while a worker sits idle
-HANG_GRACE = 30.0  # seconds beyond doc_timeout before a silent worker is killed
 
 _worker: Worker | None = None
 
@@ -70,7 +69,7 @@ class CoordinatorCallbacks:
 class ParallelCoordinator:
     def __init__(self, config: WorkerConfig, workers: int) -> None:
         self.config, self.workers = config, workers
-        self.watchdog = Watchdog(hang_after=config.doc_timeout + HANG_GRACE)
+        self.watchdog = Watchdog(hang_after=hang_limit(config.doc_timeout))
         self.worker_stats: dict[str, dict[str, Any]] = {}
 
     def run(
@@ -89,13 +88,12 @@ class ParallelCoordinator:
             )
             try:
                 self._drive(pool, board, iter(chunks), stop, callbacks)
-                if stop.terminate_requested():
-                    pool.terminate()
-                else:
-                    pool.close()
-                pool.join()
             finally:
+                # Every chunk is collected (or given up) by now, so the workers are idle.
+                # terminate() rather than close()+join(): join waits forever for tasks that
+                # died with their worker. After a second signal this is the termination.
                 pool.terminate()
+                pool.join()
                 self.worker_stats = ProgressBoard.workers(board.snapshot())
                 board.set_total(callbacks.current_total())
                 callbacks.on_progress(board.snapshot())
@@ -186,6 +184,12 @@ class ParallelCoordinator:
                 and chunk.id not in {item.chunk_id for item in lost}
             ]
         return lost
+
+
+def hang_limit(doc_timeout: float) -> float:
+    """Seconds of silence after which a worker holding a chunk is killed: past its own
+    per-document deadline, so that one normally fires first. No limit when doc_timeout is 0."""
+    return doc_timeout + max(2.0, doc_timeout / 4) if doc_timeout > 0 else float("inf")
 
 
 def _lost_outcome(item: SourceItem, lost: LostChunk) -> DocumentOutcome:

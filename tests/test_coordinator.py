@@ -1,0 +1,334 @@
+"""The parallel coordinator with real processes: per-document timeouts, hung and killed
+workers, shards, 1 vs 2 workers on PostgreSQL, the JSON report and progress lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
+from tests.helpers import query, table_contents
+from xmlload.cli import main
+from xmlload.generate import DocumentGenerator, write_table
+from xmlload.parallel.coordinator import hang_limit
+from xmlload.parallel.progress import progress_line
+
+FILES = [
+    "sample--142305.xml",
+    "sample--127582.xml",
+    "sample--447945.xml",
+    "sample--447955.xml",
+    "sample-source-xml-dupe-con_id--443309.xml",
+]
+
+
+def slow_contract(tmp_path: Path, function: str) -> Path:
+    """The example contract plus a column that calls `function(/Provenir/@nap)`."""
+    data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    data["extensions"] = ["tests.extensions.slow"]
+    data["tables"]["app_base"]["columns"]["nap"] = {
+        "type": "integer",
+        "expr": f"{function}(s)",
+        "inputs": {"s": "/Provenir/@nap"},
+    }
+    path = tmp_path / f"{function.lower()}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def napping_dir(corpus_dir: Path, tmp_path: Path) -> Path:
+    """Five corpus documents; sample--127582 naps for 30 seconds."""
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for name in FILES:
+        data = (corpus_dir / name).read_bytes()
+        if name == "sample--127582.xml":
+            data = data.replace(b"<Provenir ", b'<Provenir nap="30" ', 1)
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def log_by_name(target: str) -> dict[str, tuple]:
+    rows = query(target, "SELECT source_key, status, stage, attempts FROM processing_log")
+    return {Path(key).name: (status, stage, attempts) for key, status, stage, attempts in rows}
+
+
+def test_a_slow_document_times_out_alone(napping_dir: Path, tmp_path: Path) -> None:
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    started = time.monotonic()
+    code = main(
+        [
+            "run",
+            "--contract",
+            str(slow_contract(tmp_path, "SLEEP")),
+            "--source",
+            str(napping_dir),
+            "--target",
+            target,
+            "--create-tables",
+            "--workers",
+            "2",
+            "--doc-timeout",
+            "1",
+            "--chunk-size",
+            "2",
+        ]
+    )
+    assert code == 3 and time.monotonic() - started < 25
+    log = log_by_name(target)
+    assert log.pop("sample--127582.xml") == ("failed", "timeout", 1)
+    assert set(log.values()) == {("success", None, 1)}
+    assert query(target, "SELECT count(*) FROM app_base") == [(4,)]
+    message = query(target, "SELECT message FROM processing_log WHERE status = 'failed'")
+    assert message == [("document took longer than 1 s (doc_timeout)",)]
+
+
+def test_a_hung_worker_is_killed_retried_once_then_the_document_fails(
+    napping_dir: Path, tmp_path: Path
+) -> None:
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    code = main(
+        [
+            "run",
+            "--contract",
+            str(slow_contract(tmp_path, "HANG")),
+            "--source",
+            str(napping_dir),
+            "--target",
+            target,
+            "--create-tables",
+            "--workers",
+            "2",
+            "--doc-timeout",
+            "1",
+            "--chunk-size",
+            "3",
+        ]
+    )
+    assert code == 3
+    log = log_by_name(target)
+    status, stage, _ = log.pop("sample--127582.xml")
+    assert (status, stage) == ("failed", "timeout")
+    assert set(log.values()) <= {("success", None, 1), ("success", None, 2)}
+    assert len(log) == 4
+    assert query(target, "SELECT count(*), count(DISTINCT app_id) FROM app_base") == [(4, 4)]
+    message = query(target, "SELECT message, worker FROM processing_log WHERE status = 'failed'")
+    assert "stopped responding twice" in message[0][0] and message[0][1] == "coordinator"
+
+
+def test_hang_limit_leaves_room_for_the_worker_deadline() -> None:
+    assert hang_limit(300) == 375
+    assert hang_limit(1) == 3
+    assert hang_limit(0) == float("inf")
+
+
+def _generated_source(tmp_path: Path, count: int) -> str:
+    source = f"sqlite:///{tmp_path / 's.db'}"
+    write_table(DocumentGenerator(seed=21, median_kb=15), count, 1, source, "docs")
+    return source
+
+
+def _command(source: str, target: str, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "xmlload",
+        "run",
+        "--contract",
+        str(CONTRACT),
+        "--source",
+        source,
+        "--source-table",
+        "docs",
+        "--target",
+        target,
+        "--create-tables",
+        *extra,
+    ]
+
+
+def _wait_for_log(target: str, count: int, process: subprocess.Popen, limit: float = 90) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if query(target, "SELECT count(*) FROM processing_log")[0][0] >= count:
+                return
+        except sa.exc.OperationalError:
+            pass  # the table is not there yet
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} documents logged in time")
+
+
+def test_sigkill_of_a_worker_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    source, target = _generated_source(tmp_path, 1200), f"sqlite:///{tmp_path / 't.db'}"
+    command = _command(source, target, "--workers", "2", "--chunk-size", "10")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for_log(target, 50, process)
+    (worker,) = query(target, "SELECT worker FROM processing_log LIMIT 1")[0]
+    os.kill(int(worker.removeprefix("worker-")), signal.SIGKILL)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    expected = [(1200, 1200, 1200)]
+    assert (
+        query(
+            target,
+            "SELECT count(*), count(DISTINCT source_key), "
+            "sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END) FROM processing_log",
+        )
+        == expected
+    )
+    assert (
+        query(
+            target, "SELECT count(*), count(DISTINCT app_id), count(DISTINCT app_id) FROM app_base"
+        )
+        == expected
+    )
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0 and "1,200 skipped" in resumed.stdout
+    assert query(target, "SELECT count(*) FROM app_base") == [(1200,)]
+
+
+def test_second_signal_terminates_workers_without_half_writes(tmp_path: Path) -> None:
+    source, target = _generated_source(tmp_path, 1500), f"sqlite:///{tmp_path / 't.db'}"
+    command = _command(source, target, "--workers", "2", "--chunk-size", "25")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for_log(target, 30, process)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode == 143
+    successes = query(target, "SELECT count(*) FROM processing_log WHERE status = 'success'")
+    assert successes == query(target, "SELECT count(*) FROM app_base")
+    assert successes[0][0] < 1500
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert query(target, "SELECT count(*), count(DISTINCT app_id) FROM app_base") == [(1500, 1500)]
+
+
+def test_shards_split_the_work_without_overlap(tmp_path: Path) -> None:
+    source, target = _generated_source(tmp_path, 90), f"sqlite:///{tmp_path / 't.db'}"
+    for shard in ("0/2", "1/2"):
+        assert (
+            main(
+                [
+                    "run",
+                    "--contract",
+                    str(CONTRACT),
+                    "--source",
+                    source,
+                    "--source-table",
+                    "docs",
+                    "--target",
+                    target,
+                    "--create-tables",
+                    "--shard",
+                    shard,
+                ]
+            )
+            == 0
+        )
+    keys = [int(k) for (k,) in query(target, "SELECT source_key FROM processing_log")]
+    assert sorted(keys) == list(range(1, 91))
+    assert query(target, "SELECT min(attempts), max(attempts) FROM processing_log") == [(1, 1)]
+
+
+def test_two_workers_equal_one_on_postgresql(
+    corpus_dir: Path, postgres_engine: sa.Engine, tmp_path: Path
+) -> None:
+    contents = []
+    schemas = [f"xl_test_w{workers}_{os.getpid()}" for workers in (1, 2)]
+    try:
+        for workers, schema in zip((1, 2), schemas, strict=True):
+            folder = tmp_path / str(workers)
+            folder.mkdir()
+            contract = str(contract_with(folder, target_schema=schema))
+            assert (
+                main(
+                    [
+                        "run",
+                        "--contract",
+                        contract,
+                        "--source",
+                        str(corpus_dir),
+                        "--target",
+                        POSTGRES_URL,
+                        "--create-tables",
+                        "--workers",
+                        str(workers),
+                        "--chunk-size",
+                        "4",
+                    ]
+                )
+                == 3
+            )
+            contents.append(table_contents(POSTGRES_URL, contract))
+        assert contents[0] == contents[1] and len(contents[0]["app_base"]) == 81
+    finally:
+        with postgres_engine.begin() as connection:
+            for schema in schemas:
+                connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+def test_report_file(corpus_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for name in FILES:
+        shutil.copy(corpus_dir / name, folder / name)
+    report = tmp_path / "report.json"
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    assert (
+        main(
+            [
+                "run",
+                "--contract",
+                str(CONTRACT),
+                "--source",
+                str(folder),
+                "--target",
+                target,
+                "--create-tables",
+                "--workers",
+                "2",
+                "--report",
+                str(report),
+            ]
+        )
+        == 0
+    )
+    data = json.loads(report.read_text())
+    assert data["documents"]["succeeded"] == 5 and data["documents"]["failed"] == 0
+    assert data["rows_by_table"]["app_base"] == 5
+    assert data["docs_per_minute"] > 0 and data["mb_per_second_parsed"] > 0
+    assert 0 < data["parallel_efficiency"] <= 1
+    assert {"validate+parse", "map", "load"} <= set(data["stage_seconds"])
+    assert data["peak_rss_mb"]["coordinator"] > 10
+    assert len([k for k in data["peak_rss_mb"] if k.startswith("worker-")]) >= 1
+    assert data["settings"]["workers"] == 2
+
+
+def test_progress_line_format() -> None:
+    line = progress_line(
+        {
+            "total": 5000,
+            "completed": 1250,
+            "succeeded": 1248,
+            "failed": 2,
+            "started_at": time.time() - 405,
+        }
+    )
+    assert line.startswith("Progress: 1,250/5,000 (25.0%) - Rate: ")
+    assert " docs/min - ETA: " in line and line.endswith("min - Success: 1,248, Failed: 2")
+    rate = float(line.split("Rate: ")[1].split(" docs/min")[0].replace(",", ""))
+    assert 180 < rate < 190
