@@ -29,6 +29,7 @@ from xmlload.settings import Settings
 from xmlload.stages.mapper import DataMapper
 from xmlload.stages.parser import XMLParser
 from xmlload.stages.validator import PreProcessingValidator
+from xmlload.summary import RunSummary
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "xmlconversion-cc" / "xml"
@@ -55,9 +56,61 @@ def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:8.1f} docs/s"
 
 
+def load_once(
+    contract: Path, folder: Path, target: str, workers: int, temp: Path
+) -> tuple[RunSummary, float]:
+    """One full run into fresh tables; returns the summary and the coordinator's CPU seconds."""
+    schema = None
+    if parse_url(target).get_backend_name() == "sqlite":
+        target = f"sqlite:///{temp / f'target-{workers}.db'}"
+    else:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        data = yaml.safe_load(contract.read_text())
+        data["target_schema"] = schema
+        contract = temp / f"contract-{workers}.yaml"
+        contract.write_text(yaml.safe_dump(data))
+    settings = Settings(
+        contract=contract,
+        source=str(folder),
+        target=target,
+        workers=workers,
+        create_tables=True,
+        progress="none",
+    )
+    cpu = time.process_time()
+    summary = ProductionProcessor(settings).run()
+    cpu = time.process_time() - cpu
+    if schema:
+        engine = sa.create_engine(parse_url(target))
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+    return summary, cpu
+
+
+def pipeline_seconds(contract: Path, documents: list[bytes]) -> float:
+    """Validate+parse+map every document in this process, without a database."""
+    plan = load_plan(contract)
+    validator, xml_parser, mapper = (
+        PreProcessingValidator(plan, 64 << 20),
+        XMLParser(),
+        DataMapper(plan),
+    )
+    started = time.perf_counter()
+    for data in documents:
+        try:
+            root = xml_parser.parse(validator.check_bytes(data))
+            element, document_id = validator.check_tree(root)
+            mapper.map(root, element, document_id)
+        except DocumentError:  # the wrong-schema document fails by design
+            continue
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--copies", type=int, default=10)
+    parser.add_argument("--workers", default="1", help="comma-separated worker counts, e.g. 1,2")
     parser.add_argument("--target", default=None, help="default: a fresh SQLite file")
     parser.add_argument(
         "--contract", type=Path, default=REPO / "contracts" / "credit_application.yaml"
@@ -68,55 +121,31 @@ def main() -> None:
         folder.mkdir()
         documents = copy_corpus(folder, args.copies)
         count, megabytes = len(documents), sum(map(len, documents)) / 1e6
-
         started = time.perf_counter()
         for data in documents:
             etree.fromstring(data)
         raw = time.perf_counter() - started
-
-        plan = load_plan(args.contract)
-        validator, xml_parser, mapper = (
-            PreProcessingValidator(plan, 64 << 20),
-            XMLParser(),
-            DataMapper(plan),
-        )
-        started = time.perf_counter()
-        for data in documents:
-            try:
-                root = xml_parser.parse(validator.check_bytes(data))
-                element, document_id = validator.check_tree(root)
-                mapper.map(root, element, document_id)
-            except DocumentError:  # the wrong-schema document fails by design
-                continue
-        pipeline = time.perf_counter() - started
-
+        pipeline = pipeline_seconds(args.contract, documents)
         target = args.target or f"sqlite:///{Path(temp) / 'target.db'}"
-        contract, schema = args.contract, None
-        if parse_url(target).get_backend_name() != "sqlite":
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            data = yaml.safe_load(args.contract.read_text())
-            data["target_schema"] = schema
-            contract = Path(temp) / "contract.yaml"
-            contract.write_text(yaml.safe_dump(data))
-        settings = Settings(
-            contract=contract, source=str(folder), target=target, workers=1, create_tables=True
-        )
-        summary = ProductionProcessor(settings).run()
-        if schema:
-            engine = sa.create_engine(parse_url(target))
-            with engine.begin() as connection:
-                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            engine.dispose()
+        runs = [
+            (int(n), *load_once(args.contract, folder, target, int(n), Path(temp)))
+            for n in args.workers.split(",")
+        ]
 
     print(f"{count} documents, {megabytes:.1f} MB ({args.copies} copies of the shared corpus)")
     print(f"raw lxml.etree.fromstring      {rate(count, raw)}  (1.00)")
     print(f"validate+parse+map, in process {rate(count, pipeline)}  ({raw / pipeline:.2f} of raw)")
-    fraction = summary.docs_per_second * raw / count
-    print(
-        f"xmlload run, 1 worker, to {parse_url(target).get_backend_name():10s} "
-        f"{summary.docs_per_second:8.1f} docs/s  ({fraction:.2f} of raw)"
-        f"  ok={summary.succeeded} failed={summary.failed}"
-    )
+    backend = parse_url(target).get_backend_name()
+    base = runs[0][1].docs_per_second
+    for workers, summary, coordinator_cpu in runs:
+        fraction = summary.docs_per_second * raw / count
+        print(
+            f"xmlload run, {workers} worker(s), {backend}: {summary.docs_per_second:.1f} docs/s "
+            f"({fraction:.2f} of 1-process raw; x{summary.docs_per_second / base:.2f} vs "
+            f"{runs[0][0]} worker(s)); coordinator CPU "
+            f"{coordinator_cpu * 1000 / summary.documents:.2f} ms/doc; "
+            f"ok={summary.succeeded} failed={summary.failed}"
+        )
 
 
 if __name__ == "__main__":

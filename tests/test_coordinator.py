@@ -127,6 +127,33 @@ def test_a_hung_worker_is_killed_retried_once_then_the_document_fails(
     assert "stopped responding twice" in message[0][0] and message[0][1] == "coordinator"
 
 
+def test_a_document_that_kills_its_worker_twice_is_logged_worker_crash(
+    napping_dir: Path, tmp_path: Path
+) -> None:
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    code = main(
+        [
+            "run",
+            "--contract",
+            str(slow_contract(tmp_path, "CRASH")),
+            "--source",
+            str(napping_dir),
+            "--target",
+            target,
+            "--create-tables",
+            "--workers",
+            "2",
+            "--chunk-size",
+            "2",
+        ]
+    )
+    assert code == 3
+    log = log_by_name(target)
+    assert log.pop("sample--127582.xml")[:2] == ("failed", "worker_crash")
+    assert {status for status, _, _ in log.values()} == {"success"} and len(log) == 4
+    assert query(target, "SELECT count(*), count(DISTINCT app_id) FROM app_base") == [(4, 4)]
+
+
 def test_hang_limit_leaves_room_for_the_worker_deadline() -> None:
     assert hang_limit(300) == 375
     assert hang_limit(1) == 3
