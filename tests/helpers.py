@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,3 +51,34 @@ def query(url: str, sql: str, **params: Any) -> list[tuple]:
             return [tuple(row) for row in connection.execute(sa.text(sql), params)]
     finally:
         engine.dispose()
+
+
+def table_source(folder: Path, count: int, seed: int = 21, median_kb: float = 15) -> str:
+    """An SQLite source table `docs` of generated documents with ids 1..count."""
+    from xmlload.generate import DocumentGenerator, write_table
+
+    source = f"sqlite:///{folder / 's.db'}"
+    write_table(DocumentGenerator(seed=seed, median_kb=median_kb), count, 1, source, "docs")
+    return source
+
+
+def table_run_args(source: str, target: str, contract: Path | str | None = None) -> list[str]:
+    """`run` options loading the `docs` table into target, creating tables."""
+    from tests.conftest import CONTRACT
+
+    return [
+        "--contract",
+        str(contract or CONTRACT),
+        "--source",
+        source,
+        "--source-table",
+        "docs",
+        "--target",
+        target,
+        "--create-tables",
+    ]
+
+
+def cli_command(*args: str) -> list[str]:
+    """The xmlload command line as a subprocess argument list."""
+    return [sys.executable, "-m", "xmlload", *args]

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,9 +16,8 @@ import sqlalchemy as sa
 import yaml
 
 from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
-from tests.helpers import query, table_contents
+from tests.helpers import cli_command, query, table_contents, table_run_args, table_source
 from xmlload.cli import main
-from xmlload.generate import DocumentGenerator, write_table
 from xmlload.parallel.coordinator import hang_limit
 from xmlload.parallel.progress import progress_line
 
@@ -59,31 +57,37 @@ def napping_dir(corpus_dir: Path, tmp_path: Path) -> Path:
     return folder
 
 
+def run_slow(tmp_path: Path, function: str, folder: Path, *extra: str) -> tuple[int, str]:
+    """Load folder with 2 workers and the `function` contract; (exit code, target URL)."""
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    contract = str(slow_contract(tmp_path, function))
+    code = main(
+        [
+            "run",
+            "--contract",
+            contract,
+            "--source",
+            str(folder),
+            "--target",
+            target,
+            "--create-tables",
+            "--workers",
+            "2",
+            *extra,
+        ]
+    )
+    return code, target
+
+
 def log_by_name(target: str) -> dict[str, tuple]:
     rows = query(target, "SELECT source_key, status, stage, attempts FROM processing_log")
     return {Path(key).name: (status, stage, attempts) for key, status, stage, attempts in rows}
 
 
 def test_a_slow_document_times_out_alone(napping_dir: Path, tmp_path: Path) -> None:
-    target = f"sqlite:///{tmp_path / 't.db'}"
     started = time.monotonic()
-    code = main(
-        [
-            "run",
-            "--contract",
-            str(slow_contract(tmp_path, "SLEEP")),
-            "--source",
-            str(napping_dir),
-            "--target",
-            target,
-            "--create-tables",
-            "--workers",
-            "2",
-            "--doc-timeout",
-            "1",
-            "--chunk-size",
-            "2",
-        ]
+    code, target = run_slow(
+        tmp_path, "SLEEP", napping_dir, "--doc-timeout", "1", "--chunk-size", "2"
     )
     assert code == 3 and time.monotonic() - started < 25
     log = log_by_name(target)
@@ -97,24 +101,8 @@ def test_a_slow_document_times_out_alone(napping_dir: Path, tmp_path: Path) -> N
 def test_a_hung_worker_is_killed_retried_once_then_the_document_fails(
     napping_dir: Path, tmp_path: Path
 ) -> None:
-    target = f"sqlite:///{tmp_path / 't.db'}"
-    code = main(
-        [
-            "run",
-            "--contract",
-            str(slow_contract(tmp_path, "HANG")),
-            "--source",
-            str(napping_dir),
-            "--target",
-            target,
-            "--create-tables",
-            "--workers",
-            "2",
-            "--doc-timeout",
-            "1",
-            "--chunk-size",
-            "3",
-        ]
+    code, target = run_slow(
+        tmp_path, "HANG", napping_dir, "--doc-timeout", "1", "--chunk-size", "3"
     )
     assert code == 3
     log = log_by_name(target)
@@ -130,23 +118,7 @@ def test_a_hung_worker_is_killed_retried_once_then_the_document_fails(
 def test_a_document_that_kills_its_worker_twice_is_logged_worker_crash(
     napping_dir: Path, tmp_path: Path
 ) -> None:
-    target = f"sqlite:///{tmp_path / 't.db'}"
-    code = main(
-        [
-            "run",
-            "--contract",
-            str(slow_contract(tmp_path, "CRASH")),
-            "--source",
-            str(napping_dir),
-            "--target",
-            target,
-            "--create-tables",
-            "--workers",
-            "2",
-            "--chunk-size",
-            "2",
-        ]
-    )
+    code, target = run_slow(tmp_path, "CRASH", napping_dir, "--chunk-size", "2")
     assert code == 3
     log = log_by_name(target)
     assert log.pop("sample--127582.xml")[:2] == ("failed", "worker_crash")
@@ -158,31 +130,6 @@ def test_hang_limit_leaves_room_for_the_worker_deadline() -> None:
     assert hang_limit(300) == 375
     assert hang_limit(1) == 3
     assert hang_limit(0) == float("inf")
-
-
-def _generated_source(tmp_path: Path, count: int) -> str:
-    source = f"sqlite:///{tmp_path / 's.db'}"
-    write_table(DocumentGenerator(seed=21, median_kb=15), count, 1, source, "docs")
-    return source
-
-
-def _command(source: str, target: str, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "xmlload",
-        "run",
-        "--contract",
-        str(CONTRACT),
-        "--source",
-        source,
-        "--source-table",
-        "docs",
-        "--target",
-        target,
-        "--create-tables",
-        *extra,
-    ]
 
 
 def _wait_for_log(target: str, count: int, process: subprocess.Popen, limit: float = 90) -> None:
@@ -198,8 +145,10 @@ def _wait_for_log(target: str, count: int, process: subprocess.Popen, limit: flo
 
 
 def test_sigkill_of_a_worker_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    source, target = _generated_source(tmp_path, 1200), f"sqlite:///{tmp_path / 't.db'}"
-    command = _command(source, target, "--workers", "2", "--chunk-size", "10")
+    source, target = table_source(tmp_path, 1200), f"sqlite:///{tmp_path / 't.db'}"
+    command = cli_command(
+        "run", *table_run_args(source, target), "--workers", "2", "--chunk-size", "10"
+    )
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _wait_for_log(target, 50, process)
     (worker,) = query(target, "SELECT worker FROM processing_log LIMIT 1")[0]
@@ -227,8 +176,10 @@ def test_sigkill_of_a_worker_loses_and_duplicates_nothing(tmp_path: Path) -> Non
 
 
 def test_second_signal_terminates_workers_without_half_writes(tmp_path: Path) -> None:
-    source, target = _generated_source(tmp_path, 1500), f"sqlite:///{tmp_path / 't.db'}"
-    command = _command(source, target, "--workers", "2", "--chunk-size", "25")
+    source, target = table_source(tmp_path, 1500), f"sqlite:///{tmp_path / 't.db'}"
+    command = cli_command(
+        "run", *table_run_args(source, target), "--workers", "2", "--chunk-size", "25"
+    )
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _wait_for_log(target, 30, process)
     process.send_signal(signal.SIGTERM)
@@ -245,7 +196,7 @@ def test_second_signal_terminates_workers_without_half_writes(tmp_path: Path) ->
 
 
 def test_shards_split_the_work_without_overlap(tmp_path: Path) -> None:
-    source, target = _generated_source(tmp_path, 90), f"sqlite:///{tmp_path / 't.db'}"
+    source, target = table_source(tmp_path, 90), f"sqlite:///{tmp_path / 't.db'}"
     for shard in ("0/2", "1/2"):
         assert (
             main(

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.conftest import CONTRACT
-from tests.helpers import query, table_contents
+from tests.helpers import query, table_contents, table_run_args, table_source
 from xmlload.cli import main
 
 NAMES = [
@@ -96,22 +96,9 @@ def test_reprocess_ids_file_from_stdin_and_id_validation(
 ) -> None:
     from io import StringIO
 
-    from xmlload.generate import DocumentGenerator, write_table
-
-    source = f"sqlite:///{tmp_path / 's.db'}"
-    target = f"sqlite:///{tmp_path / 't.db'}"
-    write_table(DocumentGenerator(seed=2, median_kb=5), 10, 1, source, "docs")
-    base = [
-        "--contract",
-        str(CONTRACT),
-        "--source",
-        source,
-        "--source-table",
-        "docs",
-        "--target",
-        target,
-        "--create-tables",
-    ]
+    source = table_source(tmp_path, 10, seed=2, median_kb=5)
+    base = table_run_args(source, f"sqlite:///{tmp_path / 't.db'}")
+    target = base[base.index("--target") + 1]
     monkeypatch.setattr("sys.stdin", StringIO("3\n5\n"))
     assert main(["reprocess", *base, "--ids-file", "-"]) == 0
     assert query(target, "SELECT source_key FROM processing_log ORDER BY 1") == [("3",), ("5",)]

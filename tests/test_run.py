@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
-from tests.helpers import query, table_contents
+from tests.helpers import query, table_contents, table_run_args
 from xmlload.cli import main
 from xmlload.contract.loader import load_plan
 from xmlload.db.target import prepare_target
@@ -36,8 +36,7 @@ def run(*args: str) -> int:
 
 def run_table(source: str, target: str, *extra: str) -> int:
     """Load the `docs` source table into target, creating tables."""
-    options = ["--source", source, "--source-table", "docs", "--target", target]
-    return run(*options, "--create-tables", *extra)
+    return main(["run", *table_run_args(source, target), *extra])
 
 
 def test_exit_zero_when_every_document_loads(good_dir: Path, tmp_path: Path) -> None:

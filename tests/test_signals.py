@@ -6,16 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import CONTRACT
-from tests.helpers import query
-from xmlload.generate import DocumentGenerator, write_table
+from tests.helpers import cli_command, query, table_run_args, table_source
 
 
 def logged(target: str) -> int:
@@ -31,25 +28,11 @@ def logged(target: str) -> int:
 def test_stop_then_resume_loads_each_document_once(
     tmp_path: Path, signal_number: int, exit_code: int
 ) -> None:
-    source, target = f"sqlite:///{tmp_path / 's.db'}", f"sqlite:///{tmp_path / 't.db'}"
-    write_table(DocumentGenerator(seed=11, median_kb=20), 1500, 1, source, "docs")
-    command = [
-        sys.executable,
-        "-m",
-        "xmlload",
-        "run",
-        "--contract",
-        str(CONTRACT),
-        "--source",
-        source,
-        "--source-table",
-        "docs",
-        "--target",
-        target,
-        "--create-tables",
-        "--chunk-size",
-        "10",
-    ]
+    source, target = (
+        table_source(tmp_path, 1500, seed=11, median_kb=20),
+        f"sqlite:///{tmp_path / 't.db'}",
+    )
+    command = cli_command("run", *table_run_args(source, target), "--chunk-size", "10")
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
