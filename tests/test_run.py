@@ -189,3 +189,36 @@ def test_database_rejection_fails_only_that_document(
     assert loaded == [(443309,)]
     children = query(POSTGRES_URL, f"SELECT DISTINCT app_id FROM {postgres_schema}.scores")
     assert children in ([], [(443309,)])
+
+
+def test_a_document_that_now_fails_leaves_no_rows_behind(good_dir: Path, tmp_path: Path) -> None:
+    """Reprocessing a loaded document whose source became unreadable XML: the log says
+    failed and its old rows are gone, though this attempt could not read its id."""
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    assert run("--source", str(good_dir), "--target", target, "--create-tables") == 0
+    broken = good_dir / "sample--142305.xml"
+    broken.write_bytes(b"<Provenir><Request")
+    assert (
+        main(
+            [
+                "reprocess",
+                "--contract",
+                str(CONTRACT),
+                "--source",
+                str(good_dir),
+                "--target",
+                target,
+                "--ids",
+                str(broken),
+            ]
+        )
+        == 3
+    )
+    assert query(
+        target,
+        "SELECT status, stage, attempts FROM processing_log WHERE source_key = :k",
+        k=str(broken),
+    ) == [("failed", "parse", 2)]
+    for table in ("app_base", "app_contact_base", "scores"):
+        assert query(target, f"SELECT count(*) FROM {table} WHERE app_id = 142305") == [(0,)]
+    assert query(target, "SELECT count(*) FROM app_base") == [(2,)]

@@ -113,3 +113,43 @@ def test_default_is_converted_to_the_column_type() -> None:
     bad = ColumnSpec(type="integer", path="@x", default="zero")
     with pytest.raises(ValueProblem):
         convert_default(ColumnRules("t.c", column_type(bad), bad, Defaults()))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2023-9-21 8:46:18.164",
+        "2016-1-25 11:17:7.521",
+        "09/21/2023",
+        "9/1/2023",
+        "2023-09-21 08:46:18",
+        "20230921",
+        "12/6/1972 10:05:00",
+    ],
+)
+def test_fast_date_formats_agree_with_strptime(text: str) -> None:
+    from xmlload.contract.values import parse_datetime
+
+    formats = [
+        "%Y-%m-%d %H:%M:%S.%f",
+        "%Y-%m-%d %H:%M:%S",
+        "%m/%d/%Y",
+        "%Y%m%d",
+        "%m/%d/%Y %H:%M:%S",
+    ]
+    expected = None
+    for pattern in formats:
+        try:
+            expected = datetime.strptime(text, pattern)
+            break
+        except ValueError:
+            continue
+    assert parse_datetime(text, formats) == expected
+
+
+def test_fast_date_formats_reject_impossible_dates() -> None:
+    from xmlload.contract.values import parse_datetime
+
+    with pytest.raises(ValueError, match="matches none"):
+        parse_datetime("02/30/2023", ["%m/%d/%Y"])
+    assert parse_datetime("Sep 21 2023", ["%b %d %Y"]) == datetime(2023, 9, 21)

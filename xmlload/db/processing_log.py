@@ -4,6 +4,7 @@ the document's rows. Resume skips what it lists; reprocess starts from its failu
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -35,46 +36,64 @@ def log_table(metadata: sa.MetaData, id_type: sa.types.TypeEngine, schema: str |
     )
 
 
+@dataclass
+class Previous:
+    """Log entries found before a write: attempts by source key, and every document id
+    that may still have rows (ids of these keys' earlier attempts, or of this chunk)."""
+
+    attempts: dict[str, int] = field(default_factory=dict)
+    document_ids: set[object] = field(default_factory=set)
+
+
 class ProcessingLog:
     """Reads and writes `processing_log` on a connection the caller controls."""
 
     def __init__(self, table: sa.Table) -> None:
         self.table = table
 
-    def record(
-        self, connection: Connection, outcomes: Sequence[DocumentOutcome], run_id: str, worker: str
-    ) -> None:
-        """Replace the entries of these documents; attempts count up across runs."""
-        if not outcomes:
-            return
+    def previous(
+        self, connection: Connection, keys: Sequence[str], document_ids: Sequence[object]
+    ) -> Previous:
+        """What the log holds for these source keys or document ids, in one query."""
         table = self.table
-        keys = [outcome.source_key for outcome in outcomes]
-        previous = dict(
-            connection.execute(
-                sa.select(table.c.source_key, table.c.attempts).where(table.c.source_key.in_(keys))
-            ).all()
-        )
-        connection.execute(table.delete().where(table.c.source_key.in_(keys)))
+        condition = table.c.source_key.in_(keys)
+        if document_ids:
+            condition = sa.or_(condition, table.c.document_id.in_(document_ids))
+        found = Previous()
+        statement = sa.select(table.c.source_key, table.c.document_id, table.c.attempts)
+        wanted = set(keys)
+        for key, document_id, attempts in connection.execute(statement.where(condition)):
+            if key in wanted:
+                found.attempts[key] = attempts
+            if document_id is not None:
+                found.document_ids.add(document_id)
+        return found
+
+    def delete(self, connection: Connection, keys: Sequence[str]) -> None:
+        connection.execute(self.table.delete().where(self.table.c.source_key.in_(keys)))
+
+    @staticmethod
+    def entries(
+        outcomes: Sequence[DocumentOutcome], previous: Previous, run_id: str, worker: str
+    ) -> list[tuple[object, ...]]:
+        """Log rows in the table's column order; attempts count up across runs."""
         now = datetime.now()
-        connection.execute(
-            table.insert(),
-            [
-                {
-                    "source_key": outcome.source_key,
-                    "document_id": outcome.document_id,
-                    "status": outcome.status,
-                    "stage": outcome.stage,
-                    "message": (outcome.message or None) and outcome.message[:MESSAGE_LIMIT],
-                    "attempts": previous.get(outcome.source_key, 0) + 1,
-                    "run_id": run_id,
-                    "worker": worker,
-                    "started_at": outcome.started_at,
-                    "finished_at": outcome.finished_at or now,
-                    "rows_written": outcome.rows_written,
-                }
-                for outcome in outcomes
-            ],
-        )
+        return [
+            (
+                outcome.source_key,
+                outcome.document_id,
+                outcome.status,
+                outcome.stage,
+                outcome.message[:MESSAGE_LIMIT] if outcome.message else None,
+                previous.attempts.get(outcome.source_key, 0) + 1,
+                run_id,
+                worker,
+                outcome.started_at,
+                outcome.finished_at or now,
+                outcome.rows_written,
+            )
+            for outcome in outcomes
+        ]
 
     def logged_keys(self, connection: Connection, keys: Iterable[str]) -> set[str]:
         """Which of these source keys already have an entry (any status)."""

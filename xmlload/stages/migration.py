@@ -108,11 +108,20 @@ class MigrationEngine:
         self._retrying(attempt)
 
     def _write(self, outcomes: Sequence[DocumentOutcome]) -> None:
+        """Replace these documents: delete whatever rows they may have (only ids the log
+        knows can have rows, since rows and log entry commit together), insert the new rows
+        and log entries through the dialect's bulk path."""
+        keys = [outcome.source_key for outcome in outcomes]
         ids = list({o.document_id for o in outcomes if o.document_id is not None})
-        if ids:
+        previous = self.log.previous(self.connection, keys, ids)
+        if previous.document_ids:
+            stale = list(previous.document_ids)
             for table in reversed(self.tables):
-                self.strategy.delete_documents(self.connection, table, self.id_column, ids)
+                self.strategy.delete_documents(self.connection, table, self.id_column, stale)
+        if previous.attempts:
+            self.log.delete(self.connection, list(previous.attempts))
         for table in self.tables:
             rows = [row for o in outcomes if o.succeeded for row in o.rows.get(table.name, ())]
             self.strategy.insert_rows(self.connection, table, rows)
-        self.log.record(self.connection, outcomes, self.run_id, self.worker)
+        entries = self.log.entries(outcomes, previous, self.run_id, self.worker)
+        self.strategy.insert_rows(self.connection, self.log.table, entries)
