@@ -7,22 +7,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import psutil
 from rich.console import Console
 from rich.table import Table
 
 from xmlload.outcome import ChunkReport, DocumentOutcome
-
-
-def _own_peak_rss() -> int:
-    """Peak resident memory of this process in bytes (ru_maxrss where available)."""
-    try:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    except ImportError:  # Windows: no resource module; current RSS instead
-        return psutil.Process().memory_info().rss
-
+from xmlload.parallel.memory import peak_rss_bytes
 
 EXIT_OK, EXIT_FAILED_DOCUMENTS, EXIT_SIGINT, EXIT_SIGTERM = 0, 3, 130, 143
 
@@ -72,8 +61,12 @@ class RunSummary:
 
     def finish(self, worker_stats: dict[str, dict[str, Any]], peak_rss: dict[str, int]) -> None:
         self.elapsed = time.perf_counter() - self.started
-        self.worker_stats, self.peak_rss = worker_stats, peak_rss
-        self.coordinator_peak_rss = _own_peak_rss()
+        self.worker_stats = worker_stats
+        self.peak_rss = {
+            name: max(peak_rss.get(name, 0), entry.get("peak_rss", 0))
+            for name, entry in worker_stats.items()
+        }
+        self.coordinator_peak_rss = peak_rss_bytes()
 
     @property
     def stage_seconds(self) -> Counter[str]:

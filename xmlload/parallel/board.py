@@ -12,29 +12,45 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
+from xmlload.parallel.memory import peak_rss_bytes
+
 WORKER_PREFIX = "worker:"
 
 
 class ProgressBoard:
     def __init__(self, shared: MutableMapping[str, Any]) -> None:
         self.shared = shared
+        self.totals: dict[str, Any] = {}
 
     # -- coordinator side ------------------------------------------------------------------
     def start(self, total: int) -> None:
-        self.shared.update(total=total, completed=0, succeeded=0, failed=0, started_at=time.time())
+        self.totals = {
+            "total": total,
+            "completed": 0,
+            "succeeded": 0,
+            "failed": 0,
+            "started_at": time.time(),
+        }
+        self.shared.update(self.totals)
 
     def add_results(self, documents: int, succeeded: int, failed: int) -> None:
-        snapshot = dict(self.shared)
+        """Count finished documents (the coordinator is the only writer of totals)."""
+        self.totals["completed"] += documents
+        self.totals["succeeded"] += succeeded
+        self.totals["failed"] += failed
         self.shared.update(
-            completed=snapshot.get("completed", 0) + documents,
-            succeeded=snapshot.get("succeeded", 0) + succeeded,
-            failed=snapshot.get("failed", 0) + failed,
+            completed=self.totals["completed"],
+            succeeded=self.totals["succeeded"],
+            failed=self.totals["failed"],
         )
 
     def set_total(self, total: int) -> None:
-        self.shared["total"] = total
+        if total != self.totals["total"]:
+            self.totals["total"] = total
+            self.shared["total"] = total
 
     def snapshot(self) -> dict[str, Any]:
+        """One copy of the whole board (a single round trip to the Manager)."""
         return dict(self.shared)
 
     @staticmethod
@@ -58,6 +74,7 @@ class ProgressBoard:
                 "chunk": None,
                 "chunk_started": None,
                 "heartbeat": time.time(),
+                "peak_rss": peak_rss_bytes(),
             },
         )
 
@@ -85,6 +102,7 @@ class ProgressBoard:
                 "chunk": None,
                 "chunk_started": None,
                 "heartbeat": time.time(),
+                "peak_rss": peak_rss_bytes(),
             },
         )
 

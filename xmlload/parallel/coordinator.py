@@ -26,6 +26,7 @@ from xmlload.parallel.worker import Worker, WorkerConfig
 from xmlload.sources import SourceItem
 
 ORPHAN_AFTER = 5.0  # seconds a chunk may wait unclaimed while a worker sits idle
+WATCH_EVERY = 0.5  # seconds between watchdog checks and progress updates
 
 _worker: Worker | None = None
 
@@ -111,6 +112,7 @@ class ParallelCoordinator:
         retries: deque[_Chunk] = deque()
         next_id = iter(range(1, 1 << 62))
         exhausted = False
+        last_check = time.monotonic()
 
         def submit(chunk: _Chunk) -> None:
             pending[chunk.id] = chunk
@@ -136,7 +138,14 @@ class ParallelCoordinator:
             if stop.terminate_requested():
                 return
             self._collect(results, pending, board, callbacks)
-            for lost in self._lost_chunks(board, pending):
+            board.set_total(callbacks.current_total())
+            now = time.monotonic()
+            if now - last_check < WATCH_EVERY:
+                continue
+            last_check = now
+            snapshot = board.snapshot()
+            callbacks.on_progress(snapshot)
+            for lost in self._lost_chunks(snapshot, pending):
                 chunk = pending.pop(lost.chunk_id)
                 if chunk.alone:
                     callbacks.on_lost_documents([_lost_outcome(chunk.items[0], lost)])
@@ -145,8 +154,6 @@ class ParallelCoordinator:
                     retries.extend(
                         _Chunk(next(next_id), [item], alone=True) for item in chunk.items
                     )
-            board.set_total(callbacks.current_total())
-            callbacks.on_progress(board.snapshot())
 
     def _collect(
         self,
@@ -171,10 +178,10 @@ class ParallelCoordinator:
             board.add_results(result.documents, result.succeeded, failed)
             callbacks.on_report(result)
 
-    def _lost_chunks(self, board: ProgressBoard, pending: dict[int, _Chunk]) -> list[LostChunk]:
-        lost = [item for item in self.watchdog.check(board) if item.chunk_id in pending]
-        claimed = {entry["chunk"] for entry in ProgressBoard.workers(board.snapshot()).values()}
-        if self.watchdog.idle_workers(board, ORPHAN_AFTER):
+    def _lost_chunks(self, snapshot: dict[str, Any], pending: dict[int, _Chunk]) -> list[LostChunk]:
+        lost = [item for item in self.watchdog.check(snapshot) if item.chunk_id in pending]
+        claimed = {entry["chunk"] for entry in ProgressBoard.workers(snapshot).values()}
+        if self.watchdog.idle_workers(snapshot, ORPHAN_AFTER):
             now = time.monotonic()
             lost += [
                 LostChunk(chunk.id, "unknown", "worker_crash")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
@@ -24,11 +25,11 @@ class Watchdog:
     peak_rss: dict[str, int] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)
 
-    def check(self, board: ProgressBoard) -> list[LostChunk]:
+    def check(self, snapshot: dict[str, Any]) -> list[LostChunk]:
         """Chunks whose worker is dead or hung (hung workers are killed here)."""
         lost = []
         now = time.time()
-        for name, entry in ProgressBoard.workers(board.snapshot()).items():
+        for name, entry in ProgressBoard.workers(snapshot).items():
             if name in self.gone:
                 continue
             process = self._process(entry["pid"])
@@ -44,12 +45,12 @@ class Watchdog:
                 lost.append(LostChunk(entry["chunk"], name, "timeout"))
         return lost
 
-    def idle_workers(self, board: ProgressBoard, idle_for: float) -> int:
+    def idle_workers(self, snapshot: dict[str, Any], idle_for: float) -> int:
         """Live workers that have held no chunk for at least `idle_for` seconds."""
         now = time.time()
         return sum(
             1
-            for name, entry in ProgressBoard.workers(board.snapshot()).items()
+            for name, entry in ProgressBoard.workers(snapshot).items()
             if name not in self.gone
             and entry["chunk"] is None
             and now - entry["heartbeat"] >= idle_for
