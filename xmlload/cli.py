@@ -124,6 +124,36 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--source", help="database URL for a source table")
     generate.add_argument("--source-table", default="xml_documents")
 
+    bench = commands.add_parser("bench", help="throughput per worker count vs the parse ceiling")
+    for flag, text in (
+        ("--contract", "mapping contract"),
+        ("--source", "files or database URL"),
+        ("--source-table", "source table"),
+        ("--id-column", "source id column"),
+        ("--xml-column", "source XML column"),
+        ("--target", "target URL"),
+        ("--chunk-size", "documents per work item"),
+        ("--limit", "at most N"),
+    ):
+        bench.add_argument(
+            flag, type=int if flag in ("--chunk-size", "--limit") else None, help=text
+        )
+    bench.add_argument(
+        "--workers",
+        dest="worker_counts",
+        default="1,2",
+        help="comma-separated worker counts (default 1,2)",
+    )
+    bench.add_argument("--repeat", type=int, default=1, help="runs per count; the median counts")
+    bench.add_argument("--out", type=Path, default=Path("bench-results"))
+    bench.add_argument(
+        "--loop",
+        type=int,
+        default=1,
+        help="file sources: use N copies of each document, each with a new id",
+    )
+    bench.add_argument("--config", type=Path)
+
     demo = commands.add_parser("demo", help="generate documents into SQLite and load them")
     demo.add_argument("--documents", type=int, default=500)
     demo.add_argument("--workdir", type=Path, default=Path("xmlload-demo"))
@@ -223,6 +253,40 @@ def command_generate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def command_bench(args: argparse.Namespace, console: Console) -> int:
+    from xmlload.bench import loop_corpus, render, run_bench
+    from xmlload.settings import load_settings
+
+    try:
+        counts = [int(n) for n in args.worker_counts.split(",")]
+    except ValueError:
+        raise XmlloadError(f"--workers {args.worker_counts!r}: want counts like 1,2,4") from None
+    if not counts or min(counts) < 1 or args.repeat < 1 or args.loop < 1:
+        raise XmlloadError("--workers, --repeat and --loop must be positive")
+    names = (
+        "contract",
+        "source",
+        "source_table",
+        "id_column",
+        "xml_column",
+        "target",
+        "chunk_size",
+        "limit",
+    )
+    settings = load_settings({name: getattr(args, name) for name in names}, args.config)
+    if args.loop > 1:
+        if settings.source is None or "://" in settings.source or settings.contract is None:
+            raise XmlloadError("--loop needs --contract and a directory --source")
+        looped = args.out / "corpus"
+        written = loop_corpus(settings.contract, Path(settings.source), looped, args.loop)
+        console.print(f"{written:,} documents in {looped}")
+        settings = settings.model_copy(update={"source": str(looped)})
+    rows = run_bench(settings, counts, args.repeat, args.out, console)
+    render(rows, console)
+    console.print(f"Results: {args.out / 'bench.json'}, chart: {args.out / 'bench.png'}")
+    return 0
+
+
 def command_demo(args: argparse.Namespace, console: Console) -> int:
     from xmlload.demo import run_demo
 
@@ -235,6 +299,7 @@ COMMANDS = {
     "status": command_status,
     "contract": command_contract,
     "generate": command_generate,
+    "bench": command_bench,
     "demo": command_demo,
 }
 

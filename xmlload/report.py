@@ -30,6 +30,8 @@ def report_data(summary: RunSummary, settings: Settings) -> dict[str, Any]:
         },
         "rows_by_table": dict(summary.rows_by_table),
         "wall_seconds": round(summary.elapsed, 3),
+        "startup_seconds": round(summary.startup_seconds, 3),
+        "docs_per_minute_after_startup": round(summary.documents / summary.load_seconds * 60, 1),
         "docs_per_minute": round(summary.documents / elapsed * 60, 1),
         "rows_per_second": round(rows / elapsed, 1),
         "mb_per_second_parsed": round(summary.bytes_read / 1e6 / elapsed, 2),

@@ -39,6 +39,7 @@ class RunSummary:
     worker_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     peak_rss: dict[str, int] = field(default_factory=dict)
     coordinator_peak_rss: int = 0
+    startup_seconds: float = 0.0  # from the start of the run until the first worker was ready
 
     def add(self, report: ChunkReport) -> None:
         self.documents += report.documents
@@ -61,6 +62,10 @@ class RunSummary:
 
     def finish(self, worker_stats: dict[str, dict[str, Any]], peak_rss: dict[str, int]) -> None:
         self.elapsed = time.perf_counter() - self.started
+        ready = [entry["ready_at"] for entry in worker_stats.values() if "ready_at" in entry]
+        if ready:
+            since_ready = time.time() - min(ready)
+            self.startup_seconds = max(0.0, min(self.elapsed, self.elapsed - since_ready))
         self.worker_stats = worker_stats
         self.peak_rss = {
             name: max(peak_rss.get(name, 0), entry.get("peak_rss", 0))
@@ -84,6 +89,11 @@ class RunSummary:
     @property
     def failed(self) -> int:
         return sum(self.failed_by_stage.values())
+
+    @property
+    def load_seconds(self) -> float:
+        """Wall time once workers were ready: what throughput comparisons should use."""
+        return max(self.elapsed - self.startup_seconds, 1e-9)
 
     @property
     def docs_per_second(self) -> float:

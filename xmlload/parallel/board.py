@@ -67,6 +67,7 @@ class ProgressBoard:
             name,
             {
                 "pid": os.getpid(),
+                "ready_at": time.time(),
                 "documents": 0,
                 "rows": 0,
                 "failures": 0,

@@ -1,0 +1,107 @@
+"""`xmlload bench` end to end on a small looped corpus (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tests.conftest import CONTRACT, POSTGRES_URL
+from xmlload.bench import loop_corpus
+from xmlload.cli import main
+
+FILES = ["sample--142305.xml", "sample--127582.xml", "sample-source-xml-wrong-schema--600000.xml"]
+
+
+@pytest.fixture
+def small_corpus(corpus_dir: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for name in FILES:
+        shutil.copy(corpus_dir / name, folder / name)
+    return folder
+
+
+def test_loop_corpus_gives_each_copy_a_new_id(small_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "looped"
+    assert loop_corpus(CONTRACT, small_corpus, out, 3) == 9
+    ids = sorted(etree.parse(str(f)).getroot().find("Request").get("ID") for f in out.glob("*.xml"))
+    assert ids == sorted(
+        [
+            "142305",
+            "100142305",
+            "200142305",
+            "127582",
+            "100127582",
+            "200127582",
+            "600000",
+            "100600000",
+            "200600000",
+        ]
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_bench_writes_table_json_and_chart(
+    small_corpus: Path, tmp_path: Path, backend: str, request, capsys
+) -> None:
+    if backend == "postgresql":
+        request.getfixturevalue("postgres_engine")
+    target = POSTGRES_URL if backend == "postgresql" else f"sqlite:///{tmp_path / 'b.db'}"
+    out = tmp_path / "bench"
+    assert (
+        main(
+            [
+                "bench",
+                "--contract",
+                str(CONTRACT),
+                "--source",
+                str(small_corpus),
+                "--loop",
+                "4",
+                "--target",
+                target,
+                "--workers",
+                "1,2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = json.loads((out / "bench.json").read_text())
+    assert [row["workers"] for row in rows] == [1, 2]
+    for row in rows:
+        assert row["documents"] == 12 and row["failed"] == 4  # 4 wrong-schema copies
+        assert row["docs_per_minute"] > 0 and row["ceiling_docs_per_minute"] > 0
+        assert row["fraction_of_ceiling"] == pytest.approx(
+            row["docs_per_minute"] / row["ceiling_docs_per_minute"]
+        )
+        assert row["peak_rss_mb"] > 10
+    assert rows[0]["speedup"] == 1.0 and rows[0]["efficiency"] == 1.0
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    output = capsys.readouterr().out
+    assert "workers=2:" in output and "bench.png" in output
+
+
+def test_bench_rejects_bad_worker_lists(small_corpus: Path, tmp_path: Path, capsys) -> None:
+    assert (
+        main(
+            [
+                "bench",
+                "--contract",
+                str(CONTRACT),
+                "--source",
+                str(small_corpus),
+                "--workers",
+                "one,two",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
+    assert "want counts like 1,2,4" in capsys.readouterr().err
