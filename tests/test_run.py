@@ -88,7 +88,7 @@ def test_settings_precedence(tmp_path: Path) -> None:
     config.write_text("workers = 3\nchunk_size = 10\nlimit = 5\n")
     settings = load_settings({"limit": 7}, config, {"XMLLOAD_CHUNK_SIZE": "20"})
     assert (settings.workers, settings.chunk_size, settings.limit) == (3, 20, 7)
-    assert load_settings({}, None, {}).chunk_size == 25  # default
+    assert load_settings({}, None, {}).chunk_size == 50  # default
     with pytest.raises(SettingsError, match=r"xmlload.toml: workers: Input should be greater"):
         config.write_text("workers = 0\n")
         load_settings({}, config, {})

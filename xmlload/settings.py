@@ -31,7 +31,7 @@ class Settings(BaseModel):
     xml_column: str = "xml"
     target: str = "sqlite:///xmlload.db"
     workers: int = Field(1, ge=1, le=256)
-    chunk_size: int = Field(25, ge=1, le=10_000)
+    chunk_size: int = Field(50, ge=1, le=10_000)
     page_size: int = Field(5_000, ge=1, le=1_000_000)
     limit: int | None = Field(None, ge=1)
     id_start: int | None = None

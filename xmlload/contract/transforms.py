@@ -45,6 +45,11 @@ def _to_text(value: Any) -> str:
 
 
 def _to_integer(value: Any) -> int:
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass  # "12.0", "1,200" and errors take the decimal route below
     if isinstance(value, bool):
         return int(value)
     number = to_number(value)
@@ -160,6 +165,8 @@ def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: 
     mapper = _value_map(value_maps[spec.map], notes, where) if spec.map else None
     typed = _type_converter(kind, rules.formats)
     length = kind.length
+    if kind.kind in ("string", "text") and mapper is None and trim and not spec.digits_only:
+        return _plain_text(length, overflow, notes, where, kind)
 
     def convert(value: Any) -> Any:
         if isinstance(value, str):
@@ -188,6 +195,27 @@ def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: 
             notes.add("truncated", where)
             value = value[:length]
         return value
+
+    return convert
+
+
+def _plain_text(
+    length: int | None, overflow: str, notes: Notes, where: str, kind: ColumnType
+) -> Converter:
+    """The common case, kept short because it runs for most values: trimmed text."""
+
+    def convert(value: Any) -> str | None:
+        if value is None:
+            return None
+        text = value.strip() if isinstance(value, str) else _to_text(value)
+        if not text:
+            return None
+        if length is not None and len(text) > length:
+            if overflow == "reject":
+                raise ValueProblem(f"{len(text)} characters exceed {kind}")
+            notes.add("truncated", where)
+            return text[:length]
+        return text
 
     return convert
 

@@ -10,12 +10,18 @@ from xmlload.errors import DocumentError
 
 
 class Deadline:
-    """`with Deadline(seconds):` raises DocumentError(stage='timeout') when time runs out."""
+    """`with deadline:` raises DocumentError(stage='timeout') when `seconds` run out.
+
+    Made once per worker (it installs the SIGALRM handler); each use only arms the timer.
+    """
 
     supported = hasattr(signal, "setitimer")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+        self.active = self.supported and seconds > 0
+        if self.active:
+            signal.signal(signal.SIGALRM, self._expire)
 
     def _expire(self, number: int, frame: FrameType | None) -> None:
         raise DocumentError(
@@ -23,8 +29,7 @@ class Deadline:
         )
 
     def __enter__(self) -> Deadline:
-        if self.supported and self.seconds > 0:
-            signal.signal(signal.SIGALRM, self._expire)
+        if self.active:
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
         return self
 
@@ -34,5 +39,5 @@ class Deadline:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if self.supported and self.seconds > 0:
+        if self.active:
             signal.setitimer(signal.ITIMER_REAL, 0)

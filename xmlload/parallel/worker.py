@@ -52,7 +52,7 @@ class Worker:
             plan, parse_url(config.target_url), config.run_id, self.name, config.retry
         )
         self.source = open_source(config.source)
-        self.doc_timeout = config.doc_timeout
+        self.deadline = Deadline(config.doc_timeout)
         self.stage_seconds: Counter[str] = Counter()
         self.last_heartbeat = 0.0
         board.register(self.name)
@@ -96,7 +96,7 @@ class Worker:
         )
         clock = time.perf_counter()
         try:
-            with Deadline(self.doc_timeout):
+            with self.deadline:
                 if document.data is None:
                     raise DocumentError("source", document.error or "no data")
                 data = self.validator.check_bytes(document.data)
