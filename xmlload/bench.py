@@ -97,7 +97,11 @@ class _FreshTarget:
             self.target = base.target
 
     def drop(self) -> None:
+        """Remove what the run created: the SQLite file (with WAL and SHM) or the schema."""
         if self.schema is None:
+            database = parse_url(self.target).database or ""
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{database}{suffix}").unlink(missing_ok=True)
             return
         _, engine = connect_engine(self.url)
         with engine.begin() as connection:
