@@ -23,6 +23,10 @@ CORPUS = Path(
         "XMLLOAD_TEST_CORPUS", REPO.parent / "shared" / "corpus" / "xmlconversion-cc" / "xml"
     )
 )
+MYSQL_URL = os.environ.get("XMLLOAD_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+MYSQL_ODBC_URL = os.environ.get(
+    "XMLLOAD_TEST_MYSQL_ODBC_URL", "mysql+pyodbc://root@127.0.0.1:3306/test?driver=MariaDB+Unicode"
+)
 POSTGRES_URL = os.environ.get(
     "XMLLOAD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -51,6 +55,40 @@ def postgres_engine() -> Iterator[sa.Engine]:
         _unavailable(f"PostgreSQL not reachable at {POSTGRES_URL}: {error.orig}")
     yield engine
     engine.dispose()
+
+
+def _reachable(url: str, what: str) -> sa.Engine:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except (sa.exc.DBAPIError, ImportError) as error:
+        _unavailable(f"{what} not reachable at {url}: {error}")
+    return engine
+
+
+@pytest.fixture(scope="session")
+def mysql_engine() -> Iterator[sa.Engine]:
+    engine = _reachable(MYSQL_URL, "MariaDB/MySQL")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def mysql_odbc_engine() -> Iterator[sa.Engine]:
+    engine = _reachable(MYSQL_ODBC_URL, "MariaDB through ODBC (odbc-mariadb + pyodbc)")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def mysql_databases(mysql_engine: sa.Engine) -> Iterator[list[str]]:
+    """Names for fresh MariaDB databases (target_schema maps to a database); dropped after."""
+    names = [f"xl_test_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    yield names
+    with mysql_engine.begin() as connection:
+        for name in names:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
 
 
 @pytest.fixture

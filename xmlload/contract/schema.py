@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.dialects import mssql, mysql
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from xmlload.contract.compiler import CompiledTable, Plan
 from xmlload.contract.types import ColumnType
+
+# Per-backend table options: MySQL/MariaDB need InnoDB (transactions, foreign keys) and
+# utf8mb4 (all of Unicode); other backends ignore these keywords.
+TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mariadb_engine": "InnoDB",
+                 "mariadb_charset": "utf8mb4"}  # fmt: skip
+
+
+def datetime_type() -> sa.types.TypeEngine:
+    """Timestamps with microseconds everywhere: DATETIME(6) on MySQL/MariaDB (plain DATETIME
+    drops them), DATETIME2 on SQL Server."""
+    return (
+        sa.DateTime()
+        .with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+        .with_variant(mssql.DATETIME2(), "mssql")
+    )
 
 
 def sql_type(kind: ColumnType) -> sa.types.TypeEngine:
@@ -21,10 +37,10 @@ def sql_type(kind: ColumnType) -> sa.types.TypeEngine:
         "smallint": sa.SmallInteger(),
         "integer": sa.Integer(),
         "bigint": sa.BigInteger(),
-        "float": sa.Float(),
+        "float": sa.Double(),
         "boolean": sa.Boolean(),
         "date": sa.Date(),
-        "datetime": sa.DateTime(),
+        "datetime": datetime_type(),
     }
     return simple[kind.kind]
 
@@ -60,7 +76,9 @@ def _table(plan: Plan, compiled: CompiledTable, metadata: sa.MetaData) -> sa.Tab
             )
         )
     spec = plan.contract.tables[compiled.name]
-    return sa.Table(compiled.name, metadata, *columns, schema=schema, comment=spec.description)
+    return sa.Table(
+        compiled.name, metadata, *columns, schema=schema, comment=spec.description, **TABLE_OPTIONS
+    )
 
 
 def build_metadata(plan: Plan) -> sa.MetaData:
@@ -72,7 +90,10 @@ def build_metadata(plan: Plan) -> sa.MetaData:
 
 
 def ddl_statements(metadata: sa.MetaData, dialect: sa.engine.Dialect) -> list[str]:
-    return [
-        str(CreateTable(table).compile(dialect=dialect)).strip() + ";"
-        for table in metadata.sorted_tables
-    ]
+    """CREATE TABLE and CREATE INDEX statements, parents first."""
+    statements = []
+    for table in metadata.sorted_tables:
+        statements.append(str(CreateTable(table).compile(dialect=dialect)).strip() + ";")
+        for index in sorted(table.indexes, key=lambda index: index.name or ""):
+            statements.append(str(CreateIndex(index).compile(dialect=dialect)).strip() + ";")
+    return statements

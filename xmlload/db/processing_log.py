@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from xmlload.contract.schema import TABLE_OPTIONS, datetime_type
 from xmlload.outcome import DocumentOutcome
 
 TABLE_NAME = "processing_log"
@@ -28,11 +29,12 @@ def log_table(metadata: sa.MetaData, id_type: sa.types.TypeEngine, schema: str |
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("run_id", sa.Unicode(36), nullable=False),
         sa.Column("worker", sa.Unicode(64), nullable=True),
-        sa.Column("started_at", sa.DateTime(), nullable=False),
-        sa.Column("finished_at", sa.DateTime(), nullable=False),
+        sa.Column("started_at", datetime_type(), nullable=False),
+        sa.Column("finished_at", datetime_type(), nullable=False),
         sa.Column("rows_written", sa.Integer(), nullable=False),
         schema=schema,
         comment="One row per source document: status, failure stage and message, attempts.",
+        **TABLE_OPTIONS,
     )
 
 

@@ -3,7 +3,9 @@ SQLAlchemy backend; subclasses override only what differs (bulk path, pragmas, s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,6 +46,47 @@ class DialectStrategy:
             batch = list(ids[start : start + 500])
             connection.execute(table.delete().where(table.c[id_column].in_(batch)))
 
+    def executemany(
+        self,
+        connection: Connection,
+        table: sa.Table,
+        rows: Sequence[tuple],
+        marker: str,
+        adapt: Callable[[Any], Any] | None = None,
+        prepare: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Positional executemany on the raw DBAPI cursor (`marker` is the driver's
+        placeholder); driver errors come back wrapped as SQLAlchemy's DBAPIError."""
+        quote = connection.dialect.identifier_preparer
+        columns = ", ".join(quote.quote(column.name) for column in table.columns)
+        statement = (
+            f"INSERT INTO {quote.format_table(table)} ({columns}) "
+            f"VALUES ({', '.join([marker] * len(table.columns))})"
+        )
+        values = [tuple(map(adapt, row)) for row in rows] if adapt else list(rows)
+        dbapi_error = connection.dialect.loaded_dbapi.Error
+        cursor = connection.connection.cursor()
+        try:
+            if prepare is not None:
+                prepare(cursor)
+            cursor.executemany(statement, values)
+        except dbapi_error as error:
+            raise DBAPIError.instance(statement, None, error, dbapi_error) from error
+        finally:
+            cursor.close()
+
     def is_transient(self, error: DBAPIError) -> bool:
         """Worth retrying: the connection was lost. Subclasses add their driver codes."""
         return bool(error.connection_invalidated)
+
+
+def as_text(value: Any) -> Any:
+    """Decimals, datetimes (with microseconds) and dates as text, for drivers that would
+    otherwise store them lossily; other values unchanged."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

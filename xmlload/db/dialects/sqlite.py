@@ -4,9 +4,7 @@ foreign keys on, executemany with values adapted to what sqlite3 stores."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,19 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from xmlload.db.dialects.base import DialectStrategy
+from xmlload.db.dialects.base import DialectStrategy, as_text
 from xmlload.errors import TargetError
-
-
-def _adapt(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
 
 SQLITE_BUSY_OR_LOCKED = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
@@ -66,8 +53,5 @@ class SQLiteStrategy(DialectStrategy):
         raise TargetError(f"SQLite has no schemas: remove target_schema ({schema!r}) for SQLite")
 
     def insert_rows(self, connection: Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
-        if not rows:
-            return
-        statement = str(table.insert().compile(dialect=connection.dialect))
-        adapt: Callable[[Any], Any] = _adapt
-        connection.exec_driver_sql(statement, [tuple(map(adapt, row)) for row in rows])
+        if rows:
+            self.executemany(connection, table, rows, "?", as_text)

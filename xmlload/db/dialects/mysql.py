@@ -1,0 +1,68 @@
+"""MySQL and MariaDB: multi-row INSERT batches sized to max_allowed_packet (PyMySQL), or
+plain executemany through ODBC; transient errors by server/client error number."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from xmlload.db.dialects.base import DialectStrategy, as_text
+
+# deadlock, lock wait timeout, server gone away, lost connection, can't connect,
+# too many connections, server shutdown in progress
+TRANSIENT_ERRORS = {1213, 1205, 2006, 2013, 2003, 1040, 1053}
+# ODBC SQLSTATEs: serialization failure/deadlock, timeouts, connection failures
+TRANSIENT_SQLSTATES = {"40001", "HYT00", "HYT01", "08S01", "08001", "08003", "08004", "08007"}
+
+
+class MySQLStrategy(DialectStrategy):
+    backend = "mysql"
+    packet_margin = 64 * 1024  # room for the statement text around the values
+
+    def engine_options(self) -> dict[str, Any]:
+        return {"connect_args": {"charset": "utf8mb4"}}
+
+    def is_transient(self, error: DBAPIError) -> bool:
+        args = getattr(error.orig, "args", ())
+        code = args[0] if args else None
+        return super().is_transient(error) or code in TRANSIENT_ERRORS
+
+    def insert_rows(self, connection: Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
+        """PyMySQL turns executemany of `INSERT ... VALUES (%s, ...)` into multi-row INSERTs
+        up to `max_stmt_length`; set that just under the server's max_allowed_packet."""
+        if not rows:
+            return
+        limit = self._packet_limit(connection)
+
+        def size_statements(cursor: Any) -> None:
+            cursor.max_stmt_length = limit
+
+        self.executemany(connection, table, rows, "%s", prepare=size_statements)
+
+    def _packet_limit(self, connection: Connection) -> int:
+        info = connection.info
+        if "max_allowed_packet" not in info:
+            packet = connection.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one()
+            info["max_allowed_packet"] = int(packet)
+        return max(info["max_allowed_packet"] - self.packet_margin, 16 * 1024)
+
+
+class MySQLODBCStrategy(MySQLStrategy):
+    """MySQL/MariaDB through pyodbc (e.g. Debian's odbc-mariadb): errors carry SQLSTATEs."""
+
+    def engine_options(self) -> dict[str, Any]:
+        return {}
+
+    def is_transient(self, error: DBAPIError) -> bool:
+        args = getattr(error.orig, "args", ())
+        state = args[0] if args else None
+        return DialectStrategy.is_transient(self, error) or state in TRANSIENT_SQLSTATES
+
+    def insert_rows(self, connection: Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
+        """Values as text: the ODBC driver would drop the microseconds of DATETIME(6)."""
+        if rows:
+            self.executemany(connection, table, rows, "?", as_text)
