@@ -174,7 +174,7 @@ def test_cli_validate_exit_codes(tmp_path: Path) -> None:
     [
         ("sqlite", "CREATE TABLE app_contact_base"),
         ("postgresql", "receive_date TIMESTAMP WITHOUT TIME ZONE"),
-        ("mysql", "score NUMERIC(10, 2)"),
+        ("mysql", "score DECIMAL(10, 2)"),
         ("mssql", "first_name NVARCHAR(50) NOT NULL"),
     ],
 )

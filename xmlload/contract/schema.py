@@ -25,14 +25,24 @@ def datetime_type() -> sa.types.TypeEngine:
     )
 
 
+def text_type() -> sa.types.TypeEngine:
+    """Unbounded text: NVARCHAR(max) on SQL Server (NTEXT is deprecated), LONGTEXT on
+    MySQL/MariaDB (TEXT stops at 64 KB)."""
+    return (
+        sa.UnicodeText()
+        .with_variant(mssql.NVARCHAR(None), "mssql")
+        .with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+    )
+
+
 def sql_type(kind: ColumnType) -> sa.types.TypeEngine:
     """Portable SQL type; Unicode so SQL Server gets NVARCHAR."""
     if kind.kind == "string":
         return sa.Unicode(kind.length)
     if kind.kind == "decimal":
-        return sa.Numeric(kind.precision, kind.scale, asdecimal=True)
+        return sa.DECIMAL(kind.precision, kind.scale, asdecimal=True)
     simple: dict[str, sa.types.TypeEngine] = {
-        "text": sa.UnicodeText(),
+        "text": text_type(),
         "tinyint": sa.SmallInteger(),
         "smallint": sa.SmallInteger(),
         "integer": sa.Integer(),

@@ -10,7 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from xmlload.contract.schema import TABLE_OPTIONS, datetime_type
+from xmlload.contract.schema import TABLE_OPTIONS, datetime_type, text_type
 from xmlload.outcome import DocumentOutcome
 
 TABLE_NAME = "processing_log"
@@ -25,7 +25,7 @@ def log_table(metadata: sa.MetaData, id_type: sa.types.TypeEngine, schema: str |
         sa.Column("document_id", id_type, nullable=True, index=True),
         sa.Column("status", sa.Unicode(10), nullable=False, index=True),
         sa.Column("stage", sa.Unicode(20), nullable=True),
-        sa.Column("message", sa.UnicodeText(), nullable=True),
+        sa.Column("message", text_type(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("run_id", sa.Unicode(36), nullable=False),
         sa.Column("worker", sa.Unicode(64), nullable=True),

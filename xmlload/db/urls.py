@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
@@ -30,17 +31,26 @@ def parse_url(text: str) -> URL:
     return url.set(drivername=driver) if driver else url
 
 
+# PWD=...; or Password=...; inside an ODBC connection string (`odbc_connect=`)
+_ODBC_SECRET = re.compile(r"(?i)\b(pwd|password)=(\{[^}]*\}|[^;]*)")
+
+
 def mask_url(url: URL | str) -> str:
-    """The URL as text with any password replaced by ***."""
+    """The URL as text with any password replaced by ***, including one inside an ODBC
+    connection string passed as `odbc_connect`."""
     if isinstance(url, str):
         return mask_text(url)
+    if "odbc_connect" in url.query:
+        url = url.update_query_dict(
+            {"odbc_connect": _ODBC_SECRET.sub(r"\1=***", str(url.query["odbc_connect"]))}
+        )
     return url.render_as_string(hide_password=True)
 
 
 def mask_text(text: str) -> str:
     """Mask the password in URL-looking text that may not parse."""
     try:
-        return make_url(text).render_as_string(hide_password=True)
+        return mask_url(make_url(text))
     except ArgumentError:
         head, sep, tail = text.partition("://")
         if sep and "@" in tail:
