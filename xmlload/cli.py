@@ -18,6 +18,7 @@ from xmlload.errors import ContractError, XmlloadError
 from xmlload.outcome import STAGES
 
 if TYPE_CHECKING:
+    from xmlload.contract.compiler import Plan
     from xmlload.processor import ProductionProcessor
 
 EXIT_USAGE = 2
@@ -105,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     contract = commands.add_parser("contract", help="check a contract or print its DDL")
     contract_commands = contract.add_subparsers(dest="contract_command", required=True)
     contract_commands.add_parser("validate", help="validate a contract").add_argument("file")
+    check = contract_commands.add_parser("check", help="compare with a live database")
+    check.add_argument("file")
+    check.add_argument("--target", required=True, help="target database URL")
     ddl = contract_commands.add_parser("ddl", help="print CREATE TABLE statements")
     ddl.add_argument("file")
     ddl.add_argument(
@@ -220,6 +224,8 @@ def command_contract(args: argparse.Namespace, console: Console) -> int:
         tables = ", ".join(f"{t.name} ({len(t.columns)} columns)" for t in plan.tables)
         console.print(f"{args.file}: valid; {len(plan.tables)} tables: {tables}")
         return 0
+    if args.contract_command == "check":
+        return _check_contract(plan, args)
     from sqlalchemy.dialects import registry
 
     from xmlload.contract.schema import build_metadata, ddl_statements, sql_type
@@ -231,6 +237,23 @@ def command_contract(args: argparse.Namespace, console: Console) -> int:
     for statement in ddl_statements(metadata, dialect):
         print(statement + "\n")
     return 0
+
+
+def _check_contract(plan: Plan, args: argparse.Namespace) -> int:
+    """Plain lines (no wrapping), so the output can be grepped and piped."""
+    from xmlload.db.check import check_target
+    from xmlload.db.urls import parse_url
+
+    url = parse_url(args.target)
+    differences = check_target(url, plan)
+    for difference in differences:
+        print(difference)
+    fatal = sum(difference.fatal for difference in differences)
+    if differences:
+        print(f"{mask_url(url)}: {len(differences)} difference(s), {fatal} that would fail loads")
+    else:
+        print(f"{mask_url(url)} matches the contract")
+    return EXIT_USAGE if fatal else 0
 
 
 def command_generate(args: argparse.Namespace, console: Console) -> int:
