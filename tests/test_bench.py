@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.conftest import CONTRACT, POSTGRES_URL
+from tests.conftest import CONTRACT, MYSQL_URL, POSTGRES_URL
 from xmlload.bench import loop_corpus
 from xmlload.cli import main
 
@@ -44,13 +44,14 @@ def test_loop_corpus_gives_each_copy_a_new_id(small_corpus: Path, tmp_path: Path
     )
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"])
 def test_bench_writes_table_json_and_chart(
     small_corpus: Path, tmp_path: Path, backend: str, request, capsys
 ) -> None:
-    if backend == "postgresql":
-        request.getfixturevalue("postgres_engine")
-    target = POSTGRES_URL if backend == "postgresql" else f"sqlite:///{tmp_path / 'b.db'}"
+    targets = {"postgresql": POSTGRES_URL, "mariadb": MYSQL_URL}
+    if backend in targets:
+        request.getfixturevalue("postgres_engine" if backend == "postgresql" else "mysql_engine")
+    target = targets.get(backend, f"sqlite:///{tmp_path / 'b.db'}")
     out = tmp_path / "bench"
     assert (
         main(
@@ -83,6 +84,7 @@ def test_bench_writes_table_json_and_chart(
         assert row["peak_rss_mb"] > 10
     assert rows[0]["speedup"] == 1.0 and rows[0]["efficiency"] == 1.0
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.glob("*.db"))  # throw-away targets are removed
     output = capsys.readouterr().out
     assert "workers=2:" in output and "bench.png" in output
 

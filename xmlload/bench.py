@@ -12,7 +12,6 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
 import yaml
 from lxml import etree
 from rich.console import Console
@@ -103,9 +102,9 @@ class _FreshTarget:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{database}{suffix}").unlink(missing_ok=True)
             return
-        _, engine = connect_engine(self.url)
+        strategy, engine = connect_engine(self.url)
         with engine.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+            strategy.drop_schema(connection, self.schema)
         engine.dispose()
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.schema import CreateSchema
+from sqlalchemy.schema import CreateSchema, DropSchema
 
 
 class DialectStrategy:
@@ -30,6 +30,10 @@ class DialectStrategy:
 
     def create_schema(self, connection: Connection, schema: str) -> None:
         connection.execute(CreateSchema(schema, if_not_exists=True))
+
+    def drop_schema(self, connection: Connection, schema: str) -> None:
+        """Remove a schema and everything in it (benchmarks and tests use throw-away ones)."""
+        connection.execute(DropSchema(schema, cascade=True, if_exists=True))
 
     def insert_rows(self, connection: Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
         """Bulk insert row tuples in the table's column order."""

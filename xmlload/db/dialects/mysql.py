@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import DropSchema
 
 from xmlload.db.dialects.base import DialectStrategy, as_text
 
@@ -25,6 +26,10 @@ class MySQLStrategy(DialectStrategy):
 
     def engine_options(self) -> dict[str, Any]:
         return {"connect_args": {"charset": "utf8mb4"}}
+
+    def drop_schema(self, connection: Connection, schema: str) -> None:
+        """A MySQL schema is a database; DROP DATABASE takes its tables with it."""
+        connection.execute(DropSchema(schema, if_exists=True))
 
     def is_transient(self, error: DBAPIError) -> bool:
         args = getattr(error.orig, "args", ())
@@ -63,6 +68,8 @@ class MySQLODBCStrategy(MySQLStrategy):
         return DialectStrategy.is_transient(self, error) or state in TRANSIENT_SQLSTATES
 
     def insert_rows(self, connection: Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
-        """Values as text: the ODBC driver would drop the microseconds of DATETIME(6)."""
+        """Values as text: the ODBC driver would drop the microseconds of DATETIME(6).
+        (pyodbc's fast_executemany fails with MariaDB Connector/ODBC 3.1, so rows go one
+        execution each, inside the chunk's transaction.)"""
         if rows:
             self.executemany(connection, table, rows, "?", as_text)
