@@ -222,3 +222,55 @@ def test_a_document_that_now_fails_leaves_no_rows_behind(good_dir: Path, tmp_pat
     for table in ("app_base", "app_contact_base", "scores"):
         assert query(target, f"SELECT count(*) FROM {table} WHERE app_id = 142305") == [(0,)]
     assert query(target, "SELECT count(*) FROM app_base") == [(2,)]
+
+
+@pytest.mark.parametrize("chunk_size", ["1", "10"])
+def test_two_sources_with_one_document_id_load_once(
+    good_dir: Path, tmp_path: Path, chunk_size: str
+) -> None:
+    """Two files carrying the same document id (in one chunk or in two): the first loads,
+    the second fails alone with a clear message, and the rows are there once."""
+    shutil.copy(good_dir / "sample--142305.xml", good_dir / "zz-copy-of-142305.xml")
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    assert (
+        run(
+            "--source",
+            str(good_dir),
+            "--target",
+            target,
+            "--create-tables",
+            "--chunk-size",
+            chunk_size,
+        )
+        == 3
+    )
+    rows = query(
+        target,
+        "SELECT source_key, status, stage, message FROM processing_log "
+        "WHERE document_id = 142305 ORDER BY source_key",
+    )
+    assert [(Path(k).name, s, g) for k, s, g, _ in rows] == [
+        ("sample--142305.xml", "success", None),
+        ("zz-copy-of-142305.xml", "failed", "validation"),
+    ]
+    assert "duplicate document id 142305: already loaded from source key" in rows[1][3]
+    assert query(target, "SELECT count(*) FROM app_base WHERE app_id = 142305") == [(1,)]
+    assert query(target, "SELECT count(*) FROM app_contact_base WHERE app_id = 142305") == [(1,)]
+    # reprocessing the first source key still replaces its own rows
+    assert (
+        main(
+            [
+                "reprocess",
+                "--contract",
+                str(CONTRACT),
+                "--source",
+                str(good_dir),
+                "--target",
+                target,
+                "--ids",
+                str(good_dir / "sample--142305.xml"),
+            ]
+        )
+        == 0
+    )
+    assert query(target, "SELECT count(*) FROM app_base WHERE app_id = 142305") == [(1,)]

@@ -40,11 +40,13 @@ def log_table(metadata: sa.MetaData, id_type: sa.types.TypeEngine, schema: str |
 
 @dataclass
 class Previous:
-    """Log entries found before a write: attempts by source key, and every document id
-    that may still have rows (ids of these keys' earlier attempts, or of this chunk)."""
+    """What the log says before a chunk is written: attempts by source key, the document
+    ids these keys loaded before (their rows are replaced), and which other source key
+    already loaded each of the chunk's document ids (a duplicate document)."""
 
     attempts: dict[str, int] = field(default_factory=dict)
-    document_ids: set[object] = field(default_factory=set)
+    stale_ids: set[object] = field(default_factory=set)
+    owners: dict[object, str] = field(default_factory=dict)
 
 
 class ProcessingLog:
@@ -62,13 +64,17 @@ class ProcessingLog:
         if document_ids:
             condition = sa.or_(condition, table.c.document_id.in_(document_ids))
         found = Previous()
-        statement = sa.select(table.c.source_key, table.c.document_id, table.c.attempts)
+        statement = sa.select(
+            table.c.source_key, table.c.document_id, table.c.attempts, table.c.status
+        )
         wanted = set(keys)
-        for key, document_id, attempts in connection.execute(statement.where(condition)):
+        for key, document_id, attempts, status in connection.execute(statement.where(condition)):
             if key in wanted:
                 found.attempts[key] = attempts
-            if document_id is not None:
-                found.document_ids.add(document_id)
+                if document_id is not None:
+                    found.stale_ids.add(document_id)
+            elif status == "success" and document_id is not None:
+                found.owners[document_id] = key
         return found
 
     def delete(self, connection: Connection, keys: Sequence[str]) -> None:

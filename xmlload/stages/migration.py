@@ -108,14 +108,16 @@ class MigrationEngine:
         self._retrying(attempt)
 
     def _write(self, outcomes: Sequence[DocumentOutcome]) -> None:
-        """Replace these documents: delete whatever rows they may have (only ids the log
-        knows can have rows, since rows and log entry commit together), insert the new rows
-        and log entries through the dialect's bulk path."""
+        """Replace these documents: delete the rows their source keys loaded before (rows
+        exist only where the log says so, since rows and log entry commit together), refuse
+        a document id another source key already loaded, insert rows and log entries
+        through the dialect's bulk path."""
         keys = [outcome.source_key for outcome in outcomes]
         ids = list({o.document_id for o in outcomes if o.document_id is not None})
         previous = self.log.previous(self.connection, keys, ids)
-        if previous.document_ids:
-            stale = list(previous.document_ids)
+        _refuse_duplicates(outcomes, previous.owners)
+        if previous.stale_ids:
+            stale = list(previous.stale_ids)
             for table in reversed(self.tables):
                 self.strategy.delete_documents(self.connection, table, self.id_column, stale)
         if previous.attempts:
@@ -125,3 +127,21 @@ class MigrationEngine:
             self.strategy.insert_rows(self.connection, table, rows)
         entries = self.log.entries(outcomes, previous, self.run_id, self.worker)
         self.strategy.insert_rows(self.connection, self.log.table, entries)
+
+
+def _refuse_duplicates(outcomes: Sequence[DocumentOutcome], owners: dict[object, str]) -> None:
+    """A document id loads from one source key only: a second source row or file with the
+    same id fails (stage validation) instead of silently replacing the first."""
+    claimed = dict(owners)
+    for outcome in outcomes:
+        if not outcome.succeeded or outcome.document_id is None:
+            continue
+        owner = claimed.get(outcome.document_id)
+        if owner is not None and owner != outcome.source_key:
+            outcome.fail(
+                "validation",
+                f"duplicate document id {outcome.document_id}: already "
+                f"loaded from source key {owner!r}",
+            )
+        else:
+            claimed[outcome.document_id] = outcome.source_key
