@@ -19,10 +19,8 @@ from xmlload.parallel.board import ProgressBoard
 from xmlload.parallel.deadline import Deadline
 from xmlload.sources import SourceConfig, SourceItem, open_source
 from xmlload.sources.base import SourceDocument
-from xmlload.stages.mapper import DataMapper
 from xmlload.stages.migration import MigrationEngine
-from xmlload.stages.parser import XMLParser
-from xmlload.stages.validator import PreProcessingValidator
+from xmlload.stages.pipeline import DocumentPipeline
 
 HEARTBEAT_EVERY = 1.0  # seconds between heartbeats on the board
 
@@ -45,15 +43,13 @@ class Worker:
         self.name = f"worker-{os.getpid()}"
         self.board = board
         plan = load_plan(config.contract_path)
-        self.validator = PreProcessingValidator(plan, config.max_document_bytes)
-        self.parser = XMLParser()
-        self.mapper = DataMapper(plan)
+        self.pipeline = DocumentPipeline(plan, config.max_document_bytes)
         self.engine = MigrationEngine(
             plan, parse_url(config.target_url), config.run_id, self.name, config.retry
         )
         self.source = open_source(config.source)
         self.deadline = Deadline(config.doc_timeout)
-        self.stage_seconds: Counter[str] = Counter()
+        self.stage_seconds = self.pipeline.stage_seconds  # load time is added here too
         self.last_heartbeat = 0.0
         board.register(self.name)
 
@@ -89,24 +85,15 @@ class Worker:
             self.board.heartbeat(self.name)
 
     def process_document(self, document: SourceDocument) -> DocumentOutcome:
-        """Validate, parse and map one document; failures are recorded, never raised."""
+        """Validate, parse and map one document within the deadline; failures are
+        recorded, never raised."""
         self._heartbeat()
         outcome = DocumentOutcome(
             document.key, datetime.now(), size_bytes=len(document.data or b"")
         )
-        clock = time.perf_counter()
         try:
             with self.deadline:
-                if document.data is None:
-                    raise DocumentError("source", document.error or "no data")
-                data = self.validator.check_bytes(document.data)
-                root = self.parser.parse(data)
-                element, outcome.document_id = self.validator.check_tree(root)
-                parsed = time.perf_counter()
-                self.stage_seconds["validate+parse"] += parsed - clock
-                mapped = self.mapper.map(root, element, outcome.document_id)
-                self.stage_seconds["map"] += time.perf_counter() - parsed
-            outcome.rows, outcome.notes = mapped.rows, mapped.notes
+                self.pipeline.run(document, outcome)
         except DocumentError as error:
             outcome.fail(error.stage, error.message)
         outcome.finished_at = datetime.now()
