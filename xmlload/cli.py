@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from xmlload.processor import ProductionProcessor
 
 EXIT_USAGE = 2
+EXIT_FAILED = 3
 RUN_FLAGS = (
     "contract",
     "source",
@@ -92,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--ids", help="comma-separated source ids (or file paths)")
     which.add_argument("--ids-file", help="file with one source id per line; - for stdin")
     reprocess.add_argument("--stage", choices=STAGES, help="with --failed: only this stage")
+
+    verify = commands.add_parser("verify", help="map documents again and compare with the database")
+    _run_options(verify)
+    chosen = verify.add_mutually_exclusive_group()
+    chosen.add_argument("--sample", type=int, help="check N random logged documents")
+    chosen.add_argument("--ids", help="comma-separated source ids (or file paths)")
+    chosen.add_argument("--ids-file", help="file with one source id per line; - for stdin")
 
     status = commands.add_parser("status", help="summarise the processing log")
     status.add_argument("--target", required=True, help="target database URL")
@@ -201,6 +209,35 @@ def command_reprocess(args: argparse.Namespace, console: Console) -> int:
     summary = processor.run(items=items)
     summary.render(console)
     return summary.exit_code
+
+
+def command_verify(args: argparse.Namespace, console: Console) -> int:
+    from xmlload.sources import open_source
+    from xmlload.verify import Verifier
+
+    processor = _processor(args)
+    source = open_source(processor.source_config)
+    verifier = Verifier(
+        processor.plan, processor.target_url, source, processor.settings.max_document_bytes
+    )
+    try:
+        if args.ids is not None or args.ids_file is not None:
+            keys = _read_ids(args)
+        else:
+            keys = verifier.logged_keys(args.sample)
+        report = verifier.verify(processor.items_from_keys(keys))
+    finally:
+        verifier.close()
+        source.close()
+    counts = ", ".join(f"{n:,} {status}" for status, n in sorted(report.counts().items()))
+    for check in report.differing[:50]:
+        for problem in check.problems:
+            print(f"{check.source_key} (document {check.document_id}): {problem}")
+    print(
+        f"verified {len(report.checks):,} documents ({counts}): "
+        f"{len(report.differing):,} with differences"
+    )
+    return EXIT_FAILED if report.differing else 0
 
 
 def command_status(args: argparse.Namespace, console: Console) -> int:
@@ -320,6 +357,7 @@ COMMANDS = {
     "run": command_run,
     "reprocess": command_reprocess,
     "status": command_status,
+    "verify": command_verify,
     "contract": command_contract,
     "generate": command_generate,
     "bench": command_bench,
