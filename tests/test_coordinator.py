@@ -310,3 +310,33 @@ def test_progress_line_format() -> None:
     assert " docs/min - ETA: " in line and line.endswith("min - Success: 1,248, Failed: 2")
     rate = float(line.split("Rate: ")[1].split(" docs/min")[0].replace(",", ""))
     assert 180 < rate < 190
+
+
+def test_workers_over_the_memory_limit_are_replaced_between_chunks(tmp_path: Path) -> None:
+    source, target = table_source(tmp_path, 60, median_kb=5), f"sqlite:///{tmp_path / 't.db'}"
+    report = tmp_path / "report.json"
+    # 1 MB: every worker is over it after its first chunk, so each does one chunk and goes
+    assert (
+        main(
+            [
+                "run",
+                *table_run_args(source, target),
+                "--workers",
+                "2",
+                "--chunk-size",
+                "10",
+                "--max-worker-memory",
+                "1",
+                "--report",
+                str(report),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(report.read_text())["workers_recycled"] >= 3
+    assert query(
+        target, "SELECT count(*), count(DISTINCT source_key), max(attempts) FROM processing_log"
+    ) == [(60, 60, 1)]
+    workers = query(target, "SELECT count(DISTINCT worker) FROM processing_log")[0][0]
+    assert workers >= 5  # six chunks, each in a fresh worker
+    assert query(target, "SELECT count(*) FROM app_base") == [(60,)]

@@ -37,6 +37,7 @@ RUN_FLAGS = (
     "id_end",
     "max_document_bytes",
     "doc_timeout",
+    "max_worker_memory",
     "shard",
     "progress",
     "report",
@@ -58,6 +59,11 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-document-bytes", type=int, help="size cap per document")
     parser.add_argument("--doc-timeout", type=float, help="seconds per document (default 300)")
     parser.add_argument("--shard", help="K/N: only source ids with id %% N == K")
+    parser.add_argument(
+        "--max-worker-memory",
+        type=int,
+        help="MB of RSS after which a worker is replaced between chunks",
+    )
     parser.add_argument(
         "--progress",
         choices=["auto", "bar", "log", "none"],

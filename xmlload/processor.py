@@ -108,6 +108,7 @@ class ProductionProcessor:
                     callbacks,
                 )
             summary.finish(coordinator.worker_stats, coordinator.watchdog.peak_rss)
+            summary.workers_recycled = coordinator.recycled
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -126,6 +127,7 @@ class ProductionProcessor:
             run_id=run_id,
             max_document_bytes=self.settings.max_document_bytes,
             doc_timeout=self.settings.doc_timeout,
+            max_worker_memory_mb=self.settings.max_worker_memory,
             retry=self.settings.retry_policy(),
         )
 

@@ -45,6 +45,7 @@ def report_data(summary: RunSummary, settings: Settings) -> dict[str, Any]:
             **{name: round(rss / 2**20, 1) for name, rss in summary.peak_rss.items()},
         },
         "workers": summary.worker_stats,
+        "workers_recycled": summary.workers_recycled,
         "settings": settings_shown,
     }
 

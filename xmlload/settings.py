@@ -40,6 +40,9 @@ class Settings(BaseModel):
     resume: bool = True
     max_document_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     doc_timeout: float = Field(300.0, ge=0, description="seconds per document; 0: no limit")
+    max_worker_memory: int | None = Field(
+        None, ge=1, description="MB of RSS after which a worker is replaced between chunks"
+    )
     progress: Literal["auto", "bar", "log", "none"] = "auto"
     report: Path | None = None
     shard: str | None = Field(None, pattern=r"^\d+/\d+$", description="K/N: ids with id % N == K")

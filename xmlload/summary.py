@@ -39,6 +39,7 @@ class RunSummary:
     worker_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     peak_rss: dict[str, int] = field(default_factory=dict)
     coordinator_peak_rss: int = 0
+    workers_recycled: int = 0
     startup_seconds: float = 0.0  # from the start of the run until the first worker was ready
 
     def add(self, report: ChunkReport) -> None:
@@ -116,6 +117,8 @@ class RunSummary:
             f"{self.skipped_already_logged:,} skipped (already in the processing log)"
         )
         console.print(f"source: {self.source}\ntarget: {self.target}")
+        if self.workers_recycled:
+            console.print(f"workers replaced over --max-worker-memory: {self.workers_recycled}")
         rows = Table("table", "rows", title="Rows written")
         for table, count in sorted(self.rows_by_table.items()):
             rows.add_row(table, f"{count:,}")

@@ -85,6 +85,10 @@ class ProgressBoard:
             name, {**self._get(name), "chunk": chunk_id, "chunk_started": now, "heartbeat": now}
         )
 
+    def recycling(self, name: str, chunk_id: int) -> None:
+        """The worker is about to exit over its memory limit, handing `chunk_id` back."""
+        self._put(name, {**self._get(name), "chunk": chunk_id, "recycle": True})
+
     def heartbeat(self, name: str) -> None:
         self._put(name, {**self._get(name), "heartbeat": time.time()})
 

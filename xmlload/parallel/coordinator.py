@@ -72,6 +72,7 @@ class ParallelCoordinator:
         self.config, self.workers = config, workers
         self.watchdog = Watchdog(hang_after=hang_limit(config.doc_timeout))
         self.worker_stats: dict[str, dict[str, Any]] = {}
+        self.recycled = 0  # workers that exited over their memory limit
 
     def run(
         self,
@@ -147,7 +148,10 @@ class ParallelCoordinator:
             callbacks.on_progress(snapshot)
             for lost in self._lost_chunks(snapshot, pending):
                 chunk = pending.pop(lost.chunk_id)
-                if chunk.alone:
+                if lost.reason == "recycled":
+                    self.recycled += 1
+                    retries.append(_Chunk(next(next_id), chunk.items, alone=chunk.alone))
+                elif chunk.alone:
                     callbacks.on_lost_documents([_lost_outcome(chunk.items[0], lost)])
                     board.add_results(1, 0, 1)
                 else:

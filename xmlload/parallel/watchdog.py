@@ -16,7 +16,7 @@ from xmlload.parallel.board import ProgressBoard
 class LostChunk:
     chunk_id: int
     worker: str
-    reason: str  # "worker_crash" or "timeout"
+    reason: str  # "worker_crash", "timeout", or "recycled" (handed back unprocessed)
 
 
 @dataclass
@@ -36,7 +36,8 @@ class Watchdog:
             if process is None:
                 self.gone.add(name)
                 if entry["chunk"] is not None:
-                    lost.append(LostChunk(entry["chunk"], name, "worker_crash"))
+                    reason = "recycled" if entry.get("recycle") else "worker_crash"
+                    lost.append(LostChunk(entry["chunk"], name, reason))
                 continue
             self._sample(name, process)
             if entry["chunk"] is not None and now - entry["heartbeat"] > self.hang_after:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import psutil
+
 from xmlload.contract.loader import load_plan
 from xmlload.db.retry import RetryPolicy
 from xmlload.db.urls import parse_url
@@ -35,6 +37,7 @@ class WorkerConfig:
     run_id: str
     max_document_bytes: int
     doc_timeout: float = 300.0
+    max_worker_memory_mb: int | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -51,6 +54,8 @@ class Worker:
         self.deadline = Deadline(config.doc_timeout)
         self.stage_seconds = self.pipeline.stage_seconds  # load time is added here too
         self.last_heartbeat = 0.0
+        self.memory_limit = (config.max_worker_memory_mb or 0) * 2**20
+        self.chunks_done = 0
         board.register(self.name)
 
     def close(self) -> None:
@@ -58,6 +63,7 @@ class Worker:
         self.source.close()
 
     def process_chunk(self, chunk_id: int, items: Sequence[SourceItem]) -> ChunkReport:
+        self._recycle_if_too_big(chunk_id)
         started = time.perf_counter()
         self.board.chunk_started(self.name, chunk_id)
         report = ChunkReport(self.name)
@@ -68,6 +74,7 @@ class Worker:
         for outcome in outcomes:
             report.add(outcome)
         report.busy_seconds = time.perf_counter() - started
+        self.chunks_done += 1
         report.stage_seconds = Counter(self.stage_seconds)
         self.board.chunk_finished(
             self.name,
@@ -77,6 +84,16 @@ class Worker:
             report.busy_seconds,
         )
         return report
+
+    def _recycle_if_too_big(self, chunk_id: int) -> None:
+        """Between chunks, a worker over --max-worker-memory hands the chunk back and exits;
+        the pool starts a fresh one. (It holds no queue lock here, unlike an idle worker.)"""
+        if not self.memory_limit or not self.chunks_done:
+            return
+        if psutil.Process().memory_info().rss > self.memory_limit:
+            self.board.recycling(self.name, chunk_id)
+            self.close()
+            os._exit(0)
 
     def _heartbeat(self) -> None:
         now = time.monotonic()
