@@ -78,6 +78,16 @@ class ValueMap(Strict):
     default: Any = None
     ignore_case: bool = True
 
+    @field_validator("values")
+    @classmethod
+    def _no_blank_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if any(not key.strip() for key in value):
+            raise ValueError(
+                "a blank key never matches: empty values are NULL before the "
+                "map is applied; give the column a default instead"
+            )
+        return value
+
 
 class Priority(Strict):
     attribute: str

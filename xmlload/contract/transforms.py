@@ -85,7 +85,7 @@ def _type_converter(kind: ColumnType, formats: list[str]) -> Converter:
     if kind.kind == "decimal":
         return _decimal_converter(kind)
     if kind.kind == "float":
-        return lambda value: float(to_number(value) or 0)
+        return lambda value: float(to_number(value))  # blanks never get here
     if kind.kind == "boolean":
         return _to_boolean
     if kind.kind == "date":

@@ -37,7 +37,9 @@ def to_number(value: Any) -> Decimal | None:
     if blank(value):
         return None
     if isinstance(value, Decimal):
-        return value
+        if value.is_finite():
+            return value
+        raise ExpressionError(f"{value!r} is not a finite number")
     if isinstance(value, bool):
         return Decimal(int(value))
     if isinstance(value, int | float):
