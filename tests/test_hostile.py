@@ -1,0 +1,238 @@
+"""Hostile and broken input in a real run: each bad document fails alone with its stage and
+a clear message, the good ones load, local files never reach the database or the output,
+and passwords never appear anywhere."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONTRACT, POSTGRES_URL, contract_with, write_contract
+from tests.helpers import cli_command, query, table_contents
+from xmlload.cli import main
+
+SECRET = "TOP-SECRET-c0ffee"
+GOOD = ["sample--142305.xml", "sample--127582.xml"]
+HEAD = b'<?xml version="1.0" encoding="UTF-8"?>'
+LAUGHS = (
+    b'<!DOCTYPE Provenir [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">'
+    b'<!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">'
+    b'<!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;"><!ENTITY h "&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;">]>'
+)
+APP = (
+    b'<Provenir ID="1"><Request ID="%d"><CustData><application app_receive_date="01/01/2024" '
+    b'assignedTo="%s"/></CustData></Request></Provenir>'
+)
+
+
+def hostile_documents(secret_file: Path) -> dict[str, tuple[bytes, str, str]]:
+    """name -> (bytes, expected stage, expected message part)."""
+    quadratic = b'<!DOCTYPE Provenir [<!ENTITY x "' + b"x" * 50_000 + b'">]>'
+    return {
+        "xxe-file.xml": (
+            b'<!DOCTYPE Provenir [<!ENTITY s SYSTEM "file://'
+            + str(secret_file).encode()
+            + b'">]>'
+            + APP % (1, b"&s;"),
+            "validation",
+            "<!DOCTYPE",
+        ),
+        "xxe-network.xml": (
+            b'<!DOCTYPE Provenir [<!ENTITY n SYSTEM "http://127.0.0.1:9/x">]>' + APP % (2, b"&n;"),
+            "validation",
+            "<!DOCTYPE",
+        ),
+        "billion-laughs.xml": (LAUGHS + APP % (3, b"&h;"), "validation", "<!DOCTYPE"),
+        "quadratic.xml": (quadratic + APP % (4, b"&x;" * 1000), "validation", "<!DOCTYPE"),
+        "nested.xml": (
+            b'<Provenir ID="5">' + b"<a>" * 5000 + b"</a>" * 5000 + b"</Provenir>",
+            "parse",
+            "not well-formed",
+        ),
+        "huge-attribute.xml": (APP % (6, b"y" * 11_000_000), "parse", "not well-formed"),
+        "bad-utf8.xml": (HEAD + APP % (7, b"\xc3\x28"), "validation", "not valid UTF-8"),
+        "wrong-encoding.xml": (
+            b'<?xml version="1.0" encoding="UTF-16"?>' + APP % (8, b"x"),
+            "validation",
+            "not valid utf-16",
+        ),
+        "empty.xml": (b"", "validation", "empty document"),
+        "blank.xml": (b" \n\t ", "validation", "empty document"),
+        "garbage.xml": (bytes(range(256)) * 10, "validation", "not valid UTF-8"),
+        "wrong-type.xml": (
+            b'<Provenir><Request ID="9"><CustData><IL_application/></CustData>'
+            b"</Request></Provenir>",
+            "validation",
+            "not found (wrong document type?)",
+        ),
+        "no-id.xml": (
+            b"<Provenir><Request><CustData><application/></CustData></Request></Provenir>",
+            "validation",
+            "document id missing",
+        ),
+        "text-id.xml": (
+            b'<Provenir><Request ID="12abc"><CustData><application/></CustData>'
+            b"</Request></Provenir>",
+            "validation",
+            "bad document id",
+        ),
+    }
+
+
+@pytest.fixture
+def hostile_dir(corpus_dir: Path, tmp_path: Path) -> tuple[Path, dict]:
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text(SECRET)
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for name in GOOD:
+        shutil.copy(corpus_dir / name, folder / name)
+    documents = hostile_documents(secret_file)
+    for name, (data, _, _) in documents.items():
+        (folder / name).write_bytes(data)
+    return folder, documents
+
+
+def test_each_hostile_document_fails_alone(hostile_dir, tmp_path: Path) -> None:
+    folder, documents = hostile_dir
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    started = time.monotonic()
+    result = subprocess.run(
+        cli_command(
+            "run",
+            "--contract",
+            str(CONTRACT),
+            "--source",
+            str(folder),
+            "--target",
+            target,
+            "--create-tables",
+            "--workers",
+            "2",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 3 and time.monotonic() - started < 120
+    logged = {
+        Path(k).name: (s, g, m)
+        for k, s, g, m in query(
+            target, "SELECT source_key, status, stage, message FROM processing_log"
+        )
+    }
+    for name, (_, stage, message) in documents.items():
+        status, got_stage, got_message = logged[name]
+        assert (status, got_stage) == ("failed", stage), (name, got_message)
+        assert message.lower() in got_message.lower(), (name, got_message)
+    assert [logged[name][0] for name in GOOD] == ["success", "success"]
+    everything = json.dumps(table_contents(target, str(CONTRACT), include_log=True), default=str)
+    assert SECRET not in everything + result.stdout + result.stderr
+
+
+def test_entities_never_expand_even_when_doctype_is_allowed(tmp_path: Path) -> None:
+    text = CONTRACT.read_text(encoding="utf-8").replace(
+        "  root: Provenir\n", "  root: Provenir\n  allow_doctype: true\n", 1
+    )
+    contract = write_contract(tmp_path, text, "allow.yaml")
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    (folder / "laughs.xml").write_bytes(LAUGHS + APP % (3, b"&h;"))
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    started = time.monotonic()
+    main(
+        [
+            "run",
+            "--contract",
+            str(contract),
+            "--source",
+            str(folder),
+            "--target",
+            target,
+            "--create-tables",
+        ]
+    )
+    assert time.monotonic() - started < 60
+    assigned = query(target, "SELECT assigned_to FROM app_operational_cc")
+    assert all(value is None or len(value) <= 80 for (value,) in assigned)
+    status = query(target, "SELECT status FROM processing_log")
+    assert status in ([("success",)], [("failed",)])
+
+
+def test_passwords_never_appear(
+    corpus_dir: Path, postgres_engine, postgres_schema: str, tmp_path: Path
+) -> None:
+    """The local server trusts any password, so a URL with one works end to end."""
+    password = "Pw-S3cret-42"
+    target = POSTGRES_URL.replace("postgres@", f"postgres:{password}@")
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for name in [*GOOD, "sample-source-xml-wrong-schema--600000.xml"]:
+        shutil.copy(corpus_dir / name, folder / name)
+    contract = str(contract_with(tmp_path, target_schema=postgres_schema))
+    report = tmp_path / "report.json"
+    outputs = []
+    for command in (
+        (
+            "run",
+            "--contract",
+            contract,
+            "--source",
+            str(folder),
+            "--target",
+            target,
+            "--create-tables",
+            "--report",
+            str(report),
+            "--progress",
+            "log",
+        ),
+        ("status", "--target", target, "--schema", postgres_schema, "--json"),
+        ("verify", "--contract", contract, "--source", str(folder), "--target", target),
+        ("contract", "check", contract, "--target", target),
+        (
+            "run",
+            "--contract",
+            contract,
+            "--source",
+            str(folder),
+            "--target",
+            target.replace("5432", "1"),
+            "--create-tables",
+        ),
+    ):
+        result = subprocess.run(cli_command(*command), capture_output=True, text=True, timeout=120)
+        outputs.append(result.stdout + result.stderr)
+    assert "postgres:***@" in outputs[0] and "postgres:***@" in outputs[4]
+    assert password not in "".join(outputs) + report.read_text()
+    stored = table_contents(POSTGRES_URL, contract, include_log=True)
+    assert password not in json.dumps(stored, default=str)
+
+
+def test_verify_reports_differences(corpus_dir: Path, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for name in GOOD:
+        shutil.copy(corpus_dir / name, folder / name)
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    base = ["--contract", str(CONTRACT), "--source", str(folder), "--target", target]
+    assert main(["run", *base, "--create-tables"]) == 0
+    assert main(["verify", *base]) == 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "t.db") as connection:
+        connection.execute("UPDATE app_contact_base SET last_name = 'X' WHERE app_id = 142305")
+        connection.execute("DELETE FROM processing_log WHERE document_id = 127582")
+    capsys.readouterr()
+    assert main(["verify", *base]) == 3
+    out = capsys.readouterr().out
+    assert "(document 142305): app_contact_base: 1 row(s) missing, 1 unexpected" in out
+    assert "verified 1 documents (1 success): 1 with differences" in out
+    assert main(["verify", *base, "--ids", str(folder / "sample--127582.xml")]) == 3
+    assert "not in the processing log, but has rows in app_base" in capsys.readouterr().out
