@@ -111,7 +111,8 @@ class ProductionProcessor:
             summary.workers_recycled = coordinator.recycled
         finally:
             for sig, handler in previous.items():
-                signal.signal(sig, handler)
+                # once stopping, later signals must not kill the process mid-summary
+                signal.signal(sig, signal.SIG_IGN if stop.stop_requested() else handler)
             source.close()
             lost_writer.close()
         summary.stopped_by = stop.signal_name
