@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +10,7 @@ import sqlalchemy as sa
 
 from xmlload.contract.loader import load_plan
 from xmlload.db.target import target_schema
-
-
-def normalise(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, Decimal | float):
-        return format(Decimal(str(value)).normalize(), "f")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
+from xmlload.verify import normalise
 
 
 def table_contents(url: str, contract: str, include_log: bool = False) -> dict[str, list[tuple]]:
