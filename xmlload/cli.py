@@ -14,7 +14,7 @@ from rich.console import Console
 from xmlload import __version__
 from xmlload.contract.loader import load_plan
 from xmlload.db.urls import mask_url
-from xmlload.errors import ContractError, XmlloadError
+from xmlload.errors import XmlloadError
 from xmlload.outcome import STAGES
 
 if TYPE_CHECKING:
@@ -376,9 +376,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     try:
         return COMMANDS[args.command](args, console)
-    except ContractError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except XmlloadError as error:
+    except XmlloadError as error:  # contract, settings, target: nothing was loaded
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

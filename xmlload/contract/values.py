@@ -105,7 +105,7 @@ def parse_datetime(text: str, formats: list[str]) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        pass
+        pass  # not ISO: try the contract's formats
     for pattern, regex in _compiled_formats(tuple(formats)):
         try:
             if regex is None:
