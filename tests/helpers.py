@@ -71,3 +71,28 @@ def table_run_args(source: str, target: str, contract: Path | str | None = None)
 def cli_command(*args: str) -> list[str]:
     """The xmlload command line as a subprocess argument list."""
     return [sys.executable, "-m", "xmlload", *args]
+
+
+def run_args(source: str | Path, target: str, contract: Path | str | None = None) -> list[str]:
+    """`run` options loading source into target with the contract, creating tables."""
+    from tests.conftest import CONTRACT
+
+    return [
+        "--contract",
+        str(contract or CONTRACT),
+        "--source",
+        str(source),
+        "--target",
+        target,
+        "--create-tables",
+    ]
+
+
+def copy_corpus_files(corpus_dir: Path, folder: Path, names: list[str]) -> Path:
+    """A new folder holding copies of the named corpus files."""
+    import shutil
+
+    folder.mkdir()
+    for name in names:
+        shutil.copy(corpus_dir / name, folder / name)
+    return folder

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from tests.conftest import CONTRACT, MYSQL_URL, POSTGRES_URL
+from tests.helpers import copy_corpus_files
 from xmlload.bench import loop_corpus
 from xmlload.cli import main
 
@@ -18,10 +18,7 @@ FILES = ["sample--142305.xml", "sample--127582.xml", "sample-source-xml-wrong-sc
 
 @pytest.fixture
 def small_corpus(corpus_dir: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "xml"
-    folder.mkdir()
-    for name in FILES:
-        shutil.copy(corpus_dir / name, folder / name)
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", FILES)
     return folder
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -16,7 +15,15 @@ import sqlalchemy as sa
 import yaml
 
 from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
-from tests.helpers import cli_command, query, table_contents, table_run_args, table_source
+from tests.helpers import (
+    cli_command,
+    copy_corpus_files,
+    query,
+    run_args,
+    table_contents,
+    table_run_args,
+    table_source,
+)
 from xmlload.cli import main
 from xmlload.parallel.coordinator import hang_limit
 from xmlload.parallel.progress import progress_line
@@ -64,13 +71,7 @@ def run_slow(tmp_path: Path, function: str, folder: Path, *extra: str) -> tuple[
     code = main(
         [
             "run",
-            "--contract",
-            contract,
-            "--source",
-            str(folder),
-            "--target",
-            target,
-            "--create-tables",
+            *run_args(str(folder), target, contract),
             "--workers",
             "2",
             *extra,
@@ -236,13 +237,7 @@ def test_two_workers_equal_one_on_postgresql(
                 main(
                     [
                         "run",
-                        "--contract",
-                        contract,
-                        "--source",
-                        str(corpus_dir),
-                        "--target",
-                        POSTGRES_URL,
-                        "--create-tables",
+                        *run_args(str(corpus_dir), POSTGRES_URL, contract),
                         "--workers",
                         str(workers),
                         "--chunk-size",
@@ -260,23 +255,14 @@ def test_two_workers_equal_one_on_postgresql(
 
 
 def test_report_file(corpus_dir: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "xml"
-    folder.mkdir()
-    for name in FILES:
-        shutil.copy(corpus_dir / name, folder / name)
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", FILES)
     report = tmp_path / "report.json"
     target = f"sqlite:///{tmp_path / 't.db'}"
     assert (
         main(
             [
                 "run",
-                "--contract",
-                str(CONTRACT),
-                "--source",
-                str(folder),
-                "--target",
-                target,
-                "--create-tables",
+                *run_args(str(folder), target, str(CONTRACT)),
                 "--workers",
                 "2",
                 "--report",

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import MYSQL_ODBC_URL, MYSQL_URL, POSTGRES_URL, contract_with
-from tests.helpers import query, table_contents
+from tests.helpers import query, run_args, table_contents
 from xmlload.cli import main
 from xmlload.db.dialects import strategy_for
 from xmlload.db.dialects.mysql import MySQLODBCStrategy, MySQLStrategy
@@ -21,13 +21,7 @@ def load(corpus_dir: Path, contract: str, target: str) -> dict[str, list[tuple]]
         main(
             [
                 "run",
-                "--contract",
-                contract,
-                "--source",
-                str(corpus_dir),
-                "--target",
-                target,
-                "--create-tables",
+                *run_args(str(corpus_dir), target, contract),
                 "--workers",
                 "2",
             ]

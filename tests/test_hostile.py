@@ -5,7 +5,6 @@ and passwords never appear anywhere."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CONTRACT, POSTGRES_URL, contract_with, write_contract
-from tests.helpers import cli_command, query, table_contents
+from tests.helpers import cli_command, copy_corpus_files, query, run_args, table_contents
 from xmlload.cli import main
 
 SECRET = "TOP-SECRET-c0ffee"
@@ -89,10 +88,7 @@ def hostile_documents(secret_file: Path) -> dict[str, tuple[bytes, str, str]]:
 def hostile_dir(corpus_dir: Path, tmp_path: Path) -> tuple[Path, dict]:
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text(SECRET)
-    folder = tmp_path / "xml"
-    folder.mkdir()
-    for name in GOOD:
-        shutil.copy(corpus_dir / name, folder / name)
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", GOOD)
     documents = hostile_documents(secret_file)
     for name, (data, _, _) in documents.items():
         (folder / name).write_bytes(data)
@@ -106,13 +102,7 @@ def test_each_hostile_document_fails_alone(hostile_dir, tmp_path: Path) -> None:
     result = subprocess.run(
         cli_command(
             "run",
-            "--contract",
-            str(CONTRACT),
-            "--source",
-            str(folder),
-            "--target",
-            target,
-            "--create-tables",
+            *run_args(str(folder), target, str(CONTRACT)),
             "--workers",
             "2",
         ),
@@ -149,13 +139,7 @@ def test_entities_never_expand_even_when_doctype_is_allowed(tmp_path: Path) -> N
     main(
         [
             "run",
-            "--contract",
-            str(contract),
-            "--source",
-            str(folder),
-            "--target",
-            target,
-            "--create-tables",
+            *run_args(str(folder), target, str(contract)),
         ]
     )
     assert time.monotonic() - started < 60
@@ -171,23 +155,16 @@ def test_passwords_never_appear(
     """The local server trusts any password, so a URL with one works end to end."""
     password = "Pw-S3cret-42"
     target = POSTGRES_URL.replace("postgres@", f"postgres:{password}@")
-    folder = tmp_path / "xml"
-    folder.mkdir()
-    for name in [*GOOD, "sample-source-xml-wrong-schema--600000.xml"]:
-        shutil.copy(corpus_dir / name, folder / name)
+    folder = copy_corpus_files(
+        corpus_dir, tmp_path / "xml", [*GOOD, "sample-source-xml-wrong-schema--600000.xml"]
+    )
     contract = str(contract_with(tmp_path, target_schema=postgres_schema))
     report = tmp_path / "report.json"
     outputs = []
     for command in (
         (
             "run",
-            "--contract",
-            contract,
-            "--source",
-            str(folder),
-            "--target",
-            target,
-            "--create-tables",
+            *run_args(str(folder), target, contract),
             "--report",
             str(report),
             "--progress",
@@ -198,13 +175,7 @@ def test_passwords_never_appear(
         ("contract", "check", contract, "--target", target),
         (
             "run",
-            "--contract",
-            contract,
-            "--source",
-            str(folder),
-            "--target",
-            target.replace("5432", "1"),
-            "--create-tables",
+            *run_args(str(folder), target.replace("5432", "1"), contract),
         ),
     ):
         result = subprocess.run(cli_command(*command), capture_output=True, text=True, timeout=120)
@@ -216,10 +187,7 @@ def test_passwords_never_appear(
 
 
 def test_verify_reports_differences(corpus_dir: Path, tmp_path: Path, capsys) -> None:
-    folder = tmp_path / "xml"
-    folder.mkdir()
-    for name in GOOD:
-        shutil.copy(corpus_dir / name, folder / name)
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", GOOD)
     target = f"sqlite:///{tmp_path / 't.db'}"
     base = ["--contract", str(CONTRACT), "--source", str(folder), "--target", target]
     assert main(["run", *base, "--create-tables"]) == 0

@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
-from tests.helpers import query, table_contents
+from tests.helpers import query, run_args, table_contents
 from xmlload.cli import main
 
 WRONG_SCHEMA = "sample-source-xml-wrong-schema--600000.xml"
@@ -30,13 +30,7 @@ def load(corpus_dir: Path, url: str, contract: str, *extra: str) -> int:
     return main(
         [
             "run",
-            "--contract",
-            contract,
-            "--source",
-            str(corpus_dir),
-            "--target",
-            url,
-            "--create-tables",
+            *run_args(str(corpus_dir), url, contract),
             *extra,
         ]
     )

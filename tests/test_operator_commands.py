@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import CONTRACT
-from tests.helpers import query, table_contents, table_run_args, table_source
+from tests.helpers import (
+    copy_corpus_files,
+    query,
+    run_args,
+    table_contents,
+    table_run_args,
+    table_source,
+)
 from xmlload.cli import main
 
 NAMES = [
@@ -25,10 +31,7 @@ NAMES = [
 def loaded(corpus_dir: Path, tmp_path: Path) -> tuple[Path, str, Path]:
     """Four corpus files loaded with a contract whose last_name column is too strict:
     the documents with a last name longer than 5 characters fail at the map stage."""
-    folder = tmp_path / "xml"
-    folder.mkdir()
-    for name in NAMES:
-        shutil.copy(corpus_dir / name, folder / name)
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", NAMES)
     data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
     data["tables"]["app_contact_base"]["columns"]["last_name"]["overflow"] = "reject"
     data["tables"]["app_contact_base"]["columns"]["last_name"]["type"] = "string(5)"
@@ -40,13 +43,7 @@ def loaded(corpus_dir: Path, tmp_path: Path) -> tuple[Path, str, Path]:
         main(
             [
                 "run",
-                "--contract",
-                str(strict),
-                "--source",
-                str(folder),
-                "--target",
-                target,
-                "--create-tables",
+                *run_args(str(folder), target, str(strict)),
             ]
         )
         == 3
