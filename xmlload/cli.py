@@ -265,6 +265,8 @@ def command_contract(args: argparse.Namespace, console: Console) -> int:
     plan = load_plan(args.file)
     if args.contract_command == "validate":
         tables = ", ".join(f"{t.name} ({len(t.columns)} columns)" for t in plan.tables)
+        for warning in plan.warnings:
+            print(f"warning: {warning}")
         console.print(f"{args.file}: valid; {len(plan.tables)} tables: {tables}")
         return 0
     if args.contract_command == "check":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import signal
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType
@@ -69,6 +70,8 @@ class ProductionProcessor:
         console: Console | None = None,
     ) -> RunSummary:
         """Load the source's pending documents, or exactly `items` (reprocess: replace)."""
+        for warning in self.plan.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         prepare_target(self.target_url, self.plan, self.settings.create_tables)
         source = open_source(self.source_config)
         run_id = uuid.uuid4().hex[:12]

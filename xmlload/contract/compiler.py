@@ -1,21 +1,25 @@
 """Compile a validated contract into a plan the mapper runs per document.
 
-Everything that can be decided once is decided here: paths parsed into locators, columns
-grouped by the element they read (one lookup per element per row), expressions parsed to
-closures, value maps turned into dicts, defaults converted, insert order derived from the
-parent links. Problems are collected with their place in the contract.
+Everything that can be decided once is decided here: templates expanded, paths parsed
+into locators, columns grouped by the element they read (one lookup per element per
+row), expressions parsed to closures, value maps turned into dicts, defaults converted,
+insert order derived from the parent links. Problems are collected with their place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from xmlload.contract.expressions import Expression, compile_expression
-from xmlload.contract.model import ColumnSpec, Contract, RowsSpec, TableSpec
-from xmlload.contract.paths import Element, Locator, XmlPath, element_locator, parse_path
-from xmlload.contract.selection import build_picker, build_selector
+from pydantic import ValidationError
+
+from xmlload.contract.getters import Getter, Location, Problems, SourceReader
+from xmlload.contract.model import ColumnSpec, Contract, RowsSpec, TableSpec, check_identifier
+from xmlload.contract.paths import Element, Locator, XmlPath
+from xmlload.contract.scope import Scope
+from xmlload.contract.selection import Selector, build_selector
+from xmlload.contract.templates import Bindings, bindings, fill, instantiate, unfilled
 from xmlload.contract.transforms import (
     ColumnRules,
     Converter,
@@ -23,25 +27,38 @@ from xmlload.contract.transforms import (
     build_converter,
     column_type,
     convert_default,
+    value_map_lookup,
 )
 from xmlload.contract.types import ColumnType, parse_type
+from xmlload.contract.unpivot import Unpivot, build_unpivot
 from xmlload.errors import ExpressionError
-
-Location = tuple[str | int, ...]
-Getter = Callable[[list["Element | None"], Any], Any]
 
 
 @dataclass
 class CompiledColumn:
+    """How one column's value is converted and checked (where it comes from is per source)."""
+
     name: str
     kind: ColumnType
     source: str  # human description of where the value comes from, for messages
-    get: Getter
     convert: Converter
     default: Any
     required: bool
     nullable: bool
-    reads_document: bool
+    counts_as_data: bool | str  # True, False or "nonzero"
+
+
+@dataclass
+class CompiledSource:
+    """One row source: which elements give rows, and each column's getter for them.
+
+    `select` None means one row from the parent row's element (a one-row table)."""
+
+    select: Selector | None
+    unpivot: Unpivot | None
+    condition: Getter | None
+    locators: list[Locator]
+    getters: list[Getter]
 
 
 @dataclass
@@ -51,10 +68,9 @@ class CompiledTable:
     key_columns: list[str]  # document id, then the row's sequence column if any
     parent_columns: list[str]  # the parent's key columns carried as a foreign key
     sequence_column: str | None
-    select: Callable[[Element, Element], list[Element]] | None
-    unpivot: list[tuple[str, str]]
-    locators: list[Locator]
+    sources: list[CompiledSource]
     columns: list[CompiledColumn]
+    keep_empty: bool
 
     @property
     def column_names(self) -> list[str]:
@@ -73,159 +89,8 @@ class Plan:
     id_kind: ColumnType
     tables: list[CompiledTable]  # insert order: parents before children
     notes: Notes
-
-
-@dataclass
-class _Problems:
-    items: list[tuple[Location, str]] = field(default_factory=list)
-
-    def add(self, where: Location, message: str) -> None:
-        self.items.append((where, message))
-
-
-class _TableCompiler:
-    """Compiles one table; shares element lookups among its columns."""
-
-    def __init__(self, contract: Contract, name: str, notes: Notes, problems: _Problems) -> None:
-        self.contract, self.name, self.notes, self.problems = contract, name, notes, problems
-        self.spec: TableSpec = contract.tables[name]
-        self.locators: list[Locator] = []
-        self.locator_index: dict[str, int] = {}
-        self.formats = contract.defaults.datetime_formats
-
-    def locate(self, key: str, make: Callable[[], Locator]) -> int:
-        if key not in self.locator_index:
-            self.locator_index[key] = len(self.locators)
-            self.locators.append(make())
-        return self.locator_index[key]
-
-    def value_getter(self, text: str, where: Location) -> Getter | None:
-        try:
-            path = parse_path(text)
-        except ValueError as error:
-            self.problems.add(where, str(error))
-            return None
-        index = self.locate(path.element_key, lambda: element_locator(path))
-        attribute = path.attribute
-        if attribute is None:
-            return lambda elements, item: None if elements[index] is None else elements[index].text
-        return lambda elements, item: (
-            None if elements[index] is None else elements[index].get(attribute)
-        )
-
-    def compile_column(self, column: str, spec: ColumnSpec, where: Location) -> CompiledColumn:
-        get = self.column_getter(column, spec, where)
-        kind = column_type(spec)
-        rules = ColumnRules(f"{self.name}.{column}", kind, spec, self.contract.defaults)
-        if spec.map and spec.map not in self.contract.value_maps:
-            self.problems.add(
-                (*where, "map"),
-                f"unknown value map {spec.map!r}; defined: {sorted(self.contract.value_maps)}",
-            )
-        if spec.item and (self.spec.rows is None or self.spec.rows.unpivot is None):
-            self.problems.add((*where, "item"), "item applies only to tables with rows.unpivot")
-        if spec.required and spec.default is not None:
-            self.problems.add((*where, "default"), "a required column cannot have a default")
-        default = None
-        try:
-            default = convert_default(rules)
-        except ValueError as error:
-            self.problems.add((*where, "default"), f"default does not fit {kind}: {error}")
-        converter = (
-            build_converter(rules, self.contract.value_maps, self.notes)
-            if (not spec.map or spec.map in self.contract.value_maps)
-            else (lambda value: value)
-        )
-        return CompiledColumn(
-            name=column,
-            kind=kind,
-            source=_describe(spec),
-            get=get or (lambda e, i: None),
-            convert=converter,
-            default=default,
-            required=spec.required,
-            nullable=spec.nullable,
-            reads_document="const" not in spec.model_fields_set,
-        )
-
-    def column_getter(self, column: str, spec: ColumnSpec, where: Location) -> Getter | None:
-        if "const" in spec.model_fields_set:
-            value = spec.const
-            return lambda elements, item: value
-        if spec.item is not None:
-            position = 0 if spec.item == "key" else 1
-            return lambda elements, item: None if item is None else item[position]
-        if spec.path is not None:
-            return self.value_getter(spec.path, (*where, "path"))
-        if spec.paths is not None:
-            getters = [self.value_getter(p, (*where, "paths", i)) for i, p in enumerate(spec.paths)]
-            return _first_present([g for g in getters if g is not None])
-        if spec.pick is not None:
-            return self.pick_getter(spec, (*where, "pick"))
-        return self.expression_getter(spec, (*where, "expr"))
-
-    def pick_getter(self, spec: ColumnSpec, where: Location) -> Getter | None:
-        assert spec.pick is not None
-        pick = spec.pick
-        try:
-            value_path = parse_path(pick.value)
-            picker = build_picker(pick, self.formats)
-        except (ValueError, ExpressionError) as error:
-            self.problems.add(where, str(error))
-            return None
-        sub = element_locator(XmlPath(False, value_path.steps, None))
-        key = f"pick:{pick.path}|{pick.where}|{pick.take}|{value_path.element_key}"
-
-        def locate() -> Locator:
-            def locator(element: Element, root: Element) -> Element | None:
-                chosen = picker(element, root)
-                return None if chosen is None else sub(chosen, root)
-
-            return locator
-
-        index = self.locate(key, locate)
-        attribute = value_path.attribute
-        if attribute is None:
-            return lambda elements, item: None if elements[index] is None else elements[index].text
-        return lambda elements, item: (
-            None if elements[index] is None else elements[index].get(attribute)
-        )
-
-    def expression_getter(self, spec: ColumnSpec, where: Location) -> Getter | None:
-        assert spec.expr is not None
-        try:
-            expression = compile_expression(spec.expr, self.formats)
-        except ExpressionError as error:
-            self.problems.add(where, f"expression does not parse: {error}")
-            return None
-        bound: list[tuple[str, Getter]] = []
-        for name in sorted(expression.names):
-            text = spec.inputs.get(name, f"@{name}")
-            getter = self.value_getter(text, (*where[:-1], "inputs", name))
-            if getter is not None:
-                bound.append((name, getter))
-        for name in set(spec.inputs) - expression.names:
-            self.problems.add((*where[:-1], "inputs", name), "input is not used by expr")
-        return _evaluate(expression, bound)
-
-
-def _first_present(getters: list[Getter]) -> Getter:
-    def first(elements: list[Element | None], item: Any) -> Any:
-        for getter in getters:
-            value = getter(elements, item)
-            if value is not None and value.strip() != "":
-                return value
-        return None
-
-    return first
-
-
-def _evaluate(expression: Expression, bound: list[tuple[str, Getter]]) -> Getter:
-    def evaluate(elements: list[Element | None], item: Any) -> Any:
-        env = {name: getter(elements, item) for name, getter in bound}
-        return expression.evaluate(env)
-
-    return evaluate
+    scope: Scope
+    warnings: list[str]  # "place: message", "FILE:LINE: place: message" from the loader
 
 
 def _describe(spec: ColumnSpec) -> str:
@@ -237,10 +102,10 @@ def _describe(spec: ColumnSpec) -> str:
         return f"pick {spec.pick.path} -> {spec.pick.value}"
     if spec.expr is not None:
         return "expr"
-    return "item" if spec.item else "const"
+    return f"item {spec.item}" if spec.item else "const"
 
 
-def insert_order(contract: Contract, problems: _Problems) -> list[str]:
+def insert_order(contract: Contract, problems: Problems) -> list[str]:
     """Tables with parents after their parents, otherwise in contract order."""
     order: list[str] = []
     visiting: set[str] = set()
@@ -266,12 +131,165 @@ def insert_order(contract: Contract, problems: _Problems) -> list[str]:
     return order
 
 
+def _instantiated(
+    spec: Any, values: Bindings, where: Location, problems: Problems, complete: bool = True
+) -> Any | None:
+    """`spec` with template values filled in, or None (problem recorded). `complete`:
+    no `{name}` may be left (columns of a templated row source are filled later)."""
+    try:
+        filled = instantiate(spec, values)
+    except (ValueError, ValidationError) as error:
+        problems.add(where, f"template does not give a valid spec: {error}")
+        return None
+    left = unfilled(filled.model_dump_json()) if complete else None
+    if left is not None:
+        problems.add(where, f"unknown template name {left}: declare it in 'for'")
+        return None
+    return filled
+
+
+class _TableCompiler:
+    def __init__(self, contract: Contract, name: str, scope: Scope, notes: Notes,
+                 problems: Problems) -> None:  # fmt: skip
+        self.contract, self.name, self.scope = contract, name, scope
+        self.notes, self.problems = notes, problems
+        self.spec: TableSpec = contract.tables[name]
+        self.where: Location = ("tables", name)
+
+    def column_specs(self) -> list[tuple[str, ColumnSpec, Location]]:
+        """Columns with column templates expanded: (name, spec, place in the contract)."""
+        expanded = []
+        templated_rows = any(rows.for_ for rows in self.spec.row_sources)
+        for name, spec in self.spec.columns.items():
+            place = (*self.where, "columns", name)
+            try:
+                values_list = bindings(spec.for_)
+            except ValueError as error:
+                self.problems.add((*place, "for"), str(error))
+                continue
+            for values in values_list:
+                filled = _instantiated(spec, values, place, self.problems, not templated_rows)
+                if filled is None:
+                    continue
+                column = fill(name, values)
+                try:
+                    check_identifier(column)
+                except ValueError as error:
+                    self.problems.add(place, str(error))
+                    continue
+                expanded.append((column, filled, place))
+        return expanded
+
+    def column(self, name: str, spec: ColumnSpec, where: Location) -> CompiledColumn:
+        kind = column_type(spec)
+        rules = ColumnRules(f"{self.name}.{name}", kind, spec, self.contract.defaults)
+        maps = self.contract.value_maps
+        if spec.map and spec.map not in maps:
+            self.problems.add(
+                (*where, "map"), f"unknown value map {spec.map!r}; defined: {sorted(maps)}"
+            )
+        if spec.required and spec.default is not None:
+            self.problems.add((*where, "default"), "a required column cannot have a default")
+        default = None
+        try:
+            default = convert_default(rules)
+        except ValueError as error:
+            self.problems.add((*where, "default"), f"default does not fit {kind}: {error}")
+        usable = not spec.map or spec.map in maps
+        converter = build_converter(rules, maps, self.notes) if usable else (lambda value: value)
+        constant = "const" in spec.model_fields_set
+        return CompiledColumn(
+            name=name,
+            kind=kind,
+            source=_describe(spec),
+            convert=converter,
+            default=default,
+            required=spec.required,
+            nullable=spec.nullable,
+            counts_as_data=False if constant else spec.counts_as_data,
+        )
+
+    def sources(self, columns: list[tuple[str, ColumnSpec, Location]]) -> list[CompiledSource]:
+        if not self.spec.row_sources:
+            return [self.single_source(columns)]
+        compiled = []
+        for position, rows in enumerate(self.spec.row_sources):
+            place = (
+                (*self.where, "rows", position)
+                if isinstance(self.spec.rows, list)
+                else (*self.where, "rows")
+            )
+            try:
+                values_list = bindings(rows.for_)
+            except ValueError as error:
+                self.problems.add((*place, "for"), str(error))
+                continue
+            for values in values_list:
+                source = self.row_source(rows, values, columns, place)
+                if source is not None:
+                    compiled.append(source)
+        return compiled
+
+    def single_source(self, columns: list[tuple[str, ColumnSpec, Location]]) -> CompiledSource:
+        reader = SourceReader(self.scope, self.problems, has_items=False)
+        getters = [reader.column(spec, place) for _, spec, place in columns]
+        condition = None
+        if self.spec.where is not None:
+            condition = self.condition(reader)
+        return CompiledSource(None, None, condition, reader.locators, getters)
+
+    def condition(self, reader: SourceReader) -> Getter | None:
+        assert self.spec.where is not None
+        try:
+            expression = self.scope.expression(self.spec.where)
+        except ExpressionError as error:
+            self.problems.add((*self.where, "where"), f"expression does not parse: {error}")
+            return None
+        bound = reader.bind(expression, self.spec.inputs, self.where, self.scope)
+
+        def holds(elements: list[Element | None], item: Any) -> Any:
+            return expression.evaluate({name: getter(elements, item) for name, getter in bound})
+
+        return holds
+
+    def row_source(
+        self,
+        rows: RowsSpec,
+        values: Bindings,
+        columns: list[tuple[str, ColumnSpec, Location]],
+        place: Location,
+    ) -> CompiledSource | None:
+        rows = _instantiated(rows, values, place, self.problems)
+        if rows is None:
+            return None
+        names = {name: spec for name, spec, _ in columns}
+        for column in rows.set:
+            if column not in names or "const" not in names[column].model_fields_set:
+                self.problems.add(
+                    (*place, "set", column),
+                    f"{column!r} must be a column of {self.name} with a const value",
+                )
+        try:
+            select = build_selector(rows, self.scope)
+            unpivot = build_unpivot(rows.unpivot_spec, self.scope) if rows.unpivot else None
+        except (ValueError, ExpressionError) as error:
+            self.problems.add(place, str(error))
+            return None
+        reader = SourceReader(self.scope, self.problems, has_items=unpivot is not None)
+        getters = []
+        for name, spec, where in columns:
+            filled = _instantiated(spec, values, where, self.problems)
+            getters.append(reader.column(filled or spec, where, rows.set.get(name)))
+        return CompiledSource(select, unpivot, None, reader.locators, getters)
+
+
 def _compile_table(
     contract: Contract,
     name: str,
     tables: dict[str, CompiledTable],
+    scope: Scope,
     notes: Notes,
-    problems: _Problems,
+    problems: Problems,
 ) -> CompiledTable:
     spec = contract.tables[name]
     where: Location = ("tables", name)
@@ -288,66 +306,66 @@ def _compile_table(
         key_columns = [id_column]
     if spec.sequence_column and spec.rows is None:
         problems.add((*where, "sequence_column"), "only tables with rows have a sequence")
-    compiler = _TableCompiler(contract, name, notes, problems)
-    select, unpivot = _row_source(spec.rows, compiler, (*where, "rows"))
+    compiler = _TableCompiler(contract, name, scope, notes, problems)
+    column_specs = compiler.column_specs()
     reserved = set(key_columns) | set(parent_columns)
     columns = []
-    for column, column_spec in spec.columns.items():
+    seen: set[str] = set()
+    for column, column_spec, place in column_specs:
         if column in reserved:
-            problems.add(
-                (*where, "columns", column),
-                f"{column!r} is a key column the loader fills in; rename it",
-            )
-        columns.append(compiler.compile_column(column, column_spec, (*where, "columns", column)))
+            problems.add(place, f"{column!r} is a key column the loader fills in; rename it")
+        if column in seen:
+            problems.add(place, f"column {column!r} is defined twice (check templates)")
+        seen.add(column)
+        columns.append(compiler.column(column, column_spec, place))
+    sources = compiler.sources(column_specs)
     return CompiledTable(
-        name,
-        spec.parent,
-        key_columns,
-        parent_columns,
-        sequence,
-        select,
-        unpivot,
-        compiler.locators,
-        columns,
+        name, spec.parent, key_columns, parent_columns, sequence, sources, columns,
+        spec.keep_empty,
+    )  # fmt: skip
+
+
+def _scope(contract: Contract, notes: Notes) -> Scope:
+    maps: dict[str, Callable[[Any], Any]] = {
+        name: value_map_lookup(spec, notes, f"MAP('{name}')")
+        for name, spec in contract.value_maps.items()
+    }
+    return Scope(
+        formats=contract.defaults.datetime_formats,
+        namespaces=contract.namespaces,
+        maps=maps,
+        ignore_attribute_case=contract.defaults.ignore_attribute_case,
     )
 
 
-def _row_source(
-    rows: RowsSpec | None, compiler: _TableCompiler, where: Location
-) -> tuple[Callable[[Element, Element], list[Element]] | None, list[tuple[str, str]]]:
-    if rows is None:
-        return None, []
+def compile_contract(contract: Contract) -> tuple[Plan | None, Problems]:
+    """Compile; return the plan (None when there are problems) and every problem and
+    warning found, with where it is."""
+    problems = Problems()
+    notes = Notes()
+    scope = _scope(contract, notes)
     try:
-        select = build_selector(rows, compiler.formats)
-    except (ValueError, ExpressionError) as error:
-        compiler.problems.add(where, str(error))
-        select = None
-    return select, list((rows.unpivot or {}).items())
-
-
-def compile_contract(contract: Contract) -> tuple[Plan | None, list[tuple[Location, str]]]:
-    """Compile; return the plan, or None with every problem found and where it is."""
-    problems = _Problems()
-    try:
-        id_path = parse_path(contract.document.id.path)
+        id_path = scope.path(contract.document.id.path)
     except ValueError as error:
         problems.add(("document", "id", "path"), str(error))
         id_path = XmlPath(True, ("missing",), None)
     try:
-        parse_path(contract.document.element, allow_attribute=False)
+        element = scope.path(contract.document.element, allow_attribute=False)
+        root = scope.path("/" + contract.document.root, allow_attribute=False)
+        if element.steps[:1] != root.steps:
+            problems.add(
+                ("document", "element"),
+                f"must start with the root element /{contract.document.root}",
+            )
     except ValueError as error:
         problems.add(("document", "element"), str(error))
-    if contract.document.element.strip("/").split("/")[0] != contract.document.root:
-        problems.add(
-            ("document", "element"), f"must start with the root element /{contract.document.root}"
-        )
-    notes = Notes()
     compiled: dict[str, CompiledTable] = {}
     for name in insert_order(contract, problems):
-        compiled[name] = _compile_table(contract, name, compiled, notes, problems)
+        compiled[name] = _compile_table(contract, name, compiled, scope, notes, problems)
+    problems.warnings = list(dict.fromkeys(problems.warnings))
     if problems.items:
-        return None, problems.items
-    plan = Plan(
-        contract, id_path, parse_type(contract.document.id.type), list(compiled.values()), notes
-    )
-    return plan, []
+        return None, problems
+    id_kind = parse_type(contract.document.id.type)
+    tables = list(compiled.values())
+    warnings = [f"{'.'.join(map(str, place))}: {message}" for place, message in problems.warnings]
+    return Plan(contract, id_path, id_kind, tables, notes, scope, warnings), problems

@@ -97,11 +97,14 @@ def _literal(value: Any) -> _Node:
 
 
 class _Parser:
-    def __init__(self, source: str, date_formats: list[str]) -> None:
+    def __init__(
+        self, source: str, date_formats: list[str], maps: Mapping[str, Callable[[Any], Any]]
+    ) -> None:
         self.tokens = tokenize(source)
         self.index = 0
         self.names: set[str] = set()
         self.formats = date_formats
+        self.maps = maps
 
     # -- token helpers -------------------------------------------------------------------
     def peek(self, offset: int = 0) -> Token:
@@ -258,6 +261,8 @@ class _Parser:
 
     def call(self, token: Token) -> _Node:
         name = token.text.upper()
+        if name == "MAP":
+            return self.map_call(token)
         function = fn_lib.FUNCTIONS.get(name)
         if function is None:
             known = ", ".join(sorted(fn_lib.FUNCTIONS))
@@ -278,6 +283,27 @@ class _Parser:
         runs = [arg.run for arg in args]
         formats = self.formats
         return _Node(lambda env: function(formats, *[run(env) for run in runs]))
+
+    def map_call(self, token: Token) -> _Node:
+        """MAP('name', x): the contract's value map `name` applied to x (NULL stays NULL)."""
+        quoted = self.peek()
+        if quoted.kind != "string":
+            raise ExpressionError(
+                f"MAP at position {token.position} takes a value map name in quotes first"
+            )
+        self.index += 1
+        map_name = quoted.text[1:-1].replace("''", "'")
+        lookup = self.maps.get(map_name)
+        if lookup is None:
+            known = ", ".join(sorted(self.maps)) or "none"
+            raise ExpressionError(
+                f"unknown value map {map_name!r} in MAP at position {token.position}; "
+                f"defined: {known}"
+            )
+        self.expect("op", ",")
+        value = self.disjunction().run
+        self.expect("op", ")")
+        return _Node(lambda env: None if fn_lib.is_empty(found := value(env)) else lookup(found))
 
     def case(self) -> _Node:
         operand = None
@@ -309,8 +335,14 @@ class _Parser:
         return _Node(choose)
 
 
-def compile_expression(source: str, date_formats: list[str]) -> Expression:
-    """Parse `source` once; raise ExpressionError with the position of a syntax error."""
-    parser = _Parser(source, date_formats)
+def compile_expression(
+    source: str,
+    date_formats: list[str],
+    maps: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> Expression:
+    """Parse `source` once; raise ExpressionError with the position of a syntax error.
+
+    `maps` are the contract's value maps by name, for MAP('name', x)."""
+    parser = _Parser(source, date_formats, maps or {})
     node = parser.parse()
     return Expression(source, node.run, parser.names)

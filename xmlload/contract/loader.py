@@ -95,6 +95,7 @@ def load_plan(path: str | Path) -> Plan:
     plan, problems = compile_contract(contract)
     if plan is None:
         raise ContractError(
-            str(file), [_format(file, lines, place, msg) for place, msg in problems]
+            str(file), [_format(file, lines, place, msg) for place, msg in problems.items]
         )
+    plan.warnings = [_format(file, lines, place, msg) for place, msg in problems.warnings]
     return plan

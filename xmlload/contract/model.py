@@ -23,7 +23,7 @@ def check_identifier(name: str) -> str:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class DocumentId(Strict):
@@ -71,6 +71,12 @@ class Defaults(Strict):
         "%m/%d/%Y",
     ]
     date_formats: list[str] = ["%Y-%m-%d", "%m/%d/%Y", "%Y%m%d", "%Y-%m-%d %H:%M:%S.%f"]
+    fractional_integers: Literal["invalid", "round_half_up"] = Field(
+        "invalid", description="A fractional value in an integer column: invalid, or rounded"
+    )
+    ignore_attribute_case: bool = Field(
+        False, description="Attribute names match in any case when no exact match exists"
+    )
 
 
 class ValueMap(Strict):
@@ -94,28 +100,96 @@ class Priority(Strict):
     order: list[str]
 
 
+class TemplateRange(Strict):
+    from_: int = Field(alias="from")
+    to: int
+
+    @model_validator(mode="after")
+    def _ascending(self) -> TemplateRange:
+        if self.to < self.from_:
+            raise ValueError(f"empty range: 'to' ({self.to}) is below 'from' ({self.from_})")
+        return self
+
+
+# `for: {n: [1, 2]}` or `for: {n: {from: 1, to: 20}}`: `{n}` in the spec's text is replaced.
+Template = dict[str, list[str | int] | TemplateRange]
+
+
+class UnpivotSpec(Strict):
+    attributes: dict[str, str] = Field(
+        description="attribute (or relative path to one) -> key written in the row"
+    )
+    skip_values: list[str] = Field(
+        [], description="values that make no row, compared trimmed and in any case"
+    )
+    where: str | None = Field(None, description="expression over `key` and `value`")
+
+
 class RowsSpec(Strict):
     path: str = Field(description="Elements giving one row each, relative to the parent row")
     where: str | None = Field(None, description="Expression an element must satisfy")
     distinct_by: str | None = Field(None, description="Attribute whose value must be unique")
     priority: Priority | None = None
+    keep: Literal["first", "last"] = Field(
+        "first", description="Among equals under distinct_by: the first or the last"
+    )
     take: Literal["all", "first", "last"] = "all"
-    unpivot: dict[str, str] | None = Field(
+    unpivot: dict[str, str] | UnpivotSpec | None = Field(
         None, description="attribute -> key: each non-empty attribute becomes one row"
     )
+    set: dict[str, Any] = Field({}, description="column -> constant for this source's rows")
+    for_: Template | None = Field(None, alias="for")
 
     @model_validator(mode="after")
     def _priority_needs_distinct(self) -> RowsSpec:
         if self.priority is not None and self.distinct_by is None:
             raise ValueError("priority only applies together with distinct_by")
+        if "keep" in self.model_fields_set and self.distinct_by is None:
+            raise ValueError("keep only applies together with distinct_by")
         return self
+
+    @property
+    def unpivot_spec(self) -> UnpivotSpec | None:
+        if isinstance(self.unpivot, dict):
+            return UnpivotSpec(attributes=self.unpivot)
+        return self.unpivot
+
+
+PickTake = Literal["all", "first", "last", "first_with_value", "last_with_value"]
+
+
+class PickStep(Strict):
+    path: str = Field(description="Candidate elements, relative to the previous step")
+    where: str | None = None
+    take: PickTake = "all"
 
 
 class PickSpec(Strict):
     path: str = Field(description="Candidate elements, relative to the row element or absolute")
     where: str | None = None
-    take: Literal["first", "last"] = "last"
+    take: PickTake = "last"
+    then: list[PickStep] = Field([], description="Further steps from the elements taken")
     value: str = Field(description="Path of the value, relative to the picked element")
+
+    @model_validator(mode="after")
+    def _takes(self) -> PickSpec:
+        takes = [self.take, *(step.take for step in self.then)]
+        if takes[-1] == "all":
+            raise ValueError("the last step must take one element: first, last or *_with_value")
+        if any(take.endswith("_with_value") for take in takes[:-1]):
+            raise ValueError("first_with_value/last_with_value only apply to the last step")
+        return self
+
+    @property
+    def steps(self) -> list[PickStep]:
+        return [PickStep(path=self.path, where=self.where, take=self.take), *self.then]
+
+
+class ItemInput(Strict):
+    item: Literal["key", "value", "attribute"]
+
+
+InputSpec = str | PickSpec | ItemInput
 
 
 class ColumnSpec(Strict):
@@ -127,9 +201,9 @@ class ColumnSpec(Strict):
     paths: list[str] | None = None
     const: Any = None
     expr: str | None = None
-    inputs: dict[str, str] = {}
+    inputs: dict[str, InputSpec] = {}
     pick: PickSpec | None = None
-    item: Literal["key", "value"] | None = None
+    item: Literal["key", "value", "attribute"] | None = None
     map: str | None = None
     digits_only: bool = False
     trim: bool | None = None
@@ -137,6 +211,11 @@ class ColumnSpec(Strict):
     invalid: Literal["fail", "null"] | None = None
     default: Any = None
     formats: list[str] | None = None
+    counts_as_data: bool | Literal["nonzero"] = Field(
+        True, description="Whether a value shows that the row exists ('nonzero': unless 0)"
+    )
+    ignore_attribute_case: bool | None = None
+    for_: Template | None = Field(None, alias="for")
 
     @field_validator("type")
     @classmethod
@@ -165,23 +244,51 @@ class ColumnSpec(Strict):
 class TableSpec(Strict):
     description: str | None = None
     parent: str | None = None
-    rows: RowsSpec | None = None
+    rows: RowsSpec | list[RowsSpec] | None = None
+    where: str | None = Field(None, description="Condition for a one-row table's row")
+    inputs: dict[str, InputSpec] = Field({}, description="Names used by where")
+    keep_empty: bool = Field(False, description="Write rows even when every value is empty")
     sequence_column: str | None = None
     columns: dict[str, ColumnSpec]
 
     @field_validator("columns")
     @classmethod
     def _column_names(cls, value: dict[str, ColumnSpec]) -> dict[str, ColumnSpec]:
-        for name in value:
-            check_identifier(name)
+        for name, spec in value.items():
+            if spec.for_ is None:
+                check_identifier(name)
+            elif "{" not in name:
+                raise ValueError(f"column {name!r} has 'for' but no {{name}} in its name")
         if not value:
             raise ValueError("a table needs at least one column")
+        return value
+
+    @field_validator("rows")
+    @classmethod
+    def _some_rows(cls, value: RowsSpec | list[RowsSpec] | None) -> Any:
+        if isinstance(value, list) and not value:
+            raise ValueError("rows must list at least one row source")
         return value
 
     @field_validator("sequence_column")
     @classmethod
     def _sequence_name(cls, value: str | None) -> str | None:
         return None if value is None else check_identifier(value)
+
+    @model_validator(mode="after")
+    def _where_or_rows(self) -> TableSpec:
+        if self.where is not None and self.rows is not None:
+            raise ValueError("a table with rows filters them in rows.where, not where")
+        if self.inputs and self.where is None:
+            raise ValueError("inputs only apply to where")
+        return self
+
+    @property
+    def row_sources(self) -> list[RowsSpec]:
+        """The row sources in order; empty for a one-row-per-parent table."""
+        if self.rows is None:
+            return []
+        return self.rows if isinstance(self.rows, list) else [self.rows]
 
 
 class Contract(Strict):
@@ -195,6 +302,9 @@ class Contract(Strict):
     fragments: dict[str, Any] = Field(
         {}, description="Free-form YAML anchors for reuse (`<<: *name`); not read otherwise"
     )
+    namespaces: dict[str, str] = Field(
+        {}, description="prefix -> namespace URI, for prefixed names in paths"
+    )
     defaults: Defaults = Defaults()
     value_maps: dict[str, ValueMap] = {}
     tables: dict[str, TableSpec]
@@ -206,6 +316,16 @@ class Contract(Strict):
             check_identifier(name)
         if not value:
             raise ValueError("a contract needs at least one table")
+        return value
+
+    @field_validator("namespaces")
+    @classmethod
+    def _prefixes(cls, value: dict[str, str]) -> dict[str, str]:
+        for prefix, uri in value.items():
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]*$", prefix):
+                raise ValueError(f"namespace prefix {prefix!r} is not a plain name")
+            if not uri.strip():
+                raise ValueError(f"namespace prefix {prefix!r} needs a URI")
         return value
 
     @field_validator("target_schema")

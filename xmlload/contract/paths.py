@@ -1,29 +1,35 @@
 """Contract paths: a small, checked subset of XPath.
 
 `/Root/a/b/@attr` (absolute), `a/b/@attr` or `@attr` (relative to the row element),
-`a/b` (element text). Steps are element names, `.` or `..`; no predicates: filtering is
-done with `where` expressions, which keeps every lookup a plain `find`.
+`a/b` (element text), `//a` or `a//b` (anywhere below), `p:name` (a namespace prefix the
+contract declares). Steps are element names, `.` or `..`; no predicates: filtering is
+done with `where` expressions, which keeps every lookup a plain ElementPath `find`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lxml import etree
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
-_STEP = re.compile(rf"^(?:{_NAME}|\.|\.\.)$")
-_ATTRIBUTE = re.compile(rf"^@{_NAME}$")
+_QNAME = rf"(?:{_NAME}:)?{_NAME}"
+_STEP = re.compile(rf"^(?:{_QNAME}|\.|\.\.)$")
+_ATTRIBUTE = re.compile(rf"^@{_QNAME}$")
+DESCENDANTS = "//"  # a step meaning "at any depth below"
 
 Element = etree._Element
 Locator = Callable[[Element, Element], "Element | None"]
+AttributeReader = Callable[[Element], "str | None"]
 
 
 @dataclass(frozen=True)
 class XmlPath:
-    """A parsed path: where the element is, and which attribute (None: element text)."""
+    """A parsed path: where the element is, and which attribute (None: element text).
+
+    Names are in Clark notation (`{uri}local`) once namespace prefixes are resolved."""
 
     absolute: bool
     steps: tuple[str, ...]
@@ -32,57 +38,123 @@ class XmlPath:
     @property
     def element_key(self) -> str:
         """Identifies the element part, so columns reading one element share one lookup."""
-        return ("/" if self.absolute else "") + "/".join(self.steps)
+        text = ""
+        for step in self.steps:
+            text += "/" if step == DESCENDANTS else ("/" if text else "") + step
+        return ("/" if self.absolute else "") + text
 
     def __str__(self) -> str:
-        leaf = [f"@{self.attribute}"] if self.attribute else []
-        return ("/" if self.absolute else "") + "/".join([*self.steps, *leaf])
+        if self.attribute is None:
+            return self.element_key
+        key = self.element_key
+        return f"{key}/@{self.attribute}" if key else f"@{self.attribute}"
 
 
-def parse_path(text: str, allow_attribute: bool = True) -> XmlPath:
+def qualify(name: str, namespaces: Mapping[str, str], text: str) -> str:
+    """`p:local` -> `{uri}local` for a declared prefix; plain names stay as they are."""
+    if ":" not in name:
+        return name
+    prefix, local = name.split(":", 1)
+    if prefix not in namespaces:
+        declared = sorted(namespaces) or "none"
+        raise ValueError(f"unknown namespace prefix {prefix!r} in {text!r}; declared: {declared}")
+    return f"{{{namespaces[prefix]}}}{local}"
+
+
+def _steps(body: str, text: str, namespaces: Mapping[str, str]) -> list[str]:
+    parts = body.split("/")
+    steps: list[str] = []
+    for position, part in enumerate(parts):
+        if part == "":
+            if position == len(parts) - 1:
+                continue  # a trailing '/' is harmless
+            if not steps or steps[-1] != DESCENDANTS:
+                steps.append(DESCENDANTS)
+            continue
+        if not _STEP.match(part):
+            raise ValueError(
+                f"bad step {part!r} in {text!r}: use element names, '.', '..', '//' and a "
+                "final '@attribute'; filters go in 'where'"
+            )
+        if part != ".":
+            steps.append(qualify(part, namespaces, text))
+    if steps and steps[-1] == DESCENDANTS:
+        raise ValueError(f"'//' must be followed by an element name in {text!r}")
+    return steps
+
+
+def parse_path(
+    text: str, allow_attribute: bool = True, namespaces: Mapping[str, str] | None = None
+) -> XmlPath:
     """Parse and check a path; ValueError says what is wrong."""
+    namespaces = namespaces or {}
     raw = text.strip()
     if not raw:
         raise ValueError("empty path")
-    absolute = raw.startswith("/")
-    parts = raw.strip("/").split("/") if raw.strip("/") else []
+    absolute = raw.startswith("/") and not raw.startswith("//")
+    body = raw[1:] if absolute else raw
     attribute = None
-    if parts and parts[-1].startswith("@"):
+    head, _, last = body.rpartition("/")
+    if last.startswith("@"):
         if not allow_attribute:
             raise ValueError(f"{text!r} must name elements, not an attribute")
-        if not _ATTRIBUTE.match(parts[-1]):
-            raise ValueError(f"bad attribute step {parts[-1]!r} in {text!r}")
-        attribute = parts.pop()[1:]
-    for step in parts:
-        if not _STEP.match(step):
-            raise ValueError(
-                f"bad step {step!r} in {text!r}: use element names, '.', '..' and a final "
-                "'@attribute'; filters go in 'where'"
-            )
-    if absolute and not parts:
+        if not _ATTRIBUTE.match(last):
+            raise ValueError(f"bad attribute step {last!r} in {text!r}")
+        if head.endswith("/") or (not head and body.startswith("/")):
+            raise ValueError(f"'//' must be followed by an element name in {text!r}")
+        attribute = qualify(last[1:], namespaces, text)
+        body = head
+    steps = _steps(body, text, namespaces)
+    if absolute and (not steps or steps[0] in (DESCENDANTS, "..")):
         raise ValueError(f"absolute path {text!r} must name the root element")
-    return XmlPath(absolute, tuple(step for step in parts if step != "."), attribute)
+    return XmlPath(absolute, tuple(steps), attribute)
+
+
+def _element_path(steps: tuple[str, ...]) -> str:
+    """ElementPath text for steps relative to an element: `./a//b`."""
+    text = "."
+    for step in steps:
+        text += "/" if step == DESCENDANTS else "/" + step
+    return text
 
 
 def element_locator(path: XmlPath) -> Locator:
     """A function (row element, root) -> the first element the path names, or None."""
     if path.absolute:
-        root_tag, rest = path.steps[0], "/".join(path.steps[1:])
-        if not rest:
+        root_tag, rest = path.steps[0], _element_path(path.steps[1:])
+        if rest == ".":
             return lambda element, root: root if root.tag == root_tag else None
         return lambda element, root: root.find(rest) if root.tag == root_tag else None
     if not path.steps:
         return lambda element, root: element
-    relative = "/".join(path.steps)
+    relative = _element_path(path.steps)
     return lambda element, root: element.find(relative)
 
 
 def elements_locator(path: XmlPath) -> Callable[[Element, Element], list[Element]]:
     """A function (row element, root) -> every element the path names, in document order."""
     if path.absolute:
-        root_tag, rest = path.steps[0], "/".join(path.steps[1:])
-        if not rest:
+        root_tag, rest = path.steps[0], _element_path(path.steps[1:])
+        if rest == ".":
             return lambda element, root: [root] if root.tag == root_tag else []
         return lambda element, root: root.findall(rest) if root.tag == root_tag else []
-    relative = "/".join(path.steps) or "."
+    relative = _element_path(path.steps)
     return lambda element, root: element.findall(relative)
+
+
+def attribute_reader(name: str, ignore_case: bool) -> AttributeReader:
+    """Reads one attribute; with `ignore_case`, an exact match first, then any spelling."""
+    if not ignore_case:
+        return lambda element: element.get(name)
+    folded = name.casefold()
+
+    def read(element: Element) -> str | None:
+        value = element.get(name)
+        if value is not None:
+            return value
+        for key, other in element.attrib.items():
+            if key.casefold() == folded:
+                return other
+        return None
+
+    return read

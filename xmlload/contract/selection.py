@@ -1,51 +1,83 @@
 """Which elements give rows (`rows`) and which element a `pick` column reads from:
-filters, de-duplication with a priority rule, first/last."""
+filters, de-duplication with a priority rule, first/last, steps."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
-from xmlload.contract.expressions import compile_expression
-from xmlload.contract.model import PickSpec, Priority, RowsSpec
-from xmlload.contract.paths import Element, elements_locator, parse_path
-from xmlload.contract.values import truth
+from xmlload.contract.model import PickSpec, PickStep, Priority, RowsSpec
+from xmlload.contract.paths import (
+    AttributeReader,
+    Element,
+    XmlPath,
+    attribute_reader,
+    element_locator,
+    elements_locator,
+)
+from xmlload.contract.scope import Scope
+from xmlload.contract.values import blank, truth
 
 Selector = Callable[[Element, Element], list[Element]]
+Filter = Callable[[list[Element]], list[Element]]
 
 
-def _filter(where: str | None, formats: list[str]) -> Callable[[list[Element]], list[Element]]:
+class CaselessAttributes(Mapping[str, Any]):
+    """An element's attributes for expressions, found in any case when not exact."""
+
+    def __init__(self, element: Element) -> None:
+        self.attrib = element.attrib
+
+    def __getitem__(self, name: str) -> Any:
+        value = self.attrib.get(name)
+        if value is not None:
+            return value
+        folded = name.casefold()
+        for key, other in self.attrib.items():
+            if key.casefold() == folded:
+                return other
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.attrib)
+
+    def __len__(self) -> int:
+        return len(self.attrib)
+
+
+def element_filter(where: str | None, scope: Scope) -> Filter:
     if where is None:
         return lambda elements: elements
-    expression = compile_expression(where, formats)
-    test = expression.evaluate
+    test = scope.expression(where).evaluate
+    if scope.ignore_attribute_case:
+        return lambda elements: [e for e in elements if truth(test(CaselessAttributes(e)))]
     return lambda elements: [element for element in elements if truth(test(element.attrib))]
 
 
-def _distinct(
-    attribute: str, priority: Priority | None
-) -> Callable[[list[Element]], list[Element]]:
-    """Keep one element per value of `attribute`: the best by priority, then the first."""
+def _distinct(attribute: str, priority: Priority | None, keep: str) -> Filter:
+    """Keep one element per value of `attribute`: the best by priority, then first/last."""
     rank = {value: position for position, value in enumerate(priority.order)} if priority else {}
     ranked_by = priority.attribute if priority else None
     worst = len(rank)
+    later_wins = keep == "last"
 
     def distinct(elements: list[Element]) -> list[Element]:
         best: dict[str, tuple[int, int]] = {}
         for position, element in enumerate(elements):
             key = (element.get(attribute) or "").strip()
             score = rank.get(element.get(ranked_by), worst) if ranked_by else worst
-            if key not in best or score < best[key][0]:
+            if key not in best or score < best[key][0] or (later_wins and score == best[key][0]):
                 best[key] = (score, position)
-        keep = sorted(position for _, position in best.values())
-        return [elements[position] for position in keep]
+        keep_positions = sorted(position for _, position in best.values())
+        return [elements[position] for position in keep_positions]
 
     return distinct
 
 
-def build_selector(rows: RowsSpec, formats: list[str]) -> Selector:
-    locate = elements_locator(parse_path(rows.path, allow_attribute=False))
-    keep = _filter(rows.where, formats)
-    distinct = _distinct(rows.distinct_by, rows.priority) if rows.distinct_by else None
+def build_selector(rows: RowsSpec, scope: Scope) -> Selector:
+    locate = elements_locator(scope.path(rows.path, allow_attribute=False))
+    keep = element_filter(rows.where, scope)
+    distinct = _distinct(rows.distinct_by, rows.priority, rows.keep) if rows.distinct_by else None
     take = rows.take
 
     def select(element: Element, root: Element) -> list[Element]:
@@ -61,15 +93,52 @@ def build_selector(rows: RowsSpec, formats: list[str]) -> Selector:
     return select
 
 
+def _step(step: PickStep, scope: Scope) -> Callable[[list[Element], Element], list[Element]]:
+    locate = elements_locator(scope.path(step.path, allow_attribute=False))
+    keep = element_filter(step.where, scope)
+    take = step.take
+
+    def run(elements: list[Element], root: Element) -> list[Element]:
+        found = [hit for element in elements for hit in keep(locate(element, root))]
+        if take == "first":
+            return found[:1]
+        if take == "last":
+            return found[-1:]
+        return found
+
+    return run
+
+
 def build_picker(
-    pick: PickSpec, formats: list[str]
+    pick: PickSpec, value: XmlPath, scope: Scope
 ) -> Callable[[Element, Element], Element | None]:
-    locate = elements_locator(parse_path(pick.path, allow_attribute=False))
-    keep = _filter(pick.where, formats)
-    index = 0 if pick.take == "first" else -1
+    """(row element, root) -> the element `value`'s attribute or text is read from."""
+    steps = pick.steps
+    last = steps[-1]
+    wanted = last.take if last.take.endswith("_with_value") else None
+    runs = [_step(step, scope) for step in steps[:-1]]
+    final = _step(last.model_copy(update={"take": "all"}) if wanted else last, scope)
+    sub = element_locator(XmlPath(False, value.steps, None))
+    read = _reader(value, scope)
 
     def picker(element: Element, root: Element) -> Element | None:
-        chosen = keep(locate(element, root))
-        return chosen[index] if chosen else None
+        elements = [element]
+        for run in runs:
+            elements = run(elements, root)
+        candidates = [sub(chosen, root) for chosen in final(elements, root)]
+        if wanted is None:
+            return candidates[0] if candidates else None
+        ordered = candidates if wanted == "first_with_value" else reversed(candidates)
+        for candidate in ordered:
+            if candidate is not None and not blank(read(candidate)):
+                return candidate
+        return None
 
     return picker
+
+
+def _reader(value: XmlPath, scope: Scope) -> Callable[[Element], str | None]:
+    if value.attribute is None:
+        return lambda element: element.text
+    reader: AttributeReader = attribute_reader(value.attribute, scope.ignore_attribute_case)
+    return reader

@@ -44,7 +44,7 @@ def _to_text(value: Any) -> str:
     return str(value)
 
 
-def _to_integer(value: Any) -> int:
+def _to_integer(value: Any, round_fractions: bool) -> int:
     if isinstance(value, str):
         try:
             return int(value)
@@ -53,8 +53,12 @@ def _to_integer(value: Any) -> int:
     if isinstance(value, bool):
         return int(value)
     number = to_number(value)
-    if number is None or number != number.to_integral_value():
+    if number is None:
         raise ValueProblem(f"{value!r} is not a whole number")
+    if number != number.to_integral_value():
+        if not round_fractions:
+            raise ValueProblem(f"{value!r} is not a whole number")
+        number = number.quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return int(number)
 
 
@@ -69,14 +73,14 @@ def _to_boolean(value: Any) -> bool:
     raise ValueProblem(f"{value!r} is not a yes/no value")
 
 
-def _type_converter(kind: ColumnType, formats: list[str]) -> Converter:
+def _type_converter(kind: ColumnType, formats: list[str], round_fractions: bool) -> Converter:
     if kind.kind in ("string", "text"):
         return _to_text
     if kind.kind in INTEGER_RANGES:
         low, high = INTEGER_RANGES[kind.kind]
 
         def integer(value: Any) -> int:
-            number = _to_integer(value)
+            number = _to_integer(value, round_fractions)
             if not low <= number <= high:
                 raise ValueProblem(f"{number} is out of range for {kind.kind}")
             return number
@@ -120,7 +124,9 @@ def _to_datetime(value: Any, formats: list[str]) -> datetime:
         raise ValueProblem(str(error)) from None
 
 
-def _value_map(spec: ValueMap, notes: Notes, where: str) -> Converter:
+def value_map_lookup(spec: ValueMap, notes: Notes, where: str) -> Converter:
+    """Exact key, then any case (unless switched off), then the map's default; unmapped
+    values are counted in `notes`."""
     exact = dict(spec.values)
     folded = {key.casefold(): value for key, value in exact.items()} if spec.ignore_case else {}
     has_default = "default" in spec.model_fields_set
@@ -162,8 +168,9 @@ def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: 
     trim = rules.defaults.trim if spec.trim is None else spec.trim
     overflow = spec.overflow or rules.defaults.overflow
     lenient = (spec.invalid or rules.defaults.invalid) == "null"
-    mapper = _value_map(value_maps[spec.map], notes, where) if spec.map else None
-    typed = _type_converter(kind, rules.formats)
+    mapper = value_map_lookup(value_maps[spec.map], notes, where) if spec.map else None
+    round_fractions = rules.defaults.fractional_integers == "round_half_up"
+    typed = _type_converter(kind, rules.formats, round_fractions)
     length = kind.length
     if kind.kind in ("string", "text") and mapper is None and trim and not spec.digits_only:
         return _plain_text(length, overflow, notes, where, kind)

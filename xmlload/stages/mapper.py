@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from xmlload.contract.compiler import CompiledTable, Plan
+from xmlload.contract.compiler import CompiledSource, CompiledTable, Plan
+from xmlload.contract.getters import Item
 from xmlload.contract.paths import Element
+from xmlload.contract.values import truth
 from xmlload.errors import DocumentError, ExpressionError, ValueProblem
 
 
@@ -28,6 +31,24 @@ class _RowContext:
 
     element: Element
     key: tuple[Any, ...]
+
+
+def _candidates(
+    source: CompiledSource, element: Element, root: Element
+) -> Iterator[tuple[Element, Item | None]]:
+    assert source.select is not None
+    for chosen in source.select(element, root):
+        if source.unpivot is None:
+            yield chosen, None
+        else:
+            for item in source.unpivot.items(chosen, root):
+                yield chosen, item
+
+
+def _is_data(value: Any, counts: bool | str) -> bool:
+    if value is None or counts is False:
+        return False
+    return counts is True or value != 0
 
 
 class DataMapper:
@@ -55,60 +76,48 @@ class DataMapper:
         contexts: list[_RowContext] = []
         for parent in parents:
             link = parent.key if table.parent_columns else (document_id,)
-            if table.select is None:
-                values = self._row_values(table, parent.element, root, None, table.parent is None)
+            if table.sequence_column is None:
+                keep = table.keep_empty or table.parent is None
+                source = table.sources[0]
+                values = self._row_values(table, source, parent.element, root, None, keep)
                 if values is not None:
                     rows.append((*link, *values))
                     contexts.append(_RowContext(parent.element, link))
                 continue
-            for element, item in self._candidates(table, parent.element, root):
-                values = self._row_values(table, element, root, item)
-                if values is None:
-                    continue
-                sequence = len(rows) + 1
-                rows.append((*link, sequence, *values))
-                contexts.append(_RowContext(element, (document_id, sequence)))
+            for source in table.sources:
+                for element, item in _candidates(source, parent.element, root):
+                    values = self._row_values(table, source, element, root, item, table.keep_empty)
+                    if values is None:
+                        continue
+                    sequence = len(rows) + 1
+                    rows.append((*link, sequence, *values))
+                    contexts.append(_RowContext(element, (document_id, sequence)))
         return rows, contexts
-
-    @staticmethod
-    def _candidates(
-        table: CompiledTable, element: Element, root: Element
-    ) -> list[tuple[Element, tuple[str, str] | None]]:
-        assert table.select is not None
-        selected = table.select(element, root)
-        if not table.unpivot:
-            return [(chosen, None) for chosen in selected]
-        found = []
-        for chosen in selected:
-            for attribute, key in table.unpivot:
-                value = chosen.get(attribute)
-                if value is not None and value.strip():
-                    found.append((chosen, (key, value)))
-        return found
 
     def _row_values(
         self,
         table: CompiledTable,
+        source: CompiledSource,
         element: Element,
         root: Element,
-        item: tuple[str, str] | None,
-        keep_empty: bool = False,
+        item: Item | None,
+        keep_empty: bool,
     ) -> list[Any] | None:
-        """Converted column values, or None when every document-sourced value is empty.
-
-        A top-level one-row-per-document table stands for the document: always kept.
-        """
-        elements = [locate(element, root) for locate in table.locators]
+        """Converted column values, or None when the row is not written: its `where` does
+        not hold, or no value that counts as data is present (unless `keep_empty`)."""
+        elements = [locate(element, root) for locate in source.locators]
+        if source.condition is not None and not self._holds(table, source, elements):
+            return None
         values: list[Any] = []
         has_data = False
-        for column in table.columns:
+        for column, get in zip(table.columns, source.getters, strict=True):
             try:
-                value = column.convert(column.get(elements, item))
+                value = column.convert(get(elements, item))
             except (ValueProblem, ExpressionError, ArithmeticError) as problem:
                 raise DocumentError(
                     "map", f"{table.name}.{column.name} ({column.source}): {problem}"
                 ) from None
-            if value is not None and column.reads_document:
+            if not has_data and _is_data(value, column.counts_as_data):
                 has_data = True
             values.append(value)
         if not has_data and not keep_empty:
@@ -129,3 +138,11 @@ class DataMapper:
                     f"({column.source}) and no default",
                 )
         return values
+
+    @staticmethod
+    def _holds(table: CompiledTable, source: CompiledSource, elements: list[Any]) -> bool:
+        assert source.condition is not None
+        try:
+            return truth(source.condition(elements, None))
+        except (ExpressionError, ArithmeticError) as problem:
+            raise DocumentError("map", f"{table.name} (where): {problem}") from None

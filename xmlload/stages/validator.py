@@ -51,11 +51,10 @@ class PreProcessingValidator:
         document = plan.contract.document
         self.max_bytes = max_bytes
         self.allow_doctype = document.allow_doctype
-        self.root_tag = document.root
+        element = plan.scope.path(document.element, allow_attribute=False)
+        self.root_tag = element.steps[0]
         self.element_path = document.element
-        self.find_element = element_locator(
-            XmlPath(True, tuple(document.element.strip("/").split("/")), None)
-        )
+        self.find_element = element_locator(element)
         self.find_id = element_locator(XmlPath(plan.id_path.absolute, plan.id_path.steps, None))
         self.id_attribute = plan.id_path.attribute
         id_rules = ColumnRules(

@@ -1,0 +1,160 @@
+"""Where each column's raw value comes from, for one row source.
+
+A `SourceReader` is built per row source (and per template value): it parses every path
+once, shares element lookups among the columns that read the same element (one `find`
+per element per row), and returns getters `(elements, item) -> raw value`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from xmlload.contract.expressions import Expression
+from xmlload.contract.model import ColumnSpec, InputSpec, ItemInput, PickSpec
+from xmlload.contract.paths import Element, Locator, XmlPath, attribute_reader, element_locator
+from xmlload.contract.scope import Scope
+from xmlload.contract.selection import build_picker
+from xmlload.errors import ExpressionError
+
+Location = tuple[str | int, ...]
+Item = tuple[str, Any, str]  # an unpivot row: (key, value, attribute name)
+Getter = Callable[[list["Element | None"], "Item | None"], Any]
+ITEM_POSITION = {"key": 0, "value": 1, "attribute": 2}
+
+
+@dataclass
+class Problems:
+    """Contract problems (and warnings) with their place, collected while compiling."""
+
+    items: list[tuple[Location, str]] = field(default_factory=list)
+    warnings: list[tuple[Location, str]] = field(default_factory=list)
+
+    def add(self, where: Location, message: str) -> None:
+        self.items.append((where, message))
+
+    def warn(self, where: Location, message: str) -> None:
+        self.warnings.append((where, message))
+
+
+def _nothing(elements: list[Element | None], item: Item | None) -> Any:
+    return None
+
+
+class SourceReader:
+    """Builds the getters of one row source; `locators` run once per row."""
+
+    def __init__(self, scope: Scope, problems: Problems, has_items: bool) -> None:
+        self.scope, self.problems, self.has_items = scope, problems, has_items
+        self.locators: list[Locator] = []
+        self._index: dict[str, int] = {}
+
+    def _locate(self, key: str, make: Callable[[], Locator]) -> int:
+        if key not in self._index:
+            self._index[key] = len(self.locators)
+            self.locators.append(make())
+        return self._index[key]
+
+    def column(self, spec: ColumnSpec, where: Location, constant: Any = None) -> Getter:
+        """The getter for a column; `constant` is a row source's `set` value for it."""
+        scope = self.scope
+        if spec.ignore_attribute_case is not None:
+            scope = replace(scope, ignore_attribute_case=spec.ignore_attribute_case)
+        if "const" in spec.model_fields_set:
+            value = spec.const if constant is None else constant
+            return lambda elements, item: value
+        if spec.item is not None:
+            return self.item(spec.item, (*where, "item"))
+        if spec.path is not None:
+            return self.value(spec.path, (*where, "path"), scope)
+        if spec.paths is not None:
+            getters = [self.value(p, (*where, "paths", i), scope) for i, p in enumerate(spec.paths)]
+            return _first_present(getters)
+        if spec.pick is not None:
+            return self.pick(spec.pick, (*where, "pick"), scope)
+        assert spec.expr is not None
+        return self.expression(spec.expr, spec.inputs, where, scope)
+
+    def item(self, part: str, where: Location) -> Getter:
+        if not self.has_items:
+            self.problems.add(where, "item applies only to tables with rows.unpivot")
+            return _nothing
+        position = ITEM_POSITION[part]
+        return lambda elements, item: None if item is None else item[position]
+
+    def value(self, text: str, where: Location, scope: Scope | None = None) -> Getter:
+        scope = scope or self.scope
+        try:
+            path = scope.path(text)
+        except ValueError as error:
+            self.problems.add(where, str(error))
+            return _nothing
+        index = self._locate(path.element_key, lambda: element_locator(path))
+        return _read_at(index, path, scope)
+
+    def pick(self, pick: PickSpec, where: Location, scope: Scope) -> Getter:
+        try:
+            value_path = scope.path(pick.value)
+            picker = build_picker(pick, value_path, scope)
+        except (ValueError, ExpressionError) as error:
+            self.problems.add(where, str(error))
+            return _nothing
+        key = f"pick:{pick.model_dump_json()}"
+        index = self._locate(key, lambda: picker)
+        return _read_at(index, XmlPath(False, (), value_path.attribute), scope)
+
+    def expression(
+        self, source: str, inputs: dict[str, InputSpec], where: Location, scope: Scope
+    ) -> Getter:
+        try:
+            expression = scope.expression(source)
+        except ExpressionError as error:
+            self.problems.add((*where, "expr"), f"expression does not parse: {error}")
+            return _nothing
+        bound = self.bind(expression, inputs, where, scope)
+        return _evaluate(expression, bound)
+
+    def bind(
+        self, expression: Expression, inputs: dict[str, InputSpec], where: Location, scope: Scope
+    ) -> list[tuple[str, Getter]]:
+        """A getter per name the expression reads: its input, or the attribute of that name."""
+        bound: list[tuple[str, Getter]] = []
+        for name in sorted(expression.names):
+            spec = inputs.get(name, f"@{name}")
+            place = (*where, "inputs", name)
+            if isinstance(spec, ItemInput):
+                bound.append((name, self.item(spec.item, place)))
+            elif isinstance(spec, PickSpec):
+                bound.append((name, self.pick(spec, place, scope)))
+            else:
+                bound.append((name, self.value(spec, place, scope)))
+        for name in sorted(set(inputs) - expression.names):
+            self.problems.warn((*where, "inputs", name), "input is not used by the expression")
+        return bound
+
+
+def _read_at(index: int, path: XmlPath, scope: Scope) -> Getter:
+    if path.attribute is None:
+        return lambda elements, item: None if elements[index] is None else elements[index].text
+    read = attribute_reader(path.attribute, scope.ignore_attribute_case)
+    return lambda elements, item: None if elements[index] is None else read(elements[index])
+
+
+def _first_present(getters: list[Getter]) -> Getter:
+    def first(elements: list[Element | None], item: Item | None) -> Any:
+        for getter in getters:
+            value = getter(elements, item)
+            if value is not None and value.strip() != "":
+                return value
+        return None
+
+    return first
+
+
+def _evaluate(expression: Expression, bound: list[tuple[str, Getter]]) -> Getter:
+    def evaluate(elements: list[Element | None], item: Item | None) -> Any:
+        env = {name: getter(elements, item) for name, getter in bound}
+        return expression.evaluate(env)
+
+    return evaluate
