@@ -161,7 +161,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_validate_exit_codes(tmp_path: Path) -> None:
     good = cli("contract", "validate", str(CONTRACT))
     assert good.returncode == 0, good.stderr
-    assert "12 tables" in good.stdout
+    assert "13 tables" in good.stdout
     bad = cli(
         "contract", "validate", str(write_contract(tmp_path, BASE.replace("string(20)", "x")))
     )
@@ -174,7 +174,7 @@ def test_cli_validate_exit_codes(tmp_path: Path) -> None:
     [
         ("sqlite", "CREATE TABLE app_contact_base"),
         ("postgresql", "receive_date TIMESTAMP WITHOUT TIME ZONE"),
-        ("mysql", "score DECIMAL(10, 2)"),
+        ("mysql", "card_intro_purchase_apr DECIMAL(12, 5)"),
         ("mssql", "first_name NVARCHAR(50) NOT NULL"),
     ],
 )

@@ -167,7 +167,8 @@ def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: 
     spec, kind, where = rules.spec, rules.kind, rules.where
     trim = rules.defaults.trim if spec.trim is None else spec.trim
     overflow = spec.overflow or rules.defaults.overflow
-    lenient = (spec.invalid or rules.defaults.invalid) == "null"
+    # A required value must be valid: the contract-wide `invalid: null` does not apply to it.
+    lenient = (spec.invalid or ("fail" if spec.required else rules.defaults.invalid)) == "null"
     mapper = value_map_lookup(value_maps[spec.map], notes, where) if spec.map else None
     round_fractions = rules.defaults.fractional_integers == "round_half_up"
     typed = _type_converter(kind, rules.formats, round_fractions)

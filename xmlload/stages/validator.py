@@ -60,7 +60,7 @@ class PreProcessingValidator:
         id_rules = ColumnRules(
             "document id",
             plan.id_kind,
-            ColumnSpec(type=document.id.type, path=document.id.path),
+            ColumnSpec(type=document.id.type, path=document.id.path, invalid="fail"),
             plan.contract.defaults,
         )
         self.convert_id = build_converter(id_rules, {}, Notes())
