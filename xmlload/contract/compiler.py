@@ -9,14 +9,14 @@ insert order derived from the parent links. Problems are collected with their pl
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from xmlload.contract.getters import Getter, Location, Problems, SourceReader
+from xmlload.contract.getters import Getter, Location, Problems, SourceLocator, SourceReader
 from xmlload.contract.model import ColumnSpec, Contract, RowsSpec, TableSpec, check_identifier
-from xmlload.contract.paths import Element, Locator, XmlPath
+from xmlload.contract.paths import Element, XmlPath
 from xmlload.contract.scope import Scope
 from xmlload.contract.selection import Selector, build_selector
 from xmlload.contract.templates import Bindings, bindings, fill, instantiate, unfilled
@@ -57,8 +57,8 @@ class CompiledSource:
     select: Selector | None
     unpivot: Unpivot | None
     condition: Getter | None
-    locators: list[Locator]
-    getters: list[Getter]
+    locators: list[SourceLocator]
+    pairs: list[tuple[CompiledColumn, Getter]]  # each column with its getter, in order
 
 
 @dataclass
@@ -71,6 +71,15 @@ class CompiledTable:
     sources: list[CompiledSource]
     columns: list[CompiledColumn]
     keep_empty: bool
+    checked: list[tuple[int, CompiledColumn]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Columns that need a look when their value is NULL: required, default, NOT NULL."""
+        self.checked = [
+            (position, column)
+            for position, column in enumerate(self.columns)
+            if column.required or column.default is not None or not column.nullable
+        ]
 
     @property
     def column_names(self) -> list[str]:
@@ -155,6 +164,7 @@ class _TableCompiler:
         self.notes, self.problems = notes, problems
         self.spec: TableSpec = contract.tables[name]
         self.where: Location = ("tables", name)
+        self.compiled: list[CompiledColumn] = []
 
     def column_specs(self) -> list[tuple[str, ColumnSpec, Location]]:
         """Columns with column templates expanded: (name, spec, place in the contract)."""
@@ -209,6 +219,9 @@ class _TableCompiler:
             counts_as_data=False if constant else spec.counts_as_data,
         )
 
+    def paired(self, getters: list[Getter]) -> list[tuple[CompiledColumn, Getter]]:
+        return list(zip(self.compiled, getters, strict=True))
+
     def sources(self, columns: list[tuple[str, ColumnSpec, Location]]) -> list[CompiledSource]:
         if not self.spec.row_sources:
             return [self.single_source(columns)]
@@ -236,7 +249,7 @@ class _TableCompiler:
         condition = None
         if self.spec.where is not None:
             condition = self.condition(reader)
-        return CompiledSource(None, None, condition, reader.locators, getters)
+        return CompiledSource(None, None, condition, reader.locators, self.paired(getters))
 
     def condition(self, reader: SourceReader) -> Getter | None:
         assert self.spec.where is not None
@@ -270,7 +283,9 @@ class _TableCompiler:
                     f"{column!r} must be a column of {self.name} with a const value",
                 )
         try:
-            select = build_selector(rows, self.scope)
+            selection = rows.model_dump_json(include={"path", "where", "distinct_by", "priority",
+                                                      "keep", "take"})  # fmt: skip
+            select = self.scope.shared(f"rows:{selection}", build_selector(rows, self.scope))
             unpivot = build_unpivot(rows.unpivot_spec, self.scope) if rows.unpivot else None
         except (ValueError, ExpressionError) as error:
             self.problems.add(place, str(error))
@@ -280,7 +295,7 @@ class _TableCompiler:
         for name, spec, where in columns:
             filled = _instantiated(spec, values, where, self.problems)
             getters.append(reader.column(filled or spec, where, rows.set.get(name)))
-        return CompiledSource(select, unpivot, None, reader.locators, getters)
+        return CompiledSource(select, unpivot, None, reader.locators, self.paired(getters))
 
 
 def _compile_table(
@@ -318,6 +333,7 @@ def _compile_table(
             problems.add(place, f"column {column!r} is defined twice (check templates)")
         seen.add(column)
         columns.append(compiler.column(column, column_spec, place))
+    compiler.compiled = columns
     sources = compiler.sources(column_specs)
     return CompiledTable(
         name, spec.parent, key_columns, parent_columns, sequence, sources, columns,

@@ -282,6 +282,8 @@ class _Parser:
         fn_lib.check_arity(name, len(args), token.position)
         runs = [arg.run for arg in args]
         formats = self.formats
+        if name in fn_lib.PURE and all(arg.literal for arg in args):
+            return _literal(function(formats, *[arg.value for arg in args]))
         return _Node(lambda env: function(formats, *[run(env) for run in runs]))
 
     def map_call(self, token: Token) -> _Node:

@@ -14,7 +14,7 @@ from typing import Any
 from xmlload.contract.values import blank, to_datetime, to_number, truth
 from xmlload.errors import ExpressionError
 
-__all__ = ["BINARY", "FUNCTIONS", "UNIT_FUNCTIONS", "register_function", "truth"]
+__all__ = ["BINARY", "FUNCTIONS", "PURE", "UNIT_FUNCTIONS", "register_function", "truth"]
 
 
 def _arith(operation: Callable[[Decimal, Decimal], Decimal]) -> Callable[[Any, Any], Any]:
@@ -182,6 +182,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "DATEADD": _dateadd,
     "DATEDIFF": _datediff,
 }
+# The built-in functions depend on their arguments only: with literal arguments they are
+# evaluated once, when the expression is compiled. Extension functions are not assumed pure.
+PURE = frozenset(FUNCTIONS)
 _ARITY: dict[str, tuple[int, int]] = {
     "SUBSTR": (2, 3),
     "REPLACE": (3, 3),

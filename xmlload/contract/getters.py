@@ -15,10 +15,13 @@ from xmlload.contract.expressions import Expression
 from xmlload.contract.model import ColumnSpec, InputSpec, ItemInput, PickSpec
 from xmlload.contract.paths import Element, Locator, XmlPath, attribute_reader, element_locator
 from xmlload.contract.scope import Scope
-from xmlload.contract.selection import build_picker
+from xmlload.contract.selection import build_pick_steps, build_value_picker
 from xmlload.errors import ExpressionError
 
 Location = tuple[str | int, ...]
+# A locator finds one element per row: from the row element, or (with an anchor index)
+# from the element an earlier locator found, so picks share their selection.
+SourceLocator = tuple[Locator, "int | None"]
 Item = tuple[str, Any, str]  # an unpivot row: (key, value, attribute name)
 Getter = Callable[[list["Element | None"], "Item | None"], Any]
 ITEM_POSITION = {"key": 0, "value": 1, "attribute": 2}
@@ -47,13 +50,13 @@ class SourceReader:
 
     def __init__(self, scope: Scope, problems: Problems, has_items: bool) -> None:
         self.scope, self.problems, self.has_items = scope, problems, has_items
-        self.locators: list[Locator] = []
+        self.locators: list[SourceLocator] = []
         self._index: dict[str, int] = {}
 
-    def _locate(self, key: str, make: Callable[[], Locator]) -> int:
+    def _locate(self, key: str, make: Callable[[], Locator], anchor: int | None = None) -> int:
         if key not in self._index:
             self._index[key] = len(self.locators)
-            self.locators.append(make())
+            self.locators.append((make(), anchor))
         return self._index[key]
 
     def column(self, spec: ColumnSpec, where: Location, constant: Any = None) -> Getter:
@@ -94,15 +97,26 @@ class SourceReader:
         return _read_at(index, path, scope)
 
     def pick(self, pick: PickSpec, where: Location, scope: Scope) -> Getter:
+        """Columns picking from the same elements share the selection: one locator for the
+        steps, one per value element below it."""
         try:
             value_path = scope.path(pick.value)
-            picker = build_picker(pick, value_path, scope)
+            steps_key = "pick:" + pick.model_copy(update={"value": ""}).model_dump_json()
+            if pick.steps[-1].take.endswith("_with_value"):
+                key = f"{steps_key}{value_path}"
+                picker = scope.shared(key, build_value_picker(pick, value_path, scope))
+                index = self._locate(key, lambda: picker)
+                return _read_at(index, XmlPath(False, (), value_path.attribute), scope)
+            picked = scope.shared(steps_key, build_pick_steps(pick, scope))
         except (ValueError, ExpressionError) as error:
             self.problems.add(where, str(error))
             return _nothing
-        key = f"pick:{pick.model_dump_json()}"
-        index = self._locate(key, lambda: picker)
-        return _read_at(index, XmlPath(False, (), value_path.attribute), scope)
+        index = self._locate(steps_key, lambda: picked)
+        if value_path.steps:
+            below = XmlPath(False, value_path.steps, None)
+            key = f"{steps_key}/{below.element_key}"
+            index = self._locate(key, lambda: element_locator(below), anchor=index)
+        return _read_at(index, value_path, scope)
 
     def expression(
         self, source: str, inputs: dict[str, InputSpec], where: Location, scope: Scope
@@ -137,7 +151,10 @@ class SourceReader:
 def _read_at(index: int, path: XmlPath, scope: Scope) -> Getter:
     if path.attribute is None:
         return lambda elements, item: None if elements[index] is None else elements[index].text
-    read = attribute_reader(path.attribute, scope.ignore_attribute_case)
+    if not scope.ignore_attribute_case:
+        name = path.attribute
+        return lambda elements, item: None if elements[index] is None else elements[index].get(name)
+    read = attribute_reader(path.attribute, True)
     return lambda elements, item: None if elements[index] is None else read(elements[index])
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from xmlload.contract.expressions import Expression, compile_expression
 from xmlload.contract.paths import XmlPath, parse_path
+
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -16,6 +18,24 @@ class Scope:
     namespaces: Mapping[str, str] = field(default_factory=dict)
     maps: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     ignore_attribute_case: bool = False
+    # Per-document results of selections, shared by every table that makes the same one;
+    # the mapper clears it before and after each document.
+    memo: dict[tuple[str, Any], Any] = field(default_factory=dict, compare=False)
+
+    def shared(
+        self, key: str, function: Callable[[Any, Any], Result]
+    ) -> Callable[[Any, Any], Result]:
+        """`function(element, root)`, computed once per element and document."""
+        memo = self.memo
+
+        def once(element: Any, root: Any) -> Result:
+            slot = (key, element)
+            if slot in memo:
+                return memo[slot]  # type: ignore[no-any-return]
+            found = memo[slot] = function(element, root)
+            return found
+
+        return once
 
     def path(self, text: str, allow_attribute: bool = True) -> XmlPath:
         return parse_path(text, allow_attribute, self.namespaces)

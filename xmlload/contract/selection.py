@@ -109,27 +109,38 @@ def _step(step: PickStep, scope: Scope) -> Callable[[list[Element], Element], li
     return run
 
 
-def build_picker(
+def build_pick_steps(pick: PickSpec, scope: Scope) -> Callable[[Element, Element], Element | None]:
+    """(row element, root) -> the element the pick's steps end on (first/last take)."""
+    runs = [_step(step, scope) for step in pick.steps]
+
+    def picked(element: Element, root: Element) -> Element | None:
+        elements = [element]
+        for run in runs:
+            elements = run(elements, root)
+        return elements[0] if elements else None
+
+    return picked
+
+
+def build_value_picker(
     pick: PickSpec, value: XmlPath, scope: Scope
 ) -> Callable[[Element, Element], Element | None]:
-    """(row element, root) -> the element `value`'s attribute or text is read from."""
+    """For a last step taking `first_with_value`/`last_with_value`: (row element, root) ->
+    the element `value`'s attribute or text is read from."""
     steps = pick.steps
     last = steps[-1]
-    wanted = last.take if last.take.endswith("_with_value") else None
     runs = [_step(step, scope) for step in steps[:-1]]
-    final = _step(last.model_copy(update={"take": "all"}) if wanted else last, scope)
+    final = _step(last.model_copy(update={"take": "all"}), scope)
     sub = element_locator(XmlPath(False, value.steps, None))
     read = _reader(value, scope)
+    first = last.take == "first_with_value"
 
     def picker(element: Element, root: Element) -> Element | None:
         elements = [element]
         for run in runs:
             elements = run(elements, root)
         candidates = [sub(chosen, root) for chosen in final(elements, root)]
-        if wanted is None:
-            return candidates[0] if candidates else None
-        ordered = candidates if wanted == "first_with_value" else reversed(candidates)
-        for candidate in ordered:
+        for candidate in candidates if first else reversed(candidates):
             if candidate is not None and not blank(read(candidate)):
                 return candidate
         return None

@@ -176,16 +176,18 @@ def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: 
     if kind.kind in ("string", "text") and mapper is None and trim and not spec.digits_only:
         return _plain_text(length, overflow, notes, where, kind)
 
+    digits_only = spec.digits_only
+
     def convert(value: Any) -> Any:
-        if isinstance(value, str):
+        if value is None:
+            return None
+        if value.__class__ is str:
             if trim:
                 value = value.strip()
-            if spec.digits_only:
+            if digits_only:
                 value = "".join(c for c in value if c.isdigit())
             if value == "":
                 return None
-        if value is None:
-            return None
         if mapper is not None:
             value = mapper(value)
             if value is None:

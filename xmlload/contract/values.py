@@ -99,14 +99,19 @@ def parse_datetime(text: str, formats: list[str]) -> datetime:
     """Parse with ISO first, then each format in order; ValueError if none fits.
 
     Formats made only of numeric directives run as precompiled regexes (strptime is slow);
-    like strptime they accept unpadded numbers (`2023-9-21 8:46:18.164`).
+    like strptime they accept unpadded numbers (`2023-9-21 8:46:18.164`). Results are
+    cached: one document compares the same date many times (CASE branches, templates).
     """
-    text = text.strip()
+    return _parse_datetime(text.strip(), tuple(formats))
+
+
+@lru_cache(maxsize=4096)
+def _parse_datetime(text: str, formats: tuple[str, ...]) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
         pass  # not ISO: try the contract's formats
-    for pattern, regex in _compiled_formats(tuple(formats)):
+    for pattern, regex in _compiled_formats(formats):
         try:
             if regex is None:
                 return datetime.strptime(text, pattern)

@@ -45,12 +45,6 @@ def _candidates(
                 yield chosen, item
 
 
-def _is_data(value: Any, counts: bool | str) -> bool:
-    if value is None or counts is False:
-        return False
-    return counts is True or value != 0
-
-
 class DataMapper:
     """Runs a compiled plan over one document. Holds no per-document state between calls."""
 
@@ -59,14 +53,19 @@ class DataMapper:
 
     def map(self, root: Element, document_element: Element, document_id: Any) -> MappedDocument:
         self.plan.notes.take()
+        memo = self.plan.scope.memo
+        memo.clear()
         rows: dict[str, list[tuple[Any, ...]]] = {}
         contexts: dict[str, list[_RowContext]] = {}
         top = [_RowContext(document_element, (document_id,))]
-        for table in self.plan.tables:
-            parents = contexts[table.parent] if table.parent else top
-            table_rows, table_contexts = self._map_table(table, parents, root, document_id)
-            rows[table.name] = table_rows
-            contexts[table.name] = table_contexts
+        try:
+            for table in self.plan.tables:
+                parents = contexts[table.parent] if table.parent else top
+                table_rows, table_contexts = self._map_table(table, parents, root, document_id)
+                rows[table.name] = table_rows
+                contexts[table.name] = table_contexts
+        finally:
+            memo.clear()  # holds elements: let the tree go with the document
         return MappedDocument(document_id, rows, self.plan.notes.take())
 
     def _map_table(
@@ -105,24 +104,27 @@ class DataMapper:
     ) -> list[Any] | None:
         """Converted column values, or None when the row is not written: its `where` does
         not hold, or no value that counts as data is present (unless `keep_empty`)."""
-        elements = [locate(element, root) for locate in source.locators]
+        elements: list[Element | None] = []
+        for locate, anchor in source.locators:
+            base = element if anchor is None else elements[anchor]
+            elements.append(None if base is None else locate(base, root))
         if source.condition is not None and not self._holds(table, source, elements):
             return None
         values: list[Any] = []
         has_data = False
-        for column, get in zip(table.columns, source.getters, strict=True):
+        for column, get in source.pairs:
             try:
                 value = column.convert(get(elements, item))
             except (ValueProblem, ExpressionError, ArithmeticError) as problem:
                 raise DocumentError(
                     "map", f"{table.name}.{column.name} ({column.source}): {problem}"
                 ) from None
-            if not has_data and _is_data(value, column.counts_as_data):
-                has_data = True
+            if value is not None and not has_data and column.counts_as_data is not False:
+                has_data = column.counts_as_data is True or value != 0
             values.append(value)
         if not has_data and not keep_empty:
             return None
-        for position, column in enumerate(table.columns):
+        for position, column in table.checked:
             if values[position] is not None:
                 continue
             if column.required:
