@@ -125,6 +125,11 @@ def test_default_is_converted_to_the_column_type() -> None:
         "2023-09-21 08:46:18",
         "20230921",
         "12/6/1972 10:05:00",
+        "4/2/2020 5:53:20 AM",
+        "6/1/2020 10:16:55 PM",
+        "6/1/2020 12:16:55 am",
+        "6/1/2020 12:00:00 PM",
+        "6/1/2020 13:00:00 PM",
     ],
 )
 def test_fast_date_formats_agree_with_strptime(text: str) -> None:
@@ -136,6 +141,7 @@ def test_fast_date_formats_agree_with_strptime(text: str) -> None:
         "%m/%d/%Y",
         "%Y%m%d",
         "%m/%d/%Y %H:%M:%S",
+        "%m/%d/%Y %I:%M:%S %p",
     ]
     expected = None
     for pattern in formats:
@@ -144,7 +150,11 @@ def test_fast_date_formats_agree_with_strptime(text: str) -> None:
             break
         except ValueError:
             continue
-    assert parse_datetime(text, formats) == expected
+    if expected is None:
+        with pytest.raises(ValueError, match="matches none"):
+            parse_datetime(text, formats)
+    else:
+        assert parse_datetime(text, formats) == expected
 
 
 def test_fast_date_formats_reject_impossible_dates() -> None:

@@ -160,7 +160,7 @@ class _Parser:
         if token.kind == "op" and token.text in _COMPARISONS:
             self.index += 1
             right = self.additive()
-            return self._compare(token.text, left.run, right.run)
+            return self._compare(token.text, left, right)
         if self.accept("keyword", "IS"):
             negate = self.accept("keyword", "NOT") is not None
             test = self._null_test() if self.accept("keyword", "NULL") else None
@@ -182,9 +182,20 @@ class _Parser:
     def _null_test() -> Callable[[Any], bool]:
         return lambda value: value is None
 
-    def _compare(self, op: str, left: Evaluator, right: Evaluator) -> _Node:
+    def _compare(self, op: str, left: _Node, right: _Node) -> _Node:
         formats = self.formats
-        return _Node(lambda env: compare(op, left(env), right(env), formats))
+        run_left, run_right = left.run, right.run
+        if op == "=" and right.literal and isinstance(right.value, str):
+            text = right.value  # the common `code = 'X'`: equal text needs no coercion
+
+            def equals(env: Env) -> bool | None:
+                value = run_left(env)
+                if value.__class__ is str:
+                    return value == text
+                return compare(op, value, text, formats)
+
+            return _Node(equals)
+        return _Node(lambda env: compare(op, run_left(env), run_right(env), formats))
 
     def _like(self, operand: Evaluator, pattern: _Node, negate: bool) -> _Node:
         if pattern.literal:
@@ -201,6 +212,19 @@ class _Parser:
         self.expect("op", ")")
         formats = self.formats
         runs = [option.run for option in options]
+        if all(option.literal and isinstance(option.value, str) for option in options):
+            texts = frozenset(option.value for option in options)
+
+            def text_member(env: Env) -> bool | None:
+                value = operand(env)
+                if value.__class__ is str:
+                    return (value in texts) != negate
+                if value is None:
+                    return None
+                found = any(compare("=", value, text, formats) for text in texts)
+                return found != negate
+
+            return _Node(text_member)
 
         def member(env: Env) -> bool | None:
             value = operand(env)

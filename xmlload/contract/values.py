@@ -56,11 +56,13 @@ def to_number(value: Any) -> Decimal | None:
 
 _DIRECTIVES = {"Y": r"(?P<year>\d{4})", "m": r"(?P<month>\d{1,2})", "d": r"(?P<day>\d{1,2})",
                "H": r"(?P<hour>\d{1,2})", "M": r"(?P<minute>\d{1,2})",
-               "S": r"(?P<second>\d{1,2})", "f": r"(?P<fraction>\d{1,6})"}  # fmt: skip
+               "S": r"(?P<second>\d{1,2})", "f": r"(?P<fraction>\d{1,6})",
+               "I": r"(?P<hour12>\d{1,2})", "p": r"(?P<half>[AaPp][Mm])"}  # fmt: skip
 
 
 def _numeric_pattern(pattern: str) -> re.Pattern[str] | None:
-    """A regex equivalent to a strptime format made only of numeric directives, else None."""
+    """A regex equivalent to a strptime format made only of numeric directives (and
+    %I/%p for 12-hour times), else None."""
     parts, position = [], 0
     while position < len(pattern):
         char = pattern[position]
@@ -81,6 +83,16 @@ def _compiled_formats(formats: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[s
     return tuple((pattern, _numeric_pattern(pattern)) for pattern in formats)
 
 
+def _hour(fields: dict[str, str | None]) -> int:
+    twelve, half = fields.get("hour12"), fields.get("half")
+    if twelve is None:
+        return int(fields.get("hour") or 0)
+    hour = int(twelve)
+    if not 1 <= hour <= 12:
+        raise ValueError(f"hour {hour} is not on a 12-hour clock")
+    return hour % 12 + (12 if half is not None and half.upper() == "PM" else 0)
+
+
 def _from_match(match: re.Match[str]) -> datetime:
     fields = match.groupdict()
     fraction = fields.get("fraction")
@@ -88,7 +100,7 @@ def _from_match(match: re.Match[str]) -> datetime:
         int(fields.get("year") or 1900),
         int(fields.get("month") or 1),
         int(fields.get("day") or 1),
-        int(fields.get("hour") or 0),
+        _hour(fields),
         int(fields.get("minute") or 0),
         int(fields.get("second") or 0),
         int(fraction.ljust(6, "0")) if fraction else 0,
