@@ -233,3 +233,40 @@ def test_agreement_with_the_reference_rows(corpus_dir: Path, target, tmp_path: P
     assert figures["agreement_percent"] >= 99.0, done.stdout
     differing = {(d["table"], d["column"]) for d in figures["differences"]}
     assert differing <= DELIBERATE, done.stdout
+
+
+def test_junk_in_optional_fields_is_nulled_and_counted(corpus_dir: Path) -> None:
+    """Real-world junk (a JavaScript object string in a number, an encrypted string in a
+    date, a date in an unlisted format) does not fail the application: the value is NULL
+    or the column default, and each case is counted in the run notes."""
+    from xmlload.contract.loader import load_plan
+    from xmlload.stages.mapper import DataMapper
+    from xmlload.stages.parser import XMLParser
+    from xmlload.stages.validator import PreProcessingValidator
+
+    data = (corpus_dir / "sample--142305.xml").read_bytes()
+    for old, new in [
+        (b'monthly_income="6250"', b'monthly_income="Undefined@6f2a91"'),
+        (b'app_receive_date="01/25/2016"', b'app_receive_date="U2FsdGVkX1+8Qm9vazE="'),
+        (b'decision_date="2016-1-25 11:17:10.146"', b'decision_date="25.01.2016 11h17"'),
+    ]:
+        assert old in data
+        data = data.replace(old, new)
+    plan = load_plan(CONTRACT)
+    validator = PreProcessingValidator(plan, 64 << 20)
+    root = XMLParser().parse(validator.check_bytes(data))
+    element, document_id = validator.check_tree(root)
+    mapped = DataMapper(plan).map(root, element, document_id)
+
+    def value(table: str, column: str) -> object:
+        compiled = next(t for t in plan.tables if t.name == table)
+        (row,) = mapped.rows[table]
+        return row[compiled.column_names.index(column)]
+
+    assert value("app_pricing_cc", "monthly_income") is None
+    assert str(value("app_base", "receive_date")) == "1900-01-01 00:00:00"  # NOT NULL default
+    assert value("app_base", "decision_date") is None
+    assert mapped.notes["invalid set to NULL: app_pricing_cc.monthly_income"] == 1
+    assert mapped.notes["invalid set to NULL: app_base.receive_date"] == 1
+    assert mapped.notes["invalid set to NULL: app_base.decision_date"] == 1
+    assert len(mapped.rows["app_contact_base"]) == 1  # the rest of the application loads
