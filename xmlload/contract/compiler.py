@@ -15,7 +15,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from xmlload.contract.getters import Getter, Location, Problems, SourceLocator, SourceReader
-from xmlload.contract.model import ColumnSpec, Contract, RowsSpec, TableSpec, check_identifier
+from xmlload.contract.model import (
+    ColumnSpec,
+    Contract,
+    RowsSpec,
+    TableSpec,
+    Template,
+    check_identifier,
+)
 from xmlload.contract.paths import Element, XmlPath
 from xmlload.contract.scope import Scope
 from xmlload.contract.selection import Selector, build_selector
@@ -166,18 +173,21 @@ class _TableCompiler:
         self.where: Location = ("tables", name)
         self.compiled: list[CompiledColumn] = []
 
+    def template_values(self, template: Template | None, place: Location) -> list[Bindings]:
+        """Each set of template values; none (problem recorded) when the template is bad."""
+        try:
+            return bindings(template)
+        except ValueError as error:
+            self.problems.add((*place, "for"), str(error))
+            return []
+
     def column_specs(self) -> list[tuple[str, ColumnSpec, Location]]:
         """Columns with column templates expanded: (name, spec, place in the contract)."""
         expanded = []
         templated_rows = any(rows.for_ for rows in self.spec.row_sources)
         for name, spec in self.spec.columns.items():
             place = (*self.where, "columns", name)
-            try:
-                values_list = bindings(spec.for_)
-            except ValueError as error:
-                self.problems.add((*place, "for"), str(error))
-                continue
-            for values in values_list:
+            for values in self.template_values(spec.for_, place):
                 filled = _instantiated(spec, values, place, self.problems, not templated_rows)
                 if filled is None:
                     continue
@@ -232,12 +242,7 @@ class _TableCompiler:
                 if isinstance(self.spec.rows, list)
                 else (*self.where, "rows")
             )
-            try:
-                values_list = bindings(rows.for_)
-            except ValueError as error:
-                self.problems.add((*place, "for"), str(error))
-                continue
-            for values in values_list:
+            for values in self.template_values(rows.for_, place):
                 source = self.row_source(rows, values, columns, place)
                 if source is not None:
                     compiled.append(source)

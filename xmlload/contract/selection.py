@@ -84,13 +84,17 @@ def build_selector(rows: RowsSpec, scope: Scope) -> Selector:
         chosen = keep(locate(element, root))
         if distinct is not None:
             chosen = distinct(chosen)
-        if take == "first":
-            return chosen[:1]
-        if take == "last":
-            return chosen[-1:]
-        return chosen
+        return _taken(chosen, take)
 
     return select
+
+
+def _taken(elements: list[Element], take: str) -> list[Element]:
+    if take == "first":
+        return elements[:1]
+    if take == "last":
+        return elements[-1:]
+    return elements
 
 
 def _step(step: PickStep, scope: Scope) -> Callable[[list[Element], Element], list[Element]]:
@@ -99,12 +103,7 @@ def _step(step: PickStep, scope: Scope) -> Callable[[list[Element], Element], li
     take = step.take
 
     def run(elements: list[Element], root: Element) -> list[Element]:
-        found = [hit for element in elements for hit in keep(locate(element, root))]
-        if take == "first":
-            return found[:1]
-        if take == "last":
-            return found[-1:]
-        return found
+        return _taken([hit for element in elements for hit in keep(locate(element, root))], take)
 
     return run
 
