@@ -117,3 +117,15 @@ def test_entities_are_never_expanded_even_when_doctype_allowed(tmp_path: Path) -
         return
     element, _ = validator.check_tree(root)
     assert "TOP-SECRET" not in (element.text or "") + (element.get("name") or "")
+
+
+def test_indentation_is_dropped_but_text_inside_elements_is_kept() -> None:
+    root = XMLParser().parse(
+        b'<Doc id="1">\n  <app>\n    <v>  12 </v>\n    <w>   </w>\n'
+        b"    <m>a<b/>  </m>\n  </app>\n</Doc>"
+    )
+    app = root.find("app")
+    assert root.text is None and app.text is None  # indentation between elements: gone
+    assert app.find("v").text == "  12 "  # text as written
+    assert app.find("w").text == "   "  # a blank-only element keeps its text
+    assert app.find("m").text == "a"  # mixed content keeps its text
