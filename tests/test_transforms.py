@@ -163,3 +163,10 @@ def test_fast_date_formats_reject_impossible_dates() -> None:
     with pytest.raises(ValueError, match="matches none"):
         parse_datetime("02/30/2023", ["%m/%d/%Y"])
     assert parse_datetime("Sep 21 2023", ["%b %d %Y"]) == datetime(2023, 9, 21)
+
+
+def test_iso_times_with_a_zone_become_plain_utc_timestamps() -> None:
+    from xmlload.contract.values import parse_datetime
+
+    assert parse_datetime("2023-10-03T16:26:23Z", []) == datetime(2023, 10, 3, 16, 26, 23)
+    assert parse_datetime("2023-10-03T16:26:23+02:00", []) == datetime(2023, 10, 3, 14, 26, 23)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -120,9 +120,14 @@ def parse_datetime(text: str, formats: list[str]) -> datetime:
 @lru_cache(maxsize=4096)
 def _parse_datetime(text: str, formats: tuple[str, ...]) -> datetime:
     try:
-        return datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         pass  # not ISO: try the contract's formats
+    else:
+        if moment.tzinfo is None:
+            return moment
+        # `2023-10-03T16:26:23Z`, `...+02:00`: columns hold plain timestamps, in UTC
+        return moment.astimezone(UTC).replace(tzinfo=None)
     for pattern, regex in _compiled_formats(formats):
         try:
             if regex is None:
