@@ -342,3 +342,53 @@ tables:
     )
     assert done.returncode == 0, done.stderr
     assert "warning:" in done.stdout and "input is not used" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("body", "place", "message"),
+    [
+        (
+            "tables: {t: {rows: {path: p, keep: last}, columns: {a: {type: integer, const: 1}}}}",
+            "tables.t.rows",
+            "keep only applies together with distinct_by",
+        ),
+        (
+            'tables: {t: {rows: {path: p, unpivot: {attributes: {x: X}, where: "y = 1"}},'
+            " columns: {a: {type: string(5), item: key}}}}",
+            "tables.t.rows",
+            "unpivot.where may read only key and value",
+        ),
+        (
+            "tables: {t: {columns: {a: {type: integer, path: '@a', counts_as_data: maybe}}}}",
+            "tables.t.columns.a.counts_as_data",
+            "",
+        ),
+        (
+            "tables: {t: {rows: [], columns: {a: {type: integer, const: 1}}}}",
+            "tables.t.rows",
+            "at least one row source",
+        ),
+        (
+            "namespaces: {'o x': 'urn:a'}\ntables: {t: {columns: {a: {type: integer, const: 1}}}}",
+            "namespaces",
+            "is not a plain name",
+        ),
+    ],
+)
+def test_v2_mistakes_name_file_line_and_place(
+    tmp_path, body: str, place: str, message: str
+) -> None:
+    found = problems(tmp_path, body + "\n")
+    assert any(f"contract.yaml:{5}: {place}" in p and message in p for p in found), found
+
+
+def test_union_errors_name_the_place_the_user_wrote(tmp_path) -> None:
+    """`rows` is a source or a list of them: only the form written is reported on."""
+    found = problems(
+        tmp_path,
+        "tables: {t: {rows: {path: p, keep: last}, columns: {a: {type: integer, const: 1}}}}\n",
+    )
+    assert found == [
+        f"{tmp_path / 'contract.yaml'}:5: tables.t.rows: keep only applies together with "
+        "distinct_by"
+    ]

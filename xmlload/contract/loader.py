@@ -58,6 +58,44 @@ def _format(path: Path, lines: dict[Location, int], place: Location, message: st
     return f"{path}:{line}: {dotted}: {message}"
 
 
+def _member_fits(tag: str, node: Any) -> bool:
+    """Whether a union member pydantic tried (`list[...]`, `str`, a model) fits the value
+    the user wrote, so only the errors of the member they meant are reported."""
+    if tag.startswith("list["):
+        return isinstance(node, list)
+    if tag in ("str", "int", "float", "bool"):
+        return not isinstance(node, dict | list)
+    return isinstance(node, dict)
+
+
+def _union_tag(part: Any) -> bool:
+    """Pydantic names the union member it tried in the error's place: `RowsSpec`,
+    `list[...]`, `function-after[...]`, `str`. Contract keys are never spelled so."""
+    if not isinstance(part, str):
+        return False
+    return "[" in part or part in ("str", "int", "float", "bool") or part[:1].isupper()
+
+
+def _user_place(data: Any, loc: tuple[Any, ...]) -> Location | None:
+    """The error's place in the user's data without union tags; None when the error comes
+    from a union member that does not fit what was written (a list where a mapping was)."""
+    place: list[str | int] = []
+    node = data
+    for part in loc:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            node = node[part]
+        elif _union_tag(part):
+            if not _member_fits(part, node):
+                return None
+            continue
+        else:
+            node = None  # a missing key: the rest of the place is the model's
+        place.append(part)
+    return tuple(place)
+
+
 def load_contract(path: str | Path) -> Contract:
     """Read and validate the model; raise ContractError listing every problem."""
     file = Path(path)
@@ -67,11 +105,14 @@ def load_contract(path: str | Path) -> Contract:
     try:
         return Contract.model_validate(data)
     except ValidationError as error:
+        items = error.errors()
+        placed = [(_user_place(data, tuple(item["loc"])), item) for item in items]
+        kept = [(place, item) for place, item in placed if place is not None]
         problems = [
-            _format(file, lines, tuple(item["loc"]), item["msg"].removeprefix("Value error, "))
-            for item in error.errors()
+            _format(file, lines, place, item["msg"].removeprefix("Value error, "))
+            for place, item in (kept or [(tuple(item["loc"]), item) for item in items])
         ]
-        raise ContractError(str(file), problems) from None
+        raise ContractError(str(file), list(dict.fromkeys(problems))) from None
 
 
 def _import_extensions(file: Path, lines: dict[Location, int], modules: list[str]) -> None:
