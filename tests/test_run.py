@@ -275,3 +275,34 @@ def test_two_sources_with_one_document_id_load_once(
         == 0
     )
     assert query(target, "SELECT count(*) FROM app_base WHERE app_id = 142305") == [(1,)]
+
+
+@pytest.mark.parametrize("how", ["reprocess-failed", "ids-file", "no-resume"])
+def test_reprocessing_a_duplicate_keeps_the_first_documents_rows(
+    good_dir: Path, tmp_path: Path, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second source key of one document id is logged failed (duplicate). Reprocessing
+    it — as the README's daily recipe does — must not delete the first key's rows."""
+    import io
+
+    shutil.copy(good_dir / "sample--142305.xml", good_dir / "zz-copy-of-142305.xml")
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    assert run("--source", str(good_dir), "--target", target, "--create-tables") == 3
+    counted = "SELECT count(*) FROM app_contact_base WHERE app_id = 142305"
+    assert query(target, counted) == [(1,)]
+    common = ["--contract", str(CONTRACT), "--source", str(good_dir), "--target", target]
+    if how == "reprocess-failed":
+        assert main(["reprocess", *common, "--failed"]) == 3
+    elif how == "ids-file":
+        failed = query(target, "SELECT source_key FROM processing_log WHERE status = 'failed'")
+        monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{k}\n" for (k,) in failed)))
+        assert main(["reprocess", *common, "--ids-file", "-"]) == 3
+    else:
+        assert run("--source", str(good_dir), "--target", target, "--no-resume") == 3
+    assert query(target, "SELECT count(*) FROM app_base WHERE app_id = 142305") == [(1,)]
+    assert query(target, counted) == [(1,)]
+    statuses = query(
+        target,
+        "SELECT status FROM processing_log WHERE document_id = 142305 ORDER BY source_key",
+    )
+    assert statuses == [("success",), ("failed",)]

@@ -41,8 +41,9 @@ def log_table(metadata: sa.MetaData, id_type: sa.types.TypeEngine, schema: str |
 @dataclass
 class Previous:
     """What the log says before a chunk is written: attempts by source key, the document
-    ids these keys loaded before (their rows are replaced), and which other source key
-    already loaded each of the chunk's document ids (a duplicate document)."""
+    ids these keys loaded successfully before (their rows are replaced; a failed entry has
+    no rows, and its id may be another key's document), and which other source key already
+    loaded each of the chunk's document ids (a duplicate document)."""
 
     attempts: dict[str, int] = field(default_factory=dict)
     stale_ids: set[object] = field(default_factory=set)
@@ -71,10 +72,11 @@ class ProcessingLog:
         for key, document_id, attempts, status in connection.execute(statement.where(condition)):
             if key in wanted:
                 found.attempts[key] = attempts
-                if document_id is not None:
+                if status == "success" and document_id is not None:
                     found.stale_ids.add(document_id)
             elif status == "success" and document_id is not None:
                 found.owners[document_id] = key
+        found.stale_ids -= set(found.owners)  # never another key's rows
         return found
 
     def delete(self, connection: Connection, keys: Sequence[str]) -> None:
