@@ -197,10 +197,11 @@ def command_run(args: argparse.Namespace, console: Console) -> int:
 def _read_ids(args: argparse.Namespace) -> list[str]:
     if args.ids is not None:
         return args.ids.split(",")
+    # one key per line: paths may contain spaces
     if args.ids_file == "-":
-        return sys.stdin.read().split()
+        return sys.stdin.read().splitlines()
     try:
-        return Path(args.ids_file).read_text(encoding="utf-8").split()
+        return Path(args.ids_file).read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise XmlloadError(f"--ids-file {args.ids_file}: {error.strerror}") from None
 

@@ -27,6 +27,8 @@ from xmlload.parallel.worker import WorkerConfig
 from xmlload.report import write_report
 from xmlload.settings import Settings
 from xmlload.sources import FileSourceConfig, Source, SourceItem, open_source
+from xmlload.sources.base import source_key
+from xmlload.sources.files import canonical
 from xmlload.summary import RunSummary
 
 _ID = re.compile(r"^-?\d{1,19}$")
@@ -154,7 +156,7 @@ class ProductionProcessor:
     def items_from_keys(self, keys: Iterable[str]) -> list[SourceItem]:
         """Turn source keys (ids or paths) into source items; ids must be whole numbers."""
         if isinstance(self.source_config, FileSourceConfig):
-            return [key for key in (k.strip() for k in keys) if key]
+            return [canonical(key) for key in (k.strip() for k in keys) if key]
         items: list[SourceItem] = []
         for key in (k.strip() for k in keys):
             if not key:
@@ -174,9 +176,9 @@ class ProductionProcessor:
             for page in source.pages(settings.page_size):
                 if settings.resume:
                     with engine.connect() as connection:
-                        done = log.logged_keys(connection, (str(item) for item in page))
+                        done = log.logged_keys(connection, (source_key(item) for item in page))
                     summary.skipped_already_logged += len(done)
-                    page = [item for item in page if str(item) not in done]
+                    page = [item for item in page if source_key(item) not in done]
                 if remaining is not None:
                     page = page[:remaining]
                     remaining -= len(page)

@@ -14,6 +14,7 @@ from xmlload.contract.schema import TABLE_OPTIONS, datetime_type, text_type
 from xmlload.outcome import DocumentOutcome
 
 TABLE_NAME = "processing_log"
+KEY_LIMIT = 512  # characters of a source key (a path or a row id)
 MESSAGE_LIMIT = 2000
 
 
@@ -21,7 +22,7 @@ def log_table(metadata: sa.MetaData, id_type: sa.types.TypeEngine, schema: str |
     return sa.Table(
         TABLE_NAME,
         metadata,
-        sa.Column("source_key", sa.Unicode(512), primary_key=True),
+        sa.Column("source_key", sa.Unicode(KEY_LIMIT), primary_key=True),
         sa.Column("document_id", id_type, nullable=True, index=True),
         sa.Column("status", sa.Unicode(10), nullable=False, index=True),
         sa.Column("stage", sa.Unicode(20), nullable=True),

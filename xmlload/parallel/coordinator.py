@@ -24,6 +24,7 @@ from xmlload.parallel.board import ProgressBoard
 from xmlload.parallel.watchdog import LostChunk, Watchdog
 from xmlload.parallel.worker import Worker, WorkerConfig
 from xmlload.sources import SourceItem
+from xmlload.sources.base import source_key
 
 ORPHAN_AFTER = 5.0  # seconds a chunk may wait unclaimed while a worker sits idle
 WATCH_EVERY = 0.5  # seconds between watchdog checks and progress updates
@@ -205,7 +206,7 @@ def hang_limit(doc_timeout: float) -> float:
 
 def _lost_outcome(item: SourceItem, lost: LostChunk) -> DocumentOutcome:
     what = "was killed or died" if lost.reason == "worker_crash" else "stopped responding"
-    outcome = DocumentOutcome(str(item), datetime.now(), finished_at=datetime.now())
+    outcome = DocumentOutcome(source_key(item), datetime.now(), finished_at=datetime.now())
     outcome.fail(
         lost.reason, f"the worker processing this document {what} twice (last: {lost.worker})"
     )

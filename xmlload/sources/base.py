@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from xmlload.db.processing_log import KEY_LIMIT
+
 SourceItem = int | str  # a row id or a file path: what a chunk carries, never XML
+
+
+def key_problem(item: SourceItem) -> str | None:
+    """Why this item's name cannot be its processing-log key as it is, if it cannot."""
+    text = str(item)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the file name is not valid UTF-8 (shown with \\x escapes); rename the file"
+    if len(text) > KEY_LIMIT:
+        return (
+            f"the path is {len(text):,} characters, over the {KEY_LIMIT} a source key can "
+            "hold; move or rename the file"
+        )
+    return None
+
+
+def source_key(item: SourceItem) -> str:
+    """The processing-log key of an item: its id or path, made storable when it is not
+    (non-UTF-8 bytes escaped, an over-long path shortened with a hash), always the same."""
+    text = str(item)
+    if key_problem(item) is None:
+        return text
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if len(text) > KEY_LIMIT:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        text = f"{text[: KEY_LIMIT - 20]}...#{digest}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -23,7 +54,7 @@ class SourceDocument:
 
     @property
     def key(self) -> str:
-        return str(self.item)
+        return source_key(self.item)
 
 
 class Source(Protocol):

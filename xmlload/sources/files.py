@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import glob
+import os
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from xmlload.errors import SettingsError
-from xmlload.sources.base import SourceConfig, SourceDocument, SourceItem
+from xmlload.sources.base import SourceConfig, SourceDocument, SourceItem, key_problem
+
+
+def canonical(path: str | Path) -> str:
+    """A file's absolute path with symlinks resolved: its identity as a source key."""
+    return str(Path(path).expanduser().resolve())
 
 
 @dataclass(frozen=True)
@@ -25,20 +31,23 @@ class FileSource:
         self._paths: list[str] | None = None
 
     def _list(self) -> list[str]:
+        """Every file, as its absolute path with symlinks resolved: a file's key is the
+        same whatever the working directory or however the source was spelled."""
         if self._paths is None:
             root = Path(self.location).expanduser()
             if root.is_dir():
-                found = [str(path) for path in root.rglob("*.xml") if path.is_file()]
+                found = [canonical(path) for path in root.rglob("*.xml") if path.is_file()]
             elif root.is_file():
-                found = [str(root)]
+                found = [canonical(root)]
             else:
-                found = [p for p in glob.glob(str(root), recursive=True) if Path(p).is_file()]
+                found = [canonical(p) for p in glob.glob(str(root), recursive=True)
+                         if Path(p).is_file()]  # fmt: skip
                 if not found and not glob.has_magic(str(root)):
                     raise SettingsError(f"source {self.location!r}: no such file or directory")
             if self.shard is not None:
                 index, count = self.shard
-                found = [p for p in found if zlib.crc32(p.encode()) % count == index]
-            self._paths = sorted(found)
+                found = [p for p in found if zlib.crc32(os.fsencode(p)) % count == index]
+            self._paths = sorted(set(found))
         return self._paths
 
     def count(self) -> int:
@@ -51,6 +60,10 @@ class FileSource:
 
     def read(self, items: Sequence[SourceItem]) -> Iterator[SourceDocument]:
         for item in items:
+            problem = key_problem(item)
+            if problem is not None:
+                yield SourceDocument(item, None, problem)
+                continue
             try:
                 yield SourceDocument(item, Path(str(item)).read_bytes())
             except OSError as error:
