@@ -2,9 +2,12 @@
 
 `XmlloadError` and its subclasses are user mistakes (contract, settings, target) that stop a
 run before any document is read; `DocumentError` fails one document and never the run.
+Every error pickles with its fields, so it crosses from a worker process to the coordinator.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class XmlloadError(Exception):
@@ -19,6 +22,9 @@ class ContractError(XmlloadError):
         self.problems = problems
         lines = "\n".join(f"  {p}" for p in problems)
         super().__init__(f"invalid contract {source}: {len(problems)} problem(s)\n{lines}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.source, self.problems))
 
 
 class SettingsError(XmlloadError):
@@ -36,6 +42,9 @@ class DocumentError(Exception):
         self.stage = stage
         self.message = message
         super().__init__(f"{stage}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.stage, self.message))
 
 
 class ExpressionError(ValueError):

@@ -1,0 +1,37 @@
+"""Every error a worker can raise survives pickling (the Pool sends it to the coordinator)
+with its type, fields and message."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from xmlload import errors
+
+SAMPLES = [
+    errors.XmlloadError("plain"),
+    errors.ContractError("c.yaml", ["c.yaml:3: tables: bad", "c.yaml:9: x: worse"]),
+    errors.SettingsError("bad setting"),
+    errors.TargetError("target gone"),
+    errors.DocumentError("map", "app_base.x: not a number"),
+    errors.ExpressionError("unexpected ')'"),
+    errors.ValueProblem("'x' is not a whole number"),
+]
+
+
+def test_every_error_class_has_a_sample() -> None:
+    classes = {
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, Exception)
+    }
+    assert classes == {type(sample) for sample in SAMPLES}
+
+
+@pytest.mark.parametrize("error", SAMPLES, ids=lambda e: type(e).__name__)
+def test_errors_survive_pickling(error: Exception) -> None:
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert vars(copy) == vars(error)
