@@ -326,3 +326,28 @@ def test_workers_over_the_memory_limit_are_replaced_between_chunks(tmp_path: Pat
     workers = query(target, "SELECT count(DISTINCT worker) FROM processing_log")[0][0]
     assert workers >= 5  # six chunks, each in a fresh worker
     assert query(target, "SELECT count(*) FROM app_base") == [(60,)]
+
+
+def test_workers_that_cannot_start_stop_the_run_once(corpus_dir: Path, tmp_path: Path) -> None:
+    """A worker whose pipeline cannot be built (here: an extension that fails in worker
+    processes only, as a connection refused after the coordinator's checks) stops the run
+    with exit 2 and the error once; the Pool does not respawn failing workers forever."""
+    data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    data["extensions"] = ["tests.extensions.worker_cannot_start"]
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    started = time.monotonic()
+    done = subprocess.run(
+        cli_command("run", *run_args(str(corpus_dir), target, contract), "--workers", "2"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert time.monotonic() - started < 60
+    assert done.stderr.count("a worker could not start") == 1, done.stderr[-2000:]
+    assert "simulated: this worker cannot reach its database" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert query(target, "SELECT count(*) FROM processing_log") == [(0,)]

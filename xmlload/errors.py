@@ -31,6 +31,10 @@ class SettingsError(XmlloadError):
     """Bad settings: config file, environment variable or flag."""
 
 
+class WorkerStartError(XmlloadError):
+    """A worker could not build its pipeline (contract, target or source connection)."""
+
+
 class TargetError(XmlloadError):
     """The target or source database is unreachable or does not match the contract."""
 

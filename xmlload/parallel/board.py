@@ -15,6 +15,7 @@ from typing import Any
 from xmlload.parallel.memory import peak_rss_bytes
 
 WORKER_PREFIX = "worker:"
+START_FAILURE = "start_failure"
 
 
 class ProgressBoard:
@@ -54,6 +55,12 @@ class ProgressBoard:
         return dict(self.shared)
 
     @staticmethod
+    def start_failure(snapshot: dict[str, Any]) -> str | None:
+        """The error of the first worker that could not start, if one could not."""
+        failure: str | None = snapshot.get(START_FAILURE)
+        return failure
+
+    @staticmethod
     def workers(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
         return {
             key[len(WORKER_PREFIX) :]: value
@@ -62,6 +69,9 @@ class ProgressBoard:
         }
 
     # -- worker side -------------------------------------------------------------------------
+    def start_failed(self, message: str) -> None:
+        self.shared.setdefault(START_FAILURE, message)
+
     def register(self, name: str) -> None:
         self._put(
             name,

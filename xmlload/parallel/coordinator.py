@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from xmlload.db.target import describe_db_error
+from xmlload.errors import WorkerStartError, XmlloadError
 from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.board import ProgressBoard
 from xmlload.parallel.watchdog import LostChunk, Watchdog
@@ -30,17 +34,37 @@ ORPHAN_AFTER = 5.0  # seconds a chunk may wait unclaimed while a worker sits idl
 WATCH_EVERY = 0.5  # seconds between watchdog checks and progress updates
 
 _worker: Worker | None = None
+_start_error: WorkerStartError | None = None
 
 
 def _initialize(config: WorkerConfig, shared: Any) -> None:
-    """Pool initializer: ignore SIGINT (the coordinator decides) and build the worker."""
-    global _worker
+    """Pool initializer: ignore SIGINT (the coordinator decides) and build the worker.
+
+    A worker that cannot start does not raise here (the Pool would start another and
+    fail the same way, forever): it keeps the error, puts it on the board for the
+    coordinator, and answers every chunk with it."""
+    global _worker, _start_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker = Worker(config, ProgressBoard(shared))
+    board = ProgressBoard(shared)
+    try:
+        _worker = Worker(config, board)
+    except Exception as error:  # any failure to start ends the run, with this message
+        _start_error = WorkerStartError(f"a worker could not start: {_describe(error)}")
+        board.start_failed(str(_start_error))
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, XmlloadError):
+        return str(error)
+    if isinstance(error, SQLAlchemyError):
+        return describe_db_error(error)
+    return f"{type(error).__name__}: {error}"
 
 
 def _process(chunk_id: int, items: list[SourceItem]) -> ChunkReport:
-    assert _worker is not None, "worker not initialized"
+    if _worker is None:
+        assert _start_error is not None
+        raise _start_error
     return _worker.process_chunk(chunk_id, items)
 
 
@@ -146,6 +170,9 @@ class ParallelCoordinator:
                 continue
             last_check = now
             snapshot = board.snapshot()
+            failure = ProgressBoard.start_failure(snapshot)
+            if failure is not None:
+                raise WorkerStartError(failure)
             callbacks.on_progress(snapshot)
             for lost in self._lost_chunks(snapshot, pending):
                 chunk = pending.pop(lost.chunk_id)
