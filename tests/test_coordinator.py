@@ -351,3 +351,35 @@ def test_workers_that_cannot_start_stop_the_run_once(corpus_dir: Path, tmp_path:
     assert "simulated: this worker cannot reach its database" in done.stderr
     assert "Traceback" not in done.stderr
     assert query(target, "SELECT count(*) FROM processing_log") == [(0,)]
+
+
+def test_a_stop_while_retries_are_queued_does_not_wait_for_them(tmp_path: Path) -> None:
+    """SIGKILL a worker (its chunk becomes one-document retries), then SIGTERM: the run
+    stops without running the retries (they are not logged, so the next run does them)."""
+    source, target = table_source(tmp_path, 300), f"sqlite:///{tmp_path / 't.db'}"
+    data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    data["extensions"] = ["tests.extensions.slow"]  # 40 ms a document: chunks take a second
+    data["tables"]["app_base"]["columns"]["nap"] = {"type": "integer", "expr": "SLEEP(0.04)"}
+    contract = tmp_path / "slow.yaml"
+    contract.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    command = cli_command(
+        "run", *table_run_args(source, target, contract), "--workers", "2", "--chunk-size", "25"
+    )
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for_log(target, 25, process)
+    (worker,) = query(target, "SELECT worker FROM processing_log LIMIT 1")[0]
+    os.kill(int(worker.removeprefix("worker-")), signal.SIGKILL)
+    time.sleep(1.0)  # the watchdog (every 0.5 s) turns the lost chunk into retries
+    process.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError("the stopped run did not exit within 60 s") from None
+    assert process.returncode == 143, stderr.decode()[-2000:]
+    assert time.monotonic() - started < 60
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert query(target, "SELECT count(*), count(DISTINCT app_id) FROM app_base") == [(300, 300)]
+    assert query(target, "SELECT count(*) FROM processing_log WHERE status = 'success'") == [(300,)]

@@ -159,7 +159,9 @@ class ParallelCoordinator:
                     exhausted = True
                     break
                 submit(_Chunk(next(next_id), items))
-            if not pending and (exhausted or stop.stop_requested()) and not retries:
+            # After a stop, queued retries are not run: their documents are not logged, so
+            # the next run takes them up like any other.
+            if not pending and (stop.stop_requested() or (exhausted and not retries)):
                 return
             if stop.terminate_requested():
                 return
