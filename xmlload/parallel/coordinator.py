@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
-import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing.managers import SyncManager
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +25,7 @@ from xmlload.db.target import describe_db_error
 from xmlload.errors import WorkerStartError, XmlloadError
 from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.board import ProgressBoard
+from xmlload.parallel.processes import WorkerStop, manager_initializer, worker_pool
 from xmlload.parallel.watchdog import LostChunk, Watchdog
 from xmlload.parallel.worker import Worker, WorkerConfig
 from xmlload.sources import SourceItem
@@ -35,16 +36,18 @@ WATCH_EVERY = 0.5  # seconds between watchdog checks and progress updates
 
 _worker: Worker | None = None
 _start_error: WorkerStartError | None = None
+_stop: WorkerStop | None = None
 
 
 def _initialize(config: WorkerConfig, shared: Any) -> None:
-    """Pool initializer: ignore SIGINT (the coordinator decides) and build the worker.
+    """Pool initializer: SIGINT ignored, SIGTERM stops after the chunk in hand (the
+    coordinator decides what a stop means), then build the worker.
 
     A worker that cannot start does not raise here (the Pool would start another and
     fail the same way, forever): it keeps the error, puts it on the board for the
     coordinator, and answers every chunk with it."""
-    global _worker, _start_error
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _worker, _start_error, _stop
+    _stop = WorkerStop()
     board = ProgressBoard(shared)
     try:
         _worker = Worker(config, board)
@@ -65,6 +68,8 @@ def _process(chunk_id: int, items: list[SourceItem]) -> ChunkReport:
     if _worker is None:
         assert _start_error is not None
         raise _start_error
+    if _stop is not None and _stop.requested:
+        _worker.hand_back(chunk_id)  # exits; the coordinator sees the chunk handed back
     return _worker.process_chunk(chunk_id, items)
 
 
@@ -107,23 +112,26 @@ class ParallelCoordinator:
         callbacks: CoordinatorCallbacks,
     ) -> None:
         context = multiprocessing.get_context("spawn")
-        with context.Manager() as manager:
+        manager = SyncManager(ctx=context)
+        manager.start(manager_initializer)
+        try:
             board = ProgressBoard(manager.dict())
             board.start(total)
-            pool = context.Pool(
-                self.workers, initializer=_initialize, initargs=(self.config, board.shared)
-            )
+            pool = worker_pool(context, self.workers, _initialize, (self.config, board.shared))
             try:
                 self._drive(pool, board, iter(chunks), stop, callbacks)
             finally:
-                # Every chunk is collected (or given up) by now, so the workers are idle.
-                # terminate() rather than close()+join(): join waits forever for tasks that
-                # died with their worker. After a second signal this is the termination.
+                # Every chunk is collected (or given up) by now, so the workers are idle;
+                # after a second signal, terminate() kills the busy ones (their open
+                # transactions roll back). Not close()+join(): join waits forever for tasks
+                # that died with their worker.
                 pool.terminate()
                 pool.join()
                 self.worker_stats = ProgressBoard.workers(board.snapshot())
                 board.set_total(callbacks.current_total())
                 callbacks.on_progress(board.snapshot())
+        finally:
+            manager.shutdown()
 
     def _drive(
         self,

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NoReturn
 
 import psutil
 
@@ -91,9 +92,15 @@ class Worker:
         if not self.memory_limit or not self.chunks_done:
             return
         if psutil.Process().memory_info().rss > self.memory_limit:
-            self.board.recycling(self.name, chunk_id)
-            self.close()
-            os._exit(0)
+            self.hand_back(chunk_id)
+
+    def hand_back(self, chunk_id: int) -> NoReturn:
+        """Exit without touching this chunk; the coordinator resubmits it (or, stopping,
+        leaves it for the next run). Called when a task has just been taken, so no queue
+        lock is held."""
+        self.board.recycling(self.name, chunk_id)
+        self.close()
+        os._exit(0)
 
     def _heartbeat(self) -> None:
         now = time.monotonic()

@@ -1,0 +1,80 @@
+"""Stops as service managers send them: SIGTERM to the whole process group (systemd,
+`timeout`, a shell's job control), and SIGKILL of the coordinator alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.helpers import cli_command, query, table_run_args, table_source
+
+
+def _wait_for_log(target: str, count: int, process: subprocess.Popen, limit: float = 120) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if query(target, "SELECT count(*) FROM processing_log")[0][0] >= count:
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} documents logged in time")
+
+
+def _group(pgid: int) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return found
+
+
+def test_sigterm_to_the_process_group_stops_cleanly_and_resumes(tmp_path: Path) -> None:
+    source, target = table_source(tmp_path, 1500), f"sqlite:///{tmp_path / 't.db'}"
+    command = cli_command(
+        "run", *table_run_args(source, target), "--workers", "2", "--chunk-size", "25",
+        "--progress", "log",
+    )  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    _wait_for_log(target, 50, process)
+    os.killpg(process.pid, signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr.decode()[-3000:]
+    assert "Traceback" not in stderr.decode(), stderr.decode()[-3000:]
+    assert "SIGTERM" in stdout.decode()  # the summary says why the run stopped
+    successes = query(target, "SELECT count(*) FROM processing_log WHERE status = 'success'")
+    assert successes == query(target, "SELECT count(*) FROM app_base")
+    assert 0 < successes[0][0] < 1500
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert query(target, "SELECT count(*), count(DISTINCT app_id) FROM app_base") == [(1500, 1500)]
+    assert query(target, "SELECT max(attempts) FROM processing_log") == [(1,)]
+
+
+def test_helper_processes_exit_when_the_coordinator_is_killed(tmp_path: Path) -> None:
+    source, target = table_source(tmp_path, 1500), f"sqlite:///{tmp_path / 't.db'}"
+    command = cli_command(
+        "run", *table_run_args(source, target), "--workers", "2", "--chunk-size", "25"
+    )
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    _wait_for_log(target, 50, process)
+    assert len(_group(process.pid)) >= 4  # coordinator, Manager, 2 workers (+ tracker)
+    process.kill()
+    process.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while _group(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [(p.pid, p.cmdline()[-2:]) for p in _group(process.pid)]
+    assert not left, left

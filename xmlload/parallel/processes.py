@@ -1,0 +1,75 @@
+"""How the run's helper processes treat signals and the coordinator's death.
+
+Service managers stop a program by signalling every one of its processes at once (a
+process group, a cgroup). Only the coordinator decides what a stop means: the Manager
+process (the progress board) ignores SIGINT/SIGTERM and exits when the coordinator is gone;
+a worker that receives SIGTERM finishes the chunk it is writing and hands back the next."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.context import SpawnContext, SpawnProcess
+from multiprocessing.pool import Pool
+from types import FrameType
+from typing import Any
+
+PARENT_CHECK_EVERY = 1.0  # seconds
+
+
+def ignore_stop_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def exit_with_parent() -> None:
+    """Exit this process soon after its parent is gone (SIGKILL of the coordinator)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_EVERY)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def manager_initializer() -> None:
+    """Runs in the Manager process: the board outlives every signal but not the run."""
+    ignore_stop_signals()
+    exit_with_parent()
+
+
+class WorkerStop:
+    """In a worker: SIGINT is ignored; SIGTERM asks the worker to stop after its chunk."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, self._request)
+
+    def _request(self, number: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+
+class _WorkerProcess(SpawnProcess):
+    """A pool worker that `terminate()` kills: it would finish its chunk on SIGTERM, and
+    the Pool terminates workers only when the run is over or must end now."""
+
+    def terminate(self) -> None:
+        self.kill()
+
+
+class WorkerPool(Pool):
+    @staticmethod
+    def Process(ctx: Any, *args: Any, **kwds: Any) -> SpawnProcess:
+        return _WorkerProcess(*args, **kwds)
+
+
+def worker_pool(
+    context: SpawnContext, workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]
+) -> Pool:
+    return WorkerPool(workers, initializer, initargs, context=context)
