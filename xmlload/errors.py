@@ -35,6 +35,11 @@ class WorkerStartError(XmlloadError):
     """A worker could not build its pipeline (contract, target or source connection)."""
 
 
+class TargetLostError(XmlloadError):
+    """The target stopped accepting writes mid-run (gone longer than the retries, disk
+    full, read-only): the run stops like after a signal; documents do not fail."""
+
+
 class TargetError(XmlloadError):
     """The target or source database is unreachable or does not match the contract."""
 

@@ -12,13 +12,15 @@ from types import FrameType
 from typing import Any
 
 from rich.console import Console
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from xmlload.contract.compiler import Plan
 from xmlload.contract.loader import load_plan
 from xmlload.db.processing_log import ProcessingLog
-from xmlload.db.target import connect_engine, prepare_target, target_schema
+from xmlload.db.target import connect_engine, describe_db_error, prepare_target, target_schema
 from xmlload.db.urls import mask_url, parse_url
-from xmlload.errors import SettingsError
+from xmlload.errors import SettingsError, TargetLostError
 from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.coordinator import CoordinatorCallbacks, ParallelCoordinator, StopControl
 from xmlload.parallel.lost import LostDocumentWriter
@@ -113,6 +115,7 @@ class ProductionProcessor:
                     callbacks,
                 )
             summary.finish(coordinator.worker_stats, coordinator.watchdog.peak_rss)
+            summary.target_lost = coordinator.target_lost
             summary.workers_recycled = coordinator.recycled
         finally:
             for sig, handler in previous.items():
@@ -166,6 +169,17 @@ class ProductionProcessor:
             items.append(int(key))
         return items
 
+    def _logged(self, engine: Engine, log: ProcessingLog, page: list[SourceItem]) -> set[str]:
+        """Which of these items the log already has; TargetLostError when the target is
+        gone (the run stops as after a signal)."""
+        try:
+            with engine.connect() as connection:
+                return log.logged_keys(connection, (source_key(item) for item in page))
+        except DBAPIError as error:
+            raise TargetLostError(
+                f"target {mask_url(self.target_url)} unreachable: {describe_db_error(error)}"
+            ) from None
+
     def _chunks(self, source: Source, summary: RunSummary) -> Iterator[list[SourceItem]]:
         """Chunks of items not yet in the processing log, up to --limit, page by page."""
         settings = self.settings
@@ -175,8 +189,7 @@ class ProductionProcessor:
         try:
             for page in source.pages(settings.page_size):
                 if settings.resume:
-                    with engine.connect() as connection:
-                        done = log.logged_keys(connection, (source_key(item) for item in page))
+                    done = self._logged(engine, log, page)
                     summary.skipped_already_logged += len(done)
                     page = [item for item in page if source_key(item) not in done]
                 if remaining is not None:

@@ -13,7 +13,7 @@ from rich.table import Table
 from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.memory import peak_rss_bytes
 
-EXIT_OK, EXIT_FAILED_DOCUMENTS, EXIT_SIGINT, EXIT_SIGTERM = 0, 3, 130, 143
+EXIT_OK, EXIT_FAILED_DOCUMENTS, EXIT_TARGET_LOST, EXIT_SIGINT, EXIT_SIGTERM = 0, 3, 4, 130, 143
 
 
 @dataclass
@@ -34,6 +34,7 @@ class RunSummary:
     started: float = field(default_factory=time.perf_counter)
     elapsed: float = 0.0
     stopped_by: str | None = None
+    target_lost: str | None = None  # the run stopped because the target took no writes
     busy_seconds: float = 0.0
     stage_seconds_by_worker: dict[str, Counter[str]] = field(default_factory=dict)
     worker_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -102,6 +103,8 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
+        if self.target_lost is not None:
+            return EXIT_TARGET_LOST
         if self.stopped_by == "SIGINT":
             return EXIT_SIGINT
         if self.stopped_by == "SIGTERM":
@@ -110,6 +113,8 @@ class RunSummary:
 
     def render(self, console: Console) -> None:
         state = f"stopped by {self.stopped_by}" if self.stopped_by else "finished"
+        if self.target_lost is not None:
+            state = "stopped: the target took no more writes"
         console.print(
             f"[bold]Run {self.run_id} {state}[/]: {self.documents:,} documents in "
             f"{self.elapsed:.1f} s ({self.docs_per_second:,.1f} docs/s), "
@@ -117,6 +122,10 @@ class RunSummary:
             f"{self.skipped_already_logged:,} skipped (already in the processing log)"
         )
         console.print(f"source: {self.source}\ntarget: {self.target}")
+        if self.target_lost is not None:
+            console.print(
+                f"[bold red]{self.target_lost}[/]\nNothing half-written; `run` again to resume."
+            )
         if self.workers_recycled:
             console.print(f"workers replaced over --max-worker-memory: {self.workers_recycled}")
         rows = Table("table", "rows", title="Rows written")

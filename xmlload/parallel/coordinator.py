@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from xmlload.db.target import describe_db_error
-from xmlload.errors import WorkerStartError, XmlloadError
+from xmlload.errors import TargetLostError, WorkerStartError, XmlloadError
 from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.board import ProgressBoard
 from xmlload.parallel.processes import WorkerStop, manager_initializer, worker_pool
@@ -103,6 +103,7 @@ class ParallelCoordinator:
         self.watchdog = Watchdog(hang_after=hang_limit(config.doc_timeout))
         self.worker_stats: dict[str, dict[str, Any]] = {}
         self.recycled = 0  # workers that exited over their memory limit
+        self.target_lost: str | None = None  # why the target stopped taking writes
 
     def run(
         self,
@@ -157,19 +158,22 @@ class ParallelCoordinator:
                 error_callback=lambda error, i=chunk.id: results.put((i, error)),
             )
 
+        def stopping() -> bool:
+            return stop.stop_requested() or self.target_lost is not None
+
         while True:
-            while len(pending) < 2 * self.workers and not stop.stop_requested():
+            while len(pending) < 2 * self.workers and not stopping():
                 if retries:
                     submit(retries.popleft())
                     continue
-                items = None if exhausted else next(chunks, None)
+                items = None if exhausted else self._next_chunk(chunks)
                 if items is None:
                     exhausted = True
                     break
                 submit(_Chunk(next(next_id), items))
             # After a stop, queued retries are not run: their documents are not logged, so
             # the next run takes them up like any other.
-            if not pending and (stop.stop_requested() or (exhausted and not retries)):
+            if not pending and (stopping() or (exhausted and not retries)):
                 return
             if stop.terminate_requested():
                 return
@@ -212,6 +216,11 @@ class ParallelCoordinator:
         while not results.empty():
             ready.append(results.get_nowait())
         for chunk_id, result in ready:
+            if isinstance(result, TargetLostError):
+                # like a stop: no new chunks; this chunk's documents stay unlogged
+                pending.pop(chunk_id, None)
+                self.target_lost = self.target_lost or str(result)
+                continue
             if isinstance(result, BaseException):
                 raise result
             if pending.pop(chunk_id, None) is None:
@@ -219,6 +228,14 @@ class ParallelCoordinator:
             failed = result.documents - result.succeeded
             board.add_results(result.documents, result.succeeded, failed)
             callbacks.on_report(result)
+
+    def _next_chunk(self, chunks: Iterator[list[SourceItem]]) -> list[SourceItem] | None:
+        """The next chunk, or None at the end or when the target is lost while listing."""
+        try:
+            return next(chunks, None)
+        except TargetLostError as error:
+            self.target_lost = self.target_lost or str(error)
+            return None
 
     def _lost_chunks(self, snapshot: dict[str, Any], pending: dict[int, _Chunk]) -> list[LostChunk]:
         lost = [item for item in self.watchdog.check(snapshot) if item.chunk_id in pending]

@@ -18,7 +18,7 @@ from xmlload.db.processing_log import ProcessingLog
 from xmlload.db.retry import RetryPolicy, with_retries
 from xmlload.db.target import connect_engine, describe_db_error, target_schema
 from xmlload.db.urls import mask_url
-from xmlload.errors import TargetError
+from xmlload.errors import TargetLostError
 from xmlload.outcome import DocumentOutcome
 
 T = TypeVar("T")
@@ -51,16 +51,19 @@ class MigrationEngine:
             self._connection = None
 
     def _retrying(self, action: Callable[[], T]) -> T:
-        """Run with transient-error retries; TargetError once they are used up."""
+        """Run with transient-error retries; TargetLostError once they are used up, or at
+        once when the target cannot take writes at all."""
         try:
             return with_retries(
                 action, self.strategy.is_transient, self.retry, self._drop_connection
             )
         except DBAPIError as error:
-            raise TargetError(
-                f"target {mask_url(self.url)} failed after {self.retry.max_retries} retries: "
-                f"{describe_db_error(error)}"
-            ) from None
+            if self.strategy.is_unavailable(error):
+                raise self._lost(error, "cannot take writes") from None
+            raise self._lost(error, f"failed after {self.retry.max_retries} retries") from None
+
+    def _lost(self, error: DBAPIError, what: str) -> TargetLostError:
+        return TargetLostError(f"target {mask_url(self.url)} {what}: {describe_db_error(error)}")
 
     def close(self) -> None:
         if self._connection is not None:
@@ -88,8 +91,8 @@ class MigrationEngine:
                 with self.connection.begin():
                     self._write(outcomes)
             except DBAPIError as error:
-                if self.strategy.is_transient(error):
-                    raise
+                if self.strategy.is_transient(error) or self.strategy.is_unavailable(error):
+                    raise  # retried, or the run stops: not the documents' fault
                 return error
             except SQLAlchemyError as error:
                 return error

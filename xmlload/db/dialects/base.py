@@ -83,6 +83,11 @@ class DialectStrategy:
         """Worth retrying: the connection was lost. Subclasses add their driver codes."""
         return bool(error.connection_invalidated)
 
+    def is_unavailable(self, error: DBAPIError) -> bool:
+        """The target cannot take writes at all (disk full, read-only, I/O error): no
+        document is to blame, so the run stops. Subclasses add their driver codes."""
+        return False
+
 
 def as_text(value: Any) -> Any:
     """Decimals, datetimes (with microseconds) and dates as text, for drivers that would

@@ -16,6 +16,8 @@ from xmlload.db.dialects.base import DialectStrategy, as_text
 # deadlock, lock wait timeout, server gone away, lost connection, can't connect,
 # too many connections, server shutdown in progress
 TRANSIENT_ERRORS = {1213, 1205, 2006, 2013, 2003, 1040, 1053}
+# disk full, table full, running --read-only, read-only transaction
+UNAVAILABLE_ERRORS = {1021, 1114, 1290, 1792}
 # ODBC SQLSTATEs: serialization failure/deadlock, timeouts, connection failures
 TRANSIENT_SQLSTATES = {"40001", "HYT00", "HYT01", "08S01", "08001", "08003", "08004", "08007"}
 
@@ -35,6 +37,10 @@ class MySQLStrategy(DialectStrategy):
         args = getattr(error.orig, "args", ())
         code = args[0] if args else None
         return super().is_transient(error) or code in TRANSIENT_ERRORS
+
+    def is_unavailable(self, error: DBAPIError) -> bool:
+        args = getattr(error.orig, "args", ())
+        return bool(args) and args[0] in UNAVAILABLE_ERRORS
 
     def insert_rows(self, connection: Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
         """PyMySQL turns executemany of `INSERT ... VALUES (%s, ...)` into multi-row INSERTs

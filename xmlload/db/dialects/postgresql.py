@@ -16,6 +16,8 @@ from xmlload.db.dialects.base import DialectStrategy
 # serialization_failure, deadlock_detected, lock_not_available, query_canceled by timeout,
 # admin/crash shutdown, cannot_connect_now; and every connection exception (class 08).
 TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03"}
+# disk_full, out_of_memory, read_only_sql_transaction, io_error (class 58)
+UNAVAILABLE_SQLSTATES = {"53100", "53200", "25006", "58030"}
 
 
 class PostgreSQLStrategy(DialectStrategy):
@@ -32,6 +34,9 @@ class PostgreSQLStrategy(DialectStrategy):
             or state.startswith("08")
             or (isinstance(error.orig, psycopg.OperationalError) and not state)
         )
+
+    def is_unavailable(self, error: DBAPIError) -> bool:
+        return getattr(error.orig, "sqlstate", None) in UNAVAILABLE_SQLSTATES
 
     def insert_rows(self, connection: Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
         if not rows:

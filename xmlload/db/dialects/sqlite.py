@@ -16,6 +16,9 @@ from xmlload.db.dialects.base import DialectStrategy, as_text
 from xmlload.errors import TargetError
 
 SQLITE_BUSY_OR_LOCKED = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+# disk full, I/O error, read-only database or file, cannot open (primary result codes)
+SQLITE_UNAVAILABLE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY,
+                      sqlite3.SQLITE_CANTOPEN}  # fmt: skip
 
 
 class SQLiteStrategy(DialectStrategy):
@@ -48,6 +51,10 @@ class SQLiteStrategy(DialectStrategy):
     def is_transient(self, error: DBAPIError) -> bool:
         code = getattr(error.orig, "sqlite_errorcode", None)
         return super().is_transient(error) or code in SQLITE_BUSY_OR_LOCKED
+
+    def is_unavailable(self, error: DBAPIError) -> bool:
+        code = getattr(error.orig, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in SQLITE_UNAVAILABLE  # extended -> primary
 
     def create_schema(self, connection: Connection, schema: str) -> None:
         raise TargetError(f"SQLite has no schemas: remove target_schema ({schema!r}) for SQLite")
