@@ -53,13 +53,13 @@ def slow_contract(tmp_path: Path, function: str) -> Path:
 
 @pytest.fixture
 def napping_dir(corpus_dir: Path, tmp_path: Path) -> Path:
-    """Five corpus documents; sample--127582 naps for 30 seconds."""
+    """Five corpus documents; sample--127582 naps for two minutes (far past any bound)."""
     folder = tmp_path / "xml"
     folder.mkdir()
     for name in FILES:
         data = (corpus_dir / name).read_bytes()
         if name == "sample--127582.xml":
-            data = data.replace(b"<Provenir ", b'<Provenir nap="30" ', 1)
+            data = data.replace(b"<Provenir ", b'<Provenir nap="120" ', 1)
         (folder / name).write_bytes(data)
     return folder
 
@@ -90,7 +90,7 @@ def test_a_slow_document_times_out_alone(napping_dir: Path, tmp_path: Path) -> N
     code, target = run_slow(
         tmp_path, "SLEEP", napping_dir, "--doc-timeout", "1", "--chunk-size", "2"
     )
-    assert code == 3 and time.monotonic() - started < 25
+    assert code == 3 and time.monotonic() - started < 60  # the nap alone is 120 s
     log = log_by_name(target)
     assert log.pop("sample--127582.xml") == ("failed", "timeout", 1)
     assert set(log.values()) == {("success", None, 1)}
@@ -109,8 +109,8 @@ def test_a_hung_worker_is_killed_retried_once_then_the_document_fails(
     log = log_by_name(target)
     status, stage, _ = log.pop("sample--127582.xml")
     assert (status, stage) == ("failed", "timeout")
-    assert set(log.values()) <= {("success", None, 1), ("success", None, 2)}
-    assert len(log) == 4
+    # the lost chunk's other documents were never written: one attempt each, in retries
+    assert set(log.values()) == {("success", None, 1)} and len(log) == 4
     assert query(target, "SELECT count(*), count(DISTINCT app_id) FROM app_base") == [(4, 4)]
     message = query(target, "SELECT message, worker FROM processing_log WHERE status = 'failed'")
     assert "stopped responding twice" in message[0][0] and message[0][1] == "coordinator"

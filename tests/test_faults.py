@@ -117,12 +117,17 @@ def kill_a_worker(schema: str, killed: list[int]) -> None:
             return
 
 
-def terminate_connections(process: subprocess.Popen) -> None:
-    query(
+def terminate_connections(schema: str) -> None:
+    """Terminate this run's own target connections only (they carry its run id), never
+    another load's on the same server."""
+    (run_id,) = query(POSTGRES_URL, f"SELECT min(run_id) FROM {schema}.processing_log")[0]
+    terminated = query(
         POSTGRES_URL,
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE application_name = 'xmlload' AND pid <> pg_backend_pid()",
+        "WHERE application_name = :name AND pid <> pg_backend_pid()",
+        name=f"xmlload {run_id}",
     )
+    assert terminated, "the run's connections were not found by their application name"
 
 
 def test_workers_killed_under_load(load_setup, postgres_schema: str) -> None:
@@ -147,7 +152,10 @@ def test_workers_killed_under_load(load_setup, postgres_schema: str) -> None:
 
 def test_database_connections_terminated_under_load(load_setup, postgres_schema: str) -> None:
     contract, command = load_setup
-    process = run_with_fault(command, postgres_schema, terminate_connections, at=(150, 600, 1000))
+    process = run_with_fault(
+        command, postgres_schema, lambda p: terminate_connections(postgres_schema),
+        at=(150, 600, 1000),
+    )  # fmt: skip
     assert process.returncode == 3
     counts = independent_check(contract, postgres_schema)
     assert counts.get("not attempted", 0) == 0

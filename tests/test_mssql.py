@@ -93,7 +93,7 @@ def test_replace_and_bulk_insert_statements(schema) -> None:
     recorder = Recorder()
     strategy = strategy_for(parse_url(URL))
     assert isinstance(strategy, MSSQLStrategy)
-    assert strategy.engine_options() == {"fast_executemany": True}
+    assert strategy.engine_options("xmlload") == {"fast_executemany": True}
     base = schema.tables[0]
     strategy.delete_documents(recorder, base, "app_id", [101, 102])  # type: ignore[arg-type]
     strategy.insert_rows(recorder, base, [tuple(range(len(base.columns)))])  # type: ignore[arg-type]

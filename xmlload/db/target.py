@@ -38,9 +38,9 @@ def describe_db_error(error: SQLAlchemyError) -> str:
     return f"{type(original).__name__}: {text[0] if text else ''}"
 
 
-def connect_engine(url: URL) -> tuple[DialectStrategy, Engine]:
+def connect_engine(url: URL, client: str = "xmlload") -> tuple[DialectStrategy, Engine]:
     strategy = strategy_for(url)
-    return strategy, strategy.create_engine(url)
+    return strategy, strategy.create_engine(url, client)
 
 
 def prepare_target(url: URL, plan: Plan, create: bool) -> None:

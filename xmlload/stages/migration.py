@@ -34,7 +34,7 @@ class MigrationEngine:
         schema = target_schema(plan)
         self.tables = schema.tables
         self.log = ProcessingLog(schema.log)
-        self.strategy, self.engine = connect_engine(url)
+        self.strategy, self.engine = connect_engine(url, f"xmlload {run_id}")
         self._connection: Connection | None = None
         self._retrying(lambda: self.connection)
 

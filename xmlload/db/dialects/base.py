@@ -17,12 +17,14 @@ from sqlalchemy.schema import CreateSchema, DropSchema
 class DialectStrategy:
     backend = "default"
 
-    def create_engine(self, url: URL) -> Engine:
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool, **self.engine_options())
+    def create_engine(self, url: URL, client: str = "xmlload") -> Engine:
+        """An engine whose connections name themselves `client` where the server shows it
+        (a run's connections carry its run id, so an operator can tell runs apart)."""
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool, **self.engine_options(client))
         self.configure(engine)
         return engine
 
-    def engine_options(self) -> dict[str, Any]:
+    def engine_options(self, client: str) -> dict[str, Any]:
         return {}
 
     def configure(self, engine: Engine) -> None:

@@ -26,7 +26,7 @@ class MySQLStrategy(DialectStrategy):
     backend = "mysql"
     packet_margin = 64 * 1024  # room for the statement text around the values
 
-    def engine_options(self) -> dict[str, Any]:
+    def engine_options(self, client: str) -> dict[str, Any]:
         return {"connect_args": {"charset": "utf8mb4"}}
 
     def drop_schema(self, connection: Connection, schema: str) -> None:
@@ -65,7 +65,7 @@ class MySQLStrategy(DialectStrategy):
 class MySQLODBCStrategy(MySQLStrategy):
     """MySQL/MariaDB through pyodbc (e.g. Debian's odbc-mariadb): errors carry SQLSTATEs."""
 
-    def engine_options(self) -> dict[str, Any]:
+    def engine_options(self, client: str) -> dict[str, Any]:
         return {}
 
     def is_transient(self, error: DBAPIError) -> bool:

@@ -23,8 +23,8 @@ UNAVAILABLE_SQLSTATES = {"53100", "53200", "25006", "58030"}
 class PostgreSQLStrategy(DialectStrategy):
     backend = "postgresql"
 
-    def engine_options(self) -> dict[str, Any]:
-        return {"connect_args": {"application_name": "xmlload"}}
+    def engine_options(self, client: str) -> dict[str, Any]:
+        return {"connect_args": {"application_name": client[:63]}}
 
     def is_transient(self, error: DBAPIError) -> bool:
         state = getattr(error.orig, "sqlstate", None) or ""

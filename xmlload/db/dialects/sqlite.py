@@ -25,7 +25,7 @@ class SQLiteStrategy(DialectStrategy):
     backend = "sqlite"
     busy_timeout_ms = 120_000
 
-    def engine_options(self) -> dict[str, Any]:
+    def engine_options(self, client: str) -> dict[str, Any]:
         return {"connect_args": {"timeout": self.busy_timeout_ms / 1000}}
 
     def configure(self, engine: Engine) -> None:
