@@ -90,6 +90,7 @@ def independent_check(contract: str, schema: str) -> dict[str, int]:
     try:
         items = [item for page in source.pages(5000) for item in page]
         report = verifier.verify(items)
+        assert verifier.orphans() == []  # and no rows that no logged success owns
     finally:
         verifier.close()
         source.close()

@@ -191,10 +191,19 @@ def test_verify_reports_differences(corpus_dir: Path, tmp_path: Path, capsys) ->
     with sqlite3.connect(tmp_path / "t.db") as connection:
         connection.execute("UPDATE app_contact_base SET last_name = 'X' WHERE app_id = 142305")
         connection.execute("DELETE FROM processing_log WHERE document_id = 127582")
+        # rows of a document that is neither in the source nor in the log
+        connection.execute("INSERT INTO app_base (app_id, receive_date, product_line_enum) "
+                           "VALUES (999000111, '2024-01-01 00:00:00', 600)")  # fmt: skip
     capsys.readouterr()
     assert main(["verify", *base]) == 3
     out = capsys.readouterr().out
     assert "(document 142305): app_contact_base: 1 row(s) missing, 1 unexpected" in out
-    assert "verified 1 documents (1 success): 1 with differences" in out
+    orphan = "but no logged success owns this document id"
+    assert "(document 127582): rows in app_base, app_contact_base" in out and orphan in out
+    assert f"(document 999000111): rows in app_base, {orphan}" in out
+    assert (
+        "verified 3 documents (2 rows without a logged success, 1 success): 3 with differences"
+        in out
+    )
     assert main(["verify", *base, "--ids", str(folder / "sample--127582.xml")]) == 3
     assert "not in the processing log, but has rows in app_base" in capsys.readouterr().out

@@ -230,9 +230,10 @@ def command_verify(args: argparse.Namespace, console: Console) -> int:
     try:
         if args.ids is not None or args.ids_file is not None:
             keys = _read_ids(args)
+            report = verifier.verify(processor.items_from_keys(keys))
         else:
-            keys = verifier.logged_keys(args.sample)
-        report = verifier.verify(processor.items_from_keys(keys))
+            report = verifier.verify(processor.items_from_keys(verifier.logged_keys(args.sample)))
+            report.checks.extend(verifier.orphans())
     finally:
         verifier.close()
         source.close()

@@ -1,7 +1,8 @@
 """`xmlload verify`: map documents again from the source and compare with the database.
 
 Every document must be exactly one of: logged success with exactly the rows its mapping
-gives now; logged failed with no rows; not logged (not attempted yet) with no rows.
+gives now; logged failed with no rows; not logged (not attempted yet) with no rows. And
+the other way round: every document id with rows must be owned by a logged success.
 Operators run it after incidents; the fault-injection tests run it after every fault.
 """
 
@@ -24,6 +25,7 @@ from xmlload.sources import Source, SourceItem
 from xmlload.stages.pipeline import DocumentPipeline
 
 BATCH = 100
+ORPHANED = "rows without a logged success"
 
 
 def normalise(value: Any) -> Any:
@@ -41,7 +43,7 @@ def normalise(value: Any) -> Any:
 class DocumentCheck:
     source_key: str
     document_id: Any
-    status: str | None  # as logged; None when not attempted
+    status: str | None  # as logged; None when not attempted; ORPHANED for unowned rows
     problems: list[str] = field(default_factory=list)
 
 
@@ -75,6 +77,31 @@ class Verifier:
         if sample is not None and sample < len(keys):
             keys = random.Random(seed).sample(keys, sample)
         return sorted(keys)
+
+    def orphans(self) -> list[DocumentCheck]:
+        """Document ids that have rows in some table while no logged success owns them: a
+        deleted log row, or rows for a document that is neither logged nor in the source.
+        Mapping documents again cannot find these; one anti-join per table does."""
+        log = self.schema.log
+        owned = sa.select(log.c.document_id).where(
+            log.c.status == "success", log.c.document_id.is_not(None)
+        )
+        tables_by_id: dict[Any, list[str]] = {}
+        with self.engine.connect() as connection:
+            for table in self.schema.tables:
+                column = table.c[self.id_column]
+                statement = sa.select(column).distinct().where(column.not_in(owned))
+                for document_id in connection.execute(statement).scalars():
+                    tables_by_id.setdefault(document_id, []).append(table.name)
+        return [
+            DocumentCheck(
+                "(no source key)",
+                document_id,
+                ORPHANED,
+                [f"rows in {', '.join(tables)}, but no logged success owns this document id"],
+            )
+            for document_id, tables in sorted(tables_by_id.items(), key=lambda item: str(item[0]))
+        ]
 
     def verify(self, items: Sequence[SourceItem]) -> VerifyReport:
         report = VerifyReport()
