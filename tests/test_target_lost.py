@@ -116,3 +116,42 @@ def test_a_full_sqlite_target_stops_the_run_instead_of_failing_documents(
     finally:
         engine.close()
     assert query(target, "SELECT count(*), min(status) FROM processing_log") == [(1, "success")]
+
+
+def test_waiting_on_a_lock_is_not_a_document_timeout(
+    tmp_path: Path, postgres_engine: sa.Engine, postgres_schema: str
+) -> None:
+    """A target table locked by another connection for longer than the watchdog's hang
+    limit (doc-timeout 1 s: 3 s of silence): the workers wait, keep their heartbeat, and
+    every document loads once the lock is gone; none is charged a timeout."""
+    from tests.conftest import contract_with
+
+    source = table_source(tmp_path, 400)
+    contract = contract_with(tmp_path, target_schema=postgres_schema)
+    command = cli_command(
+        "run", *table_run_args(source, POSTGRES_URL, contract), "--workers", "2",
+        "--chunk-size", "25", "--doc-timeout", "1",
+    )  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    log = f"{postgres_schema}.processing_log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if query(POSTGRES_URL, f"SELECT count(*) FROM {log}")[0][0] >= 50:
+                break
+        except sa.exc.DBAPIError:
+            pass  # the table is not there yet
+        time.sleep(0.05)
+    with postgres_engine.connect() as connection, connection.begin():
+        connection.execute(
+            sa.text(f"LOCK TABLE {postgres_schema}.app_base IN ACCESS EXCLUSIVE MODE")
+        )
+        time.sleep(8)  # writers block on the lock, well past the 3 s hang limit
+    _, stderr = process.communicate(timeout=180)
+    assert process.returncode == 0, stderr.decode()[-3000:]
+    assert query(POSTGRES_URL, f"SELECT status, stage, count(*) FROM {log} GROUP BY 1, 2") == [
+        ("success", None, 400)
+    ]
+    assert query(POSTGRES_URL, f"SELECT max(attempts) FROM {log}") == [(1,)]
+    # no worker was taken for hung and replaced: the two that started wrote everything
+    assert query(POSTGRES_URL, f"SELECT count(DISTINCT worker) FROM {log}") == [(2,)]

@@ -4,6 +4,7 @@ connection) and source reader, built once and used for every chunk it is handed.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -42,6 +43,30 @@ class WorkerConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
+class HeartbeatWhile:
+    """`with HeartbeatWhile(board, name):` keeps the worker's heartbeat going from a thread
+    while the block runs (a database write waiting on a lock), so the watchdog does not take
+    the wait for a hung document. The wait itself is bounded by the dialect's lock timeout
+    and the retry policy."""
+
+    def __init__(self, board: ProgressBoard, name: str) -> None:
+        self.board, self.name = board, name
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.done.wait(HEARTBEAT_EVERY):
+            self.board.heartbeat(self.name)
+
+    def __enter__(self) -> HeartbeatWhile:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+
 class Worker:
     def __init__(self, config: WorkerConfig, board: ProgressBoard) -> None:
         self.name = f"worker-{os.getpid()}"
@@ -70,7 +95,8 @@ class Worker:
         report = ChunkReport(self.name)
         outcomes = [self.process_document(document) for document in self.source.read(items)]
         load_started = time.perf_counter()
-        self.engine.write_chunk(outcomes)
+        with HeartbeatWhile(self.board, self.name):  # a wait on the database is not a hang
+            self.engine.write_chunk(outcomes)
         self.stage_seconds["load"] += time.perf_counter() - load_started
         for outcome in outcomes:
             report.add(outcome)

@@ -17,6 +17,10 @@ from sqlalchemy.schema import CreateSchema, DropSchema
 class DialectStrategy:
     backend = "default"
 
+    # How long one statement may wait for a lock another connection holds before the
+    # database gives up (then the retry policy applies, then the run stops: exit 4).
+    lock_wait_seconds: float = 120.0
+
     def create_engine(self, url: URL, client: str = "xmlload") -> Engine:
         """An engine whose connections name themselves `client` where the server shows it
         (a run's connections carry its run id, so an operator can tell runs apart)."""

@@ -27,7 +27,8 @@ class MySQLStrategy(DialectStrategy):
     packet_margin = 64 * 1024  # room for the statement text around the values
 
     def engine_options(self, client: str) -> dict[str, Any]:
-        return {"connect_args": {"charset": "utf8mb4"}}
+        wait = f"SET SESSION innodb_lock_wait_timeout = {self.lock_wait_seconds:.0f}"
+        return {"connect_args": {"charset": "utf8mb4", "init_command": wait}}
 
     def drop_schema(self, connection: Connection, schema: str) -> None:
         """A MySQL schema is a database; DROP DATABASE takes its tables with it."""

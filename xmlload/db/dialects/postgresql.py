@@ -24,7 +24,8 @@ class PostgreSQLStrategy(DialectStrategy):
     backend = "postgresql"
 
     def engine_options(self, client: str) -> dict[str, Any]:
-        return {"connect_args": {"application_name": client[:63]}}
+        options = f"-c lock_timeout={self.lock_wait_seconds * 1000:.0f}"
+        return {"connect_args": {"application_name": client[:63], "options": options}}
 
     def is_transient(self, error: DBAPIError) -> bool:
         state = getattr(error.orig, "sqlstate", None) or ""

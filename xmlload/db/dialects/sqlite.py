@@ -23,13 +23,12 @@ SQLITE_UNAVAILABLE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_
 
 class SQLiteStrategy(DialectStrategy):
     backend = "sqlite"
-    busy_timeout_ms = 120_000
 
     def engine_options(self, client: str) -> dict[str, Any]:
-        return {"connect_args": {"timeout": self.busy_timeout_ms / 1000}}
+        return {"connect_args": {"timeout": self.lock_wait_seconds}}
 
     def configure(self, engine: Engine) -> None:
-        timeout = self.busy_timeout_ms
+        timeout = round(self.lock_wait_seconds * 1000)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, record: Any) -> None:
