@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType
 from typing import Any
 
+import sqlalchemy as sa
 from rich.console import Console
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -18,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from xmlload.contract.compiler import Plan
 from xmlload.contract.loader import load_plan
 from xmlload.db.processing_log import ProcessingLog
+from xmlload.db.run_registry import RunRegistry, RunScope, runs_table
 from xmlload.db.target import connect_engine, describe_db_error, prepare_target, target_schema
 from xmlload.db.urls import mask_url, parse_url
 from xmlload.errors import SettingsError, TargetLostError
@@ -77,8 +79,40 @@ class ProductionProcessor:
         for warning in self.plan.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         prepare_target(self.target_url, self.plan, self.settings.create_tables)
-        source = open_source(self.source_config)
         run_id = uuid.uuid4().hex[:12]
+        registry = self._claim(run_id, whole_source=items is not None)
+        try:
+            return self._run(run_id, on_report, items, console)
+        finally:
+            registry.release()
+
+    def _claim(self, run_id: str, whole_source: bool) -> RunRegistry:
+        """Register the run on the target; refuse when a live run overlaps its scope.
+        A reprocess touches any document, so it claims the whole source."""
+        settings = self.settings
+        scope = (
+            RunScope()
+            if whole_source
+            else RunScope(settings.shard_pair, settings.id_start, settings.id_end)
+        )
+        strategy, engine = connect_engine(self.target_url, f"xmlload {run_id}")
+        schema = self.plan.contract.target_schema
+        try:
+            registry = RunRegistry(strategy, engine, runs_table(sa.MetaData(), schema))
+            registry.claim(run_id, scope)
+        except BaseException:
+            engine.dispose()
+            raise
+        return registry
+
+    def _run(
+        self,
+        run_id: str,
+        on_report: Callable[[RunSummary], None] | None,
+        items: Sequence[SourceItem] | None,
+        console: Console | None,
+    ) -> RunSummary:
+        source = open_source(self.source_config)
         summary = RunSummary(
             run_id, source.describe(), mask_url(self.target_url), workers=self.settings.workers
         )

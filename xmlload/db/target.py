@@ -50,6 +50,7 @@ def prepare_target(url: URL, plan: Plan, create: bool) -> None:
     try:
         with engine.begin() as connection:
             if create:
+                strategy.serialize_ddl(connection)
                 if plan.contract.target_schema:
                     strategy.create_schema(connection, plan.contract.target_schema)
                 schema.metadata.create_all(connection)

@@ -34,6 +34,14 @@ class DialectStrategy:
     def configure(self, engine: Engine) -> None:
         """Hook for connection-level settings (pragmas, session variables)."""
 
+    def lock_table(self, connection: Connection, table: sa.Table) -> None:
+        """Within a transaction: make concurrent readers-then-writers of `table` take turns."""
+        connection.execute(sa.select(table).with_for_update())
+
+    def serialize_ddl(self, connection: Connection) -> None:
+        """Within a transaction: one loader at a time creates tables (two `--create-tables`
+        at once must not collide). Backends whose DDL is already serialized do nothing."""
+
     def create_schema(self, connection: Connection, schema: str) -> None:
         connection.execute(CreateSchema(schema, if_not_exists=True))
 

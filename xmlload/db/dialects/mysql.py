@@ -39,6 +39,10 @@ class MySQLStrategy(DialectStrategy):
         code = args[0] if args else None
         return super().is_transient(error) or code in TRANSIENT_ERRORS
 
+    def serialize_ddl(self, connection: Connection) -> None:
+        """A named lock held until the connection closes (MySQL DDL commits implicitly)."""
+        connection.exec_driver_sql("SELECT GET_LOCK('xmlload ddl', 60)")
+
     def is_unavailable(self, error: DBAPIError) -> bool:
         args = getattr(error.orig, "args", ())
         return bool(args) and args[0] in UNAVAILABLE_ERRORS

@@ -36,6 +36,13 @@ class PostgreSQLStrategy(DialectStrategy):
             or (isinstance(error.orig, psycopg.OperationalError) and not state)
         )
 
+    def lock_table(self, connection: Connection, table: sa.Table) -> None:
+        name = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+        connection.exec_driver_sql(f"LOCK TABLE {name} IN SHARE ROW EXCLUSIVE MODE")
+
+    def serialize_ddl(self, connection: Connection) -> None:
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('xmlload ddl'))")
+
     def is_unavailable(self, error: DBAPIError) -> bool:
         return getattr(error.orig, "sqlstate", None) in UNAVAILABLE_SQLSTATES
 

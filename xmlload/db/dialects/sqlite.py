@@ -51,6 +51,9 @@ class SQLiteStrategy(DialectStrategy):
         code = getattr(error.orig, "sqlite_errorcode", None)
         return super().is_transient(error) or code in SQLITE_BUSY_OR_LOCKED
 
+    def lock_table(self, connection: Connection, table: sa.Table) -> None:
+        """Transactions begin IMMEDIATE: one writer at a time already."""
+
     def is_unavailable(self, error: DBAPIError) -> bool:
         code = getattr(error.orig, "sqlite_errorcode", None)
         return code is not None and code & 0xFF in SQLITE_UNAVAILABLE  # extended -> primary
