@@ -14,6 +14,8 @@ SAMPLES = [
     errors.ContractError("c.yaml", ["c.yaml:3: tables: bad", "c.yaml:9: x: worse"]),
     errors.SettingsError("bad setting"),
     errors.TargetError("target gone"),
+    errors.TargetLostError("target postgresql://u:***@h/db cannot take writes: disk full"),
+    errors.WorkerStartError("a worker could not start: permission denied"),
     errors.DocumentError("map", "app_base.x: not a number"),
     errors.ExpressionError("unexpected ')'"),
     errors.ValueProblem("'x' is not a whole number"),

@@ -117,11 +117,12 @@ def test_terminated_connections_are_retried_and_the_run_completes(
     def kill_connections(summary: RunSummary) -> None:
         if summary.documents in (5, 15):
             with postgres_engine.connect() as connection:
-                killed = connection.execute(
+                killed = connection.execute(  # this run's own connections only
                     sa.text(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE application_name = 'xmlload' AND pid <> pg_backend_pid()"
-                    )
+                        "WHERE application_name = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": f"xmlload {summary.run_id}"},
                 ).all()
             terminated.append(len(killed))
 
