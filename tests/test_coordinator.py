@@ -25,6 +25,7 @@ from tests.helpers import (
     table_source,
 )
 from xmlload.cli import main
+from xmlload.parallel.board import BoardSnapshot, Totals
 from xmlload.parallel.coordinator import hang_limit
 from xmlload.parallel.progress import progress_line
 
@@ -283,15 +284,8 @@ def test_report_file(corpus_dir: Path, tmp_path: Path) -> None:
 
 
 def test_progress_line_format() -> None:
-    line = progress_line(
-        {
-            "total": 5000,
-            "completed": 1250,
-            "succeeded": 1248,
-            "failed": 2,
-            "started_at": time.time() - 405,
-        }
-    )
+    totals = Totals(5000, 1250, 1248, 2, started_at=time.time() - 405)
+    line = progress_line(BoardSnapshot(totals, {}))
     assert line.startswith("Progress: 1,250/5,000 (25.0%) - Rate: ")
     assert " docs/min - ETA: " in line and line.endswith("min - Success: 1,248, Failed: 2")
     rate = float(line.split("Rate: ")[1].split(" docs/min")[0].replace(",", ""))

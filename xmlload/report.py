@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def report_data(summary: RunSummary, settings: Settings) -> dict[str, Any]:
             "coordinator": round(summary.coordinator_peak_rss / 2**20, 1),
             **{name: round(rss / 2**20, 1) for name, rss in summary.peak_rss.items()},
         },
-        "workers": summary.worker_stats,
+        "workers": {name: asdict(entry) for name, entry in summary.worker_stats.items()},
         "workers_recycled": summary.workers_recycled,
         "settings": settings_shown,
     }

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from xmlload.outcome import ChunkReport, DocumentOutcome
+from xmlload.parallel.board import WorkerEntry
 from xmlload.parallel.memory import peak_rss_bytes
 
 EXIT_OK, EXIT_FAILED_DOCUMENTS, EXIT_TARGET_LOST, EXIT_SIGINT, EXIT_SIGTERM = 0, 3, 4, 130, 143
@@ -37,7 +37,7 @@ class RunSummary:
     target_lost: str | None = None  # the run stopped because the target took no writes
     busy_seconds: float = 0.0
     stage_seconds_by_worker: dict[str, Counter[str]] = field(default_factory=dict)
-    worker_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    worker_stats: dict[str, WorkerEntry] = field(default_factory=dict)
     peak_rss: dict[str, int] = field(default_factory=dict)
     coordinator_peak_rss: int = 0
     workers_recycled: int = 0
@@ -62,16 +62,15 @@ class RunSummary:
             report.add(outcome)
         self.add(report)
 
-    def finish(self, worker_stats: dict[str, dict[str, Any]], peak_rss: dict[str, int]) -> None:
+    def finish(self, worker_stats: dict[str, WorkerEntry], peak_rss: dict[str, int]) -> None:
         self.elapsed = time.perf_counter() - self.started
-        ready = [entry["ready_at"] for entry in worker_stats.values() if "ready_at" in entry]
+        ready = [entry.ready_at for entry in worker_stats.values()]
         if ready:
             since_ready = time.time() - min(ready)
             self.startup_seconds = max(0.0, min(self.elapsed, self.elapsed - since_ready))
         self.worker_stats = worker_stats
         self.peak_rss = {
-            name: max(peak_rss.get(name, 0), entry.get("peak_rss", 0))
-            for name, entry in worker_stats.items()
+            name: max(peak_rss.get(name, 0), entry.peak_rss) for name, entry in worker_stats.items()
         }
         self.coordinator_peak_rss = peak_rss_bytes()
 
@@ -145,14 +144,14 @@ class RunSummary:
                 "worker", "documents", "docs/min", "failures", "busy %", "peak MB", title="Workers"
             )
             for name, entry in sorted(self.worker_stats.items()):
-                rate = entry["documents"] / self.elapsed * 60 if self.elapsed else 0.0
-                busy = 100 * entry["busy_seconds"] / self.elapsed if self.elapsed else 0.0
+                rate = entry.documents / self.elapsed * 60 if self.elapsed else 0.0
+                busy = 100 * entry.busy_seconds / self.elapsed if self.elapsed else 0.0
                 peak = self.peak_rss.get(name, 0) / 2**20
                 workers.add_row(
                     name,
-                    f"{entry['documents']:,}",
+                    f"{entry.documents:,}",
                     f"{rate:,.0f}",
-                    f"{entry['failures']:,}",
+                    f"{entry.failures:,}",
                     f"{busy:.0f}",
                     f"{peak:,.0f}",
                 )

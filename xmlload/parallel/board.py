@@ -1,8 +1,9 @@
-"""ProgressBoard: the run's shared state in a `multiprocessing.Manager` dict.
+"""ProgressBoard: the run's shared state in a `multiprocessing.Manager` dict, read and
+written only through this module's types.
 
-The coordinator writes the totals; each worker writes only its own entry, replacing the
-whole nested dict (an in-place change to a nested proxy dict would be lost). Progress
-rendering and the watchdog read snapshots of it and nothing else.
+The coordinator writes the totals; each worker writes only its own `WorkerEntry`,
+replacing it whole (an in-place change to a value held by the Manager would be lost).
+Progress rendering and the coordinator read `BoardSnapshot`s and nothing else.
 """
 
 from __future__ import annotations
@@ -10,97 +11,99 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import MutableMapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from xmlload.parallel.memory import peak_rss_bytes
 
-WORKER_PREFIX = "worker:"
-START_FAILURE = "start_failure"
+_WORKER = "worker:"
+_START_FAILURE = "start_failure"
+_TOTALS = "totals"
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What the coordinator counted: documents finished, by outcome."""
+
+    total: int = 0
+    completed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    started_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class WorkerEntry:
+    """One worker's own report: who it is, what it holds, what it has done."""
+
+    pid: int
+    ready_at: float
+    heartbeat: float
+    documents: int = 0
+    rows: int = 0
+    failures: int = 0
+    busy_seconds: float = 0.0
+    chunk: int | None = None  # the chunk in hand
+    peak_rss: int = 0
+    handing_back: bool = False  # exiting without processing `chunk` (memory, SIGTERM)
+
+
+@dataclass(frozen=True)
+class BoardSnapshot:
+    totals: Totals
+    workers: dict[str, WorkerEntry]
+    start_failure: str | None = None
 
 
 class ProgressBoard:
     def __init__(self, shared: MutableMapping[str, Any]) -> None:
         self.shared = shared
-        self.totals: dict[str, Any] = {}
+        self.totals = Totals()
 
     # -- coordinator side ------------------------------------------------------------------
     def start(self, total: int) -> None:
-        self.totals = {
-            "total": total,
-            "completed": 0,
-            "succeeded": 0,
-            "failed": 0,
-            "started_at": time.time(),
-        }
-        self.shared.update(self.totals)
+        self.totals = Totals(total=total)
+        self.shared[_TOTALS] = self.totals
 
     def add_results(self, documents: int, succeeded: int, failed: int) -> None:
         """Count finished documents (the coordinator is the only writer of totals)."""
-        self.totals["completed"] += documents
-        self.totals["succeeded"] += succeeded
-        self.totals["failed"] += failed
-        self.shared.update(
-            completed=self.totals["completed"],
-            succeeded=self.totals["succeeded"],
-            failed=self.totals["failed"],
+        totals = self.totals
+        self.totals = replace(
+            totals,
+            completed=totals.completed + documents,
+            succeeded=totals.succeeded + succeeded,
+            failed=totals.failed + failed,
         )
+        self.shared[_TOTALS] = self.totals
 
     def set_total(self, total: int) -> None:
-        if total != self.totals["total"]:
-            self.totals["total"] = total
-            self.shared["total"] = total
+        if total != self.totals.total:
+            self.totals = replace(self.totals, total=total)
+            self.shared[_TOTALS] = self.totals
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> BoardSnapshot:
         """One copy of the whole board (a single round trip to the Manager)."""
-        return dict(self.shared)
-
-    @staticmethod
-    def start_failure(snapshot: dict[str, Any]) -> str | None:
-        """The error of the first worker that could not start, if one could not."""
-        failure: str | None = snapshot.get(START_FAILURE)
-        return failure
-
-    @staticmethod
-    def workers(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        return {
-            key[len(WORKER_PREFIX) :]: value
-            for key, value in snapshot.items()
-            if key.startswith(WORKER_PREFIX)
-        }
+        copy = dict(self.shared)
+        workers = {k[len(_WORKER) :]: v for k, v in copy.items() if k.startswith(_WORKER)}
+        return BoardSnapshot(copy.get(_TOTALS, self.totals), workers, copy.get(_START_FAILURE))
 
     # -- worker side -------------------------------------------------------------------------
     def start_failed(self, message: str) -> None:
-        self.shared.setdefault(START_FAILURE, message)
+        self.shared.setdefault(_START_FAILURE, message)
 
     def register(self, name: str) -> None:
-        self._put(
-            name,
-            {
-                "pid": os.getpid(),
-                "ready_at": time.time(),
-                "documents": 0,
-                "rows": 0,
-                "failures": 0,
-                "busy_seconds": 0.0,
-                "chunk": None,
-                "chunk_started": None,
-                "heartbeat": time.time(),
-                "peak_rss": peak_rss_bytes(),
-            },
-        )
+        now = time.time()
+        self._put(name, WorkerEntry(os.getpid(), now, now, peak_rss=peak_rss_bytes()))
 
     def chunk_started(self, name: str, chunk_id: int) -> None:
-        now = time.time()
-        self._put(
-            name, {**self._get(name), "chunk": chunk_id, "chunk_started": now, "heartbeat": now}
-        )
+        self._put(name, replace(self._get(name), chunk=chunk_id, heartbeat=time.time()))
 
-    def recycling(self, name: str, chunk_id: int) -> None:
-        """The worker is about to exit over its memory limit, handing `chunk_id` back."""
-        self._put(name, {**self._get(name), "chunk": chunk_id, "recycle": True})
+    def handing_back(self, name: str, chunk_id: int) -> None:
+        """The worker is about to exit without processing `chunk_id`."""
+        self._put(name, replace(self._get(name), chunk=chunk_id, handing_back=True))
 
     def heartbeat(self, name: str) -> None:
-        self._put(name, {**self._get(name), "heartbeat": time.time()})
+        self._put(name, replace(self._get(name), heartbeat=time.time()))
 
     def chunk_finished(
         self, name: str, documents: int, rows: int, failures: int, busy_seconds: float
@@ -108,21 +111,21 @@ class ProgressBoard:
         entry = self._get(name)
         self._put(
             name,
-            {
-                **entry,
-                "documents": entry["documents"] + documents,
-                "rows": entry["rows"] + rows,
-                "failures": entry["failures"] + failures,
-                "busy_seconds": entry["busy_seconds"] + busy_seconds,
-                "chunk": None,
-                "chunk_started": None,
-                "heartbeat": time.time(),
-                "peak_rss": peak_rss_bytes(),
-            },
+            replace(
+                entry,
+                documents=entry.documents + documents,
+                rows=entry.rows + rows,
+                failures=entry.failures + failures,
+                busy_seconds=entry.busy_seconds + busy_seconds,
+                chunk=None,
+                heartbeat=time.time(),
+                peak_rss=peak_rss_bytes(),
+            ),
         )
 
-    def _get(self, name: str) -> dict[str, Any]:
-        return dict(self.shared[WORKER_PREFIX + name])
+    def _get(self, name: str) -> WorkerEntry:
+        entry: WorkerEntry = self.shared[_WORKER + name]
+        return entry
 
-    def _put(self, name: str, entry: dict[str, Any]) -> None:
-        self.shared[WORKER_PREFIX + name] = entry
+    def _put(self, name: str, entry: WorkerEntry) -> None:
+        self.shared[_WORKER + name] = entry

@@ -1,10 +1,10 @@
-"""ParallelCoordinator: hands chunks of source items to a spawn-started process pool and
-collects their reports; the watchdog turns dead or hung workers into retries.
+"""ParallelCoordinator: the process-pool executor of a run.
 
-At most two chunks per worker are in flight, so the coordinator never holds the whole work
-list. A chunk whose worker dies or hangs is retried once, one document per chunk, in fresh
-workers; a document that takes a worker down twice is logged failed (`worker_crash` or
-`timeout`) by the coordinator itself.
+It builds the spawn-started pool (each worker's pipeline is built once, in the pool
+initializer), hands out the chunks the Scheduler decides on, and turns what it sees —
+results, the progress board, processes that are gone, stop signals — into the
+Scheduler's events. Every decision (retries, give-ups, hung workers, when to end) is the
+Scheduler's; see scheduler.py.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.managers import SyncManager
 from typing import Any
@@ -22,17 +21,27 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from xmlload.db.target import describe_db_error
-from xmlload.errors import TargetLostError, WorkerStartError, XmlloadError
+from xmlload.errors import WorkerStartError, XmlloadError
 from xmlload.outcome import ChunkReport, DocumentOutcome
-from xmlload.parallel.board import ProgressBoard
+from xmlload.parallel.board import BoardSnapshot, ProgressBoard, WorkerEntry
+from xmlload.parallel.events import (
+    ChunkFailed,
+    ChunkFinished,
+    ChunkStarted,
+    Event,
+    Heartbeat,
+    StopRequested,
+    WorkerReady,
+    WorkerStartFailed,
+)
 from xmlload.parallel.processes import WorkerStop, manager_initializer, worker_pool
-from xmlload.parallel.watchdog import LostChunk, Watchdog
+from xmlload.parallel.scheduler import Chunk, GivenUp, Scheduler
+from xmlload.parallel.watchdog import Watchdog
 from xmlload.parallel.worker import Worker, WorkerConfig
 from xmlload.sources import SourceItem
 from xmlload.sources.base import source_key
 
-ORPHAN_AFTER = 5.0  # seconds a chunk may wait unclaimed while a worker sits idle
-WATCH_EVERY = 0.5  # seconds between watchdog checks and progress updates
+WATCH_EVERY = 0.5  # seconds between looks at the board and the processes
 
 _worker: Worker | None = None
 _start_error: WorkerStartError | None = None
@@ -74,14 +83,6 @@ def _process(chunk_id: int, items: list[SourceItem]) -> ChunkReport:
 
 
 @dataclass
-class _Chunk:
-    id: int
-    items: list[SourceItem]
-    alone: bool = False  # a retry of one document after its chunk was lost
-    submitted: float = field(default_factory=time.monotonic)
-
-
-@dataclass
 class StopControl:
     """Signals seen by the coordinator: one stops handing out work, two terminate."""
 
@@ -98,11 +99,14 @@ class CoordinatorCallbacks:
 
 
 class ParallelCoordinator:
+    """The process-pool executor: runs the chunks the scheduler hands out, and turns what it
+    observes (results, the board, dead processes, signals) into the scheduler's events."""
+
     def __init__(self, config: WorkerConfig, workers: int) -> None:
         self.config, self.workers = config, workers
-        self.watchdog = Watchdog(hang_after=hang_limit(config.doc_timeout))
-        self.worker_stats: dict[str, dict[str, Any]] = {}
-        self.recycled = 0  # workers that exited over their memory limit
+        self.watchdog = Watchdog()
+        self.worker_stats: dict[str, WorkerEntry] = {}
+        self.recycled = 0  # chunks handed back unprocessed (memory limit, SIGTERM)
         self.target_lost: str | None = None  # why the target stopped taking writes
 
     def run(
@@ -115,12 +119,15 @@ class ParallelCoordinator:
         context = multiprocessing.get_context("spawn")
         manager = SyncManager(ctx=context)
         manager.start(manager_initializer)
+        scheduler = Scheduler(
+            self.workers, iter(chunks), hang_limit(self.config.doc_timeout), time.monotonic
+        )
         try:
             board = ProgressBoard(manager.dict())
             board.start(total)
             pool = worker_pool(context, self.workers, _initialize, (self.config, board.shared))
             try:
-                self._drive(pool, board, iter(chunks), stop, callbacks)
+                self._drive(pool, board, scheduler, stop, callbacks)
             finally:
                 # Every chunk is collected (or given up) by now, so the workers are idle;
                 # after a second signal, terminate() kills the busy ones (their open
@@ -128,128 +135,120 @@ class ParallelCoordinator:
                 # that died with their worker.
                 pool.terminate()
                 pool.join()
-                self.worker_stats = ProgressBoard.workers(board.snapshot())
+                self.worker_stats = board.snapshot().workers
                 board.set_total(callbacks.current_total())
                 callbacks.on_progress(board.snapshot())
         finally:
             manager.shutdown()
+            self.recycled, self.target_lost = scheduler.recycled, scheduler.target_lost
+        if scheduler.start_failure is not None:
+            raise WorkerStartError(scheduler.start_failure)
+        if scheduler.fatal is not None:
+            raise scheduler.fatal
 
     def _drive(
         self,
         pool: Any,
         board: ProgressBoard,
-        chunks: Iterator[list[SourceItem]],
+        scheduler: Scheduler,
         stop: StopControl,
         callbacks: CoordinatorCallbacks,
     ) -> None:
-        results: queue.Queue[tuple[int, ChunkReport | BaseException]] = queue.Queue()
-        pending: dict[int, _Chunk] = {}
-        retries: deque[_Chunk] = deque()
-        next_id = iter(range(1, 1 << 62))
-        exhausted = False
-        last_check = time.monotonic()
+        results: queue.Queue[Event] = queue.Queue()
+        signals = _Signals(stop)
+        observer = _BoardObserver()
+        last_look = 0.0
 
-        def submit(chunk: _Chunk) -> None:
-            pending[chunk.id] = chunk
+        def submit(chunk: Chunk) -> None:
             pool.apply_async(
                 _process,
                 (chunk.id, chunk.items),
-                callback=lambda report, i=chunk.id: results.put((i, report)),
-                error_callback=lambda error, i=chunk.id: results.put((i, error)),
+                callback=lambda report, i=chunk.id: results.put(ChunkFinished(i, report)),
+                error_callback=lambda error, i=chunk.id: results.put(ChunkFailed(i, error)),
             )
 
-        def stopping() -> bool:
-            return stop.stop_requested() or self.target_lost is not None
-
-        while True:
-            while len(pending) < 2 * self.workers and not stopping():
-                if retries:
-                    submit(retries.popleft())
-                    continue
-                items = None if exhausted else self._next_chunk(chunks)
-                if items is None:
-                    exhausted = True
-                    break
-                submit(_Chunk(next(next_id), items))
-            # After a stop, queued retries are not run: their documents are not logged, so
-            # the next run takes them up like any other.
-            if not pending and (stopping() or (exhausted and not retries)):
-                return
-            if stop.terminate_requested():
-                return
-            self._collect(results, pending, board, callbacks)
-            board.set_total(callbacks.current_total())
-            now = time.monotonic()
-            if now - last_check < WATCH_EVERY:
+        while not scheduler.done:
+            for chunk in scheduler.submissions():
+                submit(chunk)
+            for event in [*signals.events(), *_ready(results)]:
+                scheduler.handle(event)
+            self._record(scheduler, board, callbacks)
+            if time.monotonic() - last_look < WATCH_EVERY:
                 continue
-            last_check = now
+            last_look = time.monotonic()
             snapshot = board.snapshot()
-            failure = ProgressBoard.start_failure(snapshot)
-            if failure is not None:
-                raise WorkerStartError(failure)
-            callbacks.on_progress(snapshot)
-            for lost in self._lost_chunks(snapshot, pending):
-                chunk = pending.pop(lost.chunk_id)
-                if lost.reason == "recycled":
-                    self.recycled += 1
-                    retries.append(_Chunk(next(next_id), chunk.items, alone=chunk.alone))
-                elif chunk.alone:
-                    callbacks.on_lost_documents([_lost_outcome(chunk.items[0], lost)])
-                    board.add_results(1, 0, 1)
-                else:
-                    retries.extend(
-                        _Chunk(next(next_id), [item], alone=True) for item in chunk.items
-                    )
+            for event in [*observer.events(snapshot), *self.watchdog.lost_workers(snapshot)]:
+                scheduler.handle(event)
+            scheduler.tick()
+            for name in scheduler.kills():
+                self.watchdog.kill(snapshot, name)
+            self._record(scheduler, board, callbacks)
+            board.set_total(callbacks.current_total())
+            callbacks.on_progress(board.snapshot())
 
-    def _collect(
-        self,
-        results: queue.Queue[tuple[int, ChunkReport | BaseException]],
-        pending: dict[int, _Chunk],
-        board: ProgressBoard,
-        callbacks: CoordinatorCallbacks,
+    @staticmethod
+    def _record(
+        scheduler: Scheduler, board: ProgressBoard, callbacks: CoordinatorCallbacks
     ) -> None:
-        """Wait briefly for a result, then take every result that is ready."""
-        try:
-            ready = [results.get(timeout=0.25)]
-        except queue.Empty:
-            return
-        while not results.empty():
-            ready.append(results.get_nowait())
-        for chunk_id, result in ready:
-            if isinstance(result, TargetLostError):
-                # like a stop: no new chunks; this chunk's documents stay unlogged
-                pending.pop(chunk_id, None)
-                self.target_lost = self.target_lost or str(result)
-                continue
-            if isinstance(result, BaseException):
-                raise result
-            if pending.pop(chunk_id, None) is None:
-                continue  # given up as lost and retried already: counted by the retry
-            failed = result.documents - result.succeeded
-            board.add_results(result.documents, result.succeeded, failed)
-            callbacks.on_report(result)
+        """Count what the scheduler accepted: chunk reports, and documents given up."""
+        for report in scheduler.reports():
+            board.add_results(
+                report.documents, report.succeeded, report.documents - report.succeeded
+            )
+            callbacks.on_report(report)
+        given_up = scheduler.given_up()
+        if given_up:
+            callbacks.on_lost_documents([_lost_outcome(lost) for lost in given_up])
+            board.add_results(len(given_up), 0, len(given_up))
 
-    def _next_chunk(self, chunks: Iterator[list[SourceItem]]) -> list[SourceItem] | None:
-        """The next chunk, or None at the end or when the target is lost while listing."""
-        try:
-            return next(chunks, None)
-        except TargetLostError as error:
-            self.target_lost = self.target_lost or str(error)
-            return None
 
-    def _lost_chunks(self, snapshot: dict[str, Any], pending: dict[int, _Chunk]) -> list[LostChunk]:
-        lost = [item for item in self.watchdog.check(snapshot) if item.chunk_id in pending]
-        claimed = {entry["chunk"] for entry in ProgressBoard.workers(snapshot).values()}
-        if self.watchdog.idle_workers(snapshot, ORPHAN_AFTER):
-            now = time.monotonic()
-            lost += [
-                LostChunk(chunk.id, "unknown", "worker_crash")
-                for chunk in pending.values()
-                if chunk.id not in claimed
-                and now - chunk.submitted > ORPHAN_AFTER
-                and chunk.id not in {item.chunk_id for item in lost}
-            ]
-        return lost
+def _ready(results: queue.Queue[Event]) -> list[Event]:
+    """Wait briefly for a result, then take every result that is ready."""
+    try:
+        ready = [results.get(timeout=0.25)]
+    except queue.Empty:
+        return []
+    while not results.empty():
+        ready.append(results.get_nowait())
+    return ready
+
+
+class _Signals:
+    """Stop signals as events: one StopRequested per signal noticed."""
+
+    def __init__(self, stop: StopControl) -> None:
+        self.stop, self.seen = stop, 0
+
+    def events(self) -> list[Event]:
+        wanted = 2 if self.stop.terminate_requested() else 1 if self.stop.stop_requested() else 0
+        new = [StopRequested() for _ in range(wanted - self.seen)]
+        self.seen = max(self.seen, wanted)
+        return list(new)
+
+
+class _BoardObserver:
+    """Turns successive board snapshots into events: workers ready, chunks started,
+    heartbeats, a worker that could not start."""
+
+    def __init__(self) -> None:
+        self.previous: dict[str, WorkerEntry] = {}
+        self.failure_seen = False
+
+    def events(self, snapshot: BoardSnapshot) -> list[Event]:
+        found: list[Event] = []
+        if snapshot.start_failure is not None and not self.failure_seen:
+            self.failure_seen = True
+            found.append(WorkerStartFailed(snapshot.start_failure))
+        for name, entry in snapshot.workers.items():
+            before = self.previous.get(name)
+            if before is None:
+                found.append(WorkerReady(name))
+            if entry.chunk is not None and (before is None or before.chunk != entry.chunk):
+                found.append(ChunkStarted(name, entry.chunk))
+            if before is not None and entry.heartbeat != before.heartbeat:
+                found.append(Heartbeat(name))
+        self.previous = dict(snapshot.workers)
+        return found
 
 
 def hang_limit(doc_timeout: float) -> float:
@@ -258,10 +257,10 @@ def hang_limit(doc_timeout: float) -> float:
     return doc_timeout + max(2.0, doc_timeout / 4) if doc_timeout > 0 else float("inf")
 
 
-def _lost_outcome(item: SourceItem, lost: LostChunk) -> DocumentOutcome:
-    what = "was killed or died" if lost.reason == "worker_crash" else "stopped responding"
-    outcome = DocumentOutcome(source_key(item), datetime.now(), finished_at=datetime.now())
+def _lost_outcome(lost: GivenUp) -> DocumentOutcome:
+    what = "was killed or died" if lost.stage == "worker_crash" else "stopped responding"
+    outcome = DocumentOutcome(source_key(lost.item), datetime.now(), finished_at=datetime.now())
     outcome.fail(
-        lost.reason, f"the worker processing this document {what} twice (last: {lost.worker})"
+        lost.stage, f"the worker processing this document {what} twice (last: {lost.worker})"
     )
     return outcome

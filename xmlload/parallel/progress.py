@@ -4,22 +4,23 @@ line every few seconds."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from xmlload.parallel.board import BoardSnapshot
 
-def progress_line(snapshot: dict[str, Any]) -> str:
-    total = max(int(snapshot.get("total", 0)), 1)
-    done = int(snapshot.get("completed", 0))
-    elapsed = max(time.time() - snapshot.get("started_at", time.time()), 1e-9)
+
+def progress_line(snapshot: BoardSnapshot) -> str:
+    totals = snapshot.totals
+    total, done = max(totals.total, 1), totals.completed
+    elapsed = max(time.time() - totals.started_at, 1e-9)
     per_minute = done / elapsed * 60
     eta = (total - done) / per_minute if per_minute else 0.0
     return (
         f"Progress: {done:,}/{total:,} ({100 * done / total:.1f}%) - Rate: "
         f"{per_minute:,.1f} docs/min - ETA: {eta:.1f} min - Success: "
-        f"{snapshot.get('succeeded', 0):,}, Failed: {snapshot.get('failed', 0):,}"
+        f"{totals.succeeded:,}, Failed: {totals.failed:,}"
     )
 
 
@@ -36,7 +37,7 @@ class LogProgress:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def update(self, snapshot: dict[str, Any], final: bool = False) -> None:
+    def update(self, snapshot: BoardSnapshot, final: bool = False) -> None:
         now = time.monotonic()
         if final or now - self.last >= self.every:
             self.last = now
@@ -66,16 +67,16 @@ class BarProgress:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def update(self, snapshot: dict[str, Any], final: bool = False) -> None:
-        elapsed = max(time.time() - snapshot.get("started_at", time.time()), 1e-9)
-        done = int(snapshot.get("completed", 0))
+    def update(self, snapshot: BoardSnapshot, final: bool = False) -> None:
+        totals = snapshot.totals
+        elapsed = max(time.time() - totals.started_at, 1e-9)
         self.progress.update(
             self.task,
-            total=max(int(snapshot.get("total", 0)), 1),
-            completed=done,
-            rate=done / elapsed * 60,
-            ok=snapshot.get("succeeded", 0),
-            failed=snapshot.get("failed", 0),
+            total=max(totals.total, 1),
+            completed=totals.completed,
+            rate=totals.completed / elapsed * 60,
+            ok=totals.succeeded,
+            failed=totals.failed,
         )
 
 

@@ -124,7 +124,7 @@ class Worker:
         """Exit without touching this chunk; the coordinator resubmits it (or, stopping,
         leaves it for the next run). Called when a task has just been taken, so no queue
         lock is held."""
-        self.board.recycling(self.name, chunk_id)
+        self.board.handing_back(self.name, chunk_id)
         self.close()
         os._exit(0)
 

@@ -1,0 +1,186 @@
+"""The scheduler's decisions, scenario by scenario, on a fake clock: no processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from xmlload.errors import TargetLostError
+from xmlload.outcome import ChunkReport
+from xmlload.parallel.events import (
+    ChunkFailed,
+    ChunkFinished,
+    ChunkStarted,
+    Heartbeat,
+    StopRequested,
+    WorkerLost,
+    WorkerReady,
+    WorkerStartFailed,
+)
+from xmlload.parallel.scheduler import ORPHAN_AFTER, GivenUp, Scheduler
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def chunks_of(*groups: list[int]) -> Iterator[list[int | str]]:
+    return iter([list(group) for group in groups])
+
+
+def make(*groups: list[int], workers: int = 1, hang_after: float = 10.0) -> tuple[Scheduler, Clock]:
+    clock = Clock()
+    return Scheduler(workers, chunks_of(*groups), hang_after, clock), clock
+
+
+def report(documents: int) -> ChunkReport:
+    finished = ChunkReport("w1")
+    finished.documents = finished.succeeded = documents
+    return finished
+
+
+def test_hands_out_two_chunks_per_worker_then_more_as_they_finish() -> None:
+    scheduler, _ = make([1], [2], [3], [4], [5], workers=2)
+    first = scheduler.submissions()
+    assert [c.items for c in first] == [[1], [2], [3], [4]]
+    assert scheduler.submissions() == []
+    scheduler.handle(ChunkFinished(first[0].id, report(1)))
+    assert [c.items for c in scheduler.submissions()] == [[5]]
+    for chunk in first[1:]:
+        scheduler.handle(ChunkFinished(chunk.id, report(1)))
+    assert not scheduler.done  # chunk [5] is still out
+    scheduler.handle(ChunkFinished(first[0].id + 4, report(1)))
+    assert scheduler.submissions() == []  # the source is found exhausted
+    assert scheduler.done and len(scheduler.reports()) == 5
+
+
+def test_a_dead_workers_chunk_is_retried_per_document_then_given_up() -> None:
+    scheduler, _ = make([1, 2, 3])
+    (chunk,) = scheduler.submissions()
+    scheduler.handle(WorkerReady("w1"))
+    scheduler.handle(ChunkStarted("w1", chunk.id))
+    scheduler.handle(WorkerLost("w1", "died"))
+    retries = scheduler.submissions()
+    assert [c.items for c in retries] == [[1], [2]]  # two in flight per worker
+    scheduler.handle(WorkerReady("w2"))
+    scheduler.handle(ChunkStarted("w2", retries[0].id))
+    scheduler.handle(WorkerLost("w2", "died"))  # document 1 kills a worker again
+    assert scheduler.given_up() == [GivenUp(1, "worker_crash", "w2")]
+    scheduler.handle(ChunkFinished(chunk.id, report(3)))  # a late report of the lost chunk
+    assert scheduler.reports() == []  # does not count: its documents were retried
+    scheduler.handle(ChunkFinished(retries[1].id, report(1)))
+    (last,) = scheduler.submissions()
+    assert last.items == [3]
+    scheduler.handle(ChunkFinished(last.id, report(1)))
+    assert scheduler.done and len(scheduler.reports()) == 2
+
+
+def test_a_silent_worker_is_killed_but_heartbeats_keep_a_waiting_one_alive() -> None:
+    scheduler, clock = make([1, 2], [3], workers=2, hang_after=10)
+    first, second = scheduler.submissions()
+    for worker, chunk in (("w1", first), ("w2", second)):
+        scheduler.handle(WorkerReady(worker))
+        scheduler.handle(ChunkStarted(worker, chunk.id))
+    for _ in range(4):  # w2 waits on the database for 20 s, with its heartbeat going on
+        clock.advance(5)
+        scheduler.handle(Heartbeat("w2"))
+        scheduler.tick()
+    assert scheduler.kills() == ["w1"]
+    assert [c.items for c in scheduler.submissions()] == [[1], [2]]
+    assert scheduler.kills() == []
+
+
+def test_a_handed_back_chunk_goes_out_again_unchanged() -> None:
+    scheduler, _ = make([1, 2])
+    (chunk,) = scheduler.submissions()
+    scheduler.handle(ChunkStarted("w1", chunk.id))
+    scheduler.handle(WorkerLost("w1", "handed_back"))
+    (again,) = scheduler.submissions()
+    assert again.items == [1, 2] and not again.alone and scheduler.recycled == 1
+
+
+def test_a_chunk_no_worker_picked_up_is_retried_while_a_worker_idles() -> None:
+    scheduler, clock = make([1, 2], [3], workers=1)
+    taken, orphan = scheduler.submissions()
+    scheduler.handle(WorkerReady("w1"))
+    scheduler.handle(ChunkStarted("w1", taken.id))
+    scheduler.handle(ChunkFinished(taken.id, report(2)))
+    clock.advance(ORPHAN_AFTER + 1)
+    scheduler.tick()
+    assert [c.items for c in scheduler.submissions()] == [[3]]  # the orphan, alone
+    assert orphan.id not in scheduler.pending
+
+
+def test_a_stop_completes_without_running_queued_retries() -> None:
+    scheduler, _ = make([1, 2, 3], [4], workers=1)
+    first, second = scheduler.submissions()
+    scheduler.handle(ChunkStarted("w1", first.id))
+    scheduler.handle(WorkerLost("w1", "died"))  # three retries queued
+    scheduler.handle(StopRequested())
+    assert scheduler.submissions() == [] and not scheduler.done  # `second` is still out
+    scheduler.handle(ChunkFinished(second.id, report(1)))
+    assert scheduler.done and not scheduler.terminate and len(scheduler.retries) == 3
+
+
+def test_a_second_stop_ends_the_run_now() -> None:
+    scheduler, _ = make([1], [2])
+    scheduler.submissions()
+    scheduler.handle(StopRequested())
+    assert not scheduler.done
+    scheduler.handle(StopRequested())
+    assert scheduler.done and scheduler.terminate
+
+
+def test_a_worker_that_cannot_start_ends_the_run() -> None:
+    scheduler, _ = make([1], [2])
+    scheduler.submissions()
+    scheduler.handle(WorkerStartFailed("a worker could not start: permission denied"))
+    assert scheduler.done and scheduler.submissions() == []
+    assert scheduler.start_failure == "a worker could not start: permission denied"
+
+
+def test_a_lost_target_stops_handing_out_work_and_waits_for_the_rest() -> None:
+    scheduler, _ = make([1], [2], [3], workers=1)
+    first, second = scheduler.submissions()
+    scheduler.handle(ChunkFailed(first.id, TargetLostError("target x cannot take writes")))
+    assert scheduler.submissions() == [] and not scheduler.done
+    scheduler.handle(ChunkFinished(second.id, report(1)))
+    assert scheduler.done and scheduler.target_lost == "target x cannot take writes"
+
+
+def test_a_target_lost_while_listing_work_ends_the_run() -> None:
+    def listing() -> Iterator[list[int | str]]:
+        yield [1]
+        raise TargetLostError("target x unreachable")
+
+    clock = Clock()
+    scheduler = Scheduler(1, listing(), 10.0, clock)
+    (chunk,) = scheduler.submissions()
+    assert scheduler.target_lost == "target x unreachable"
+    scheduler.handle(ChunkFinished(chunk.id, report(1)))
+    assert scheduler.done
+
+
+def test_any_other_task_error_is_fatal() -> None:
+    scheduler, _ = make([1])
+    (chunk,) = scheduler.submissions()
+    error = RuntimeError("bug")
+    scheduler.handle(ChunkFailed(chunk.id, error))
+    assert scheduler.done and scheduler.fatal is error
+
+
+@pytest.mark.parametrize("how", ["died", "handed_back"])
+def test_losing_an_idle_worker_loses_nothing(how: str) -> None:
+    scheduler, _ = make([1])
+    scheduler.handle(WorkerReady("w1"))
+    scheduler.handle(WorkerLost("w1", how))  # e.g. a worker recycled between chunks
+    (chunk,) = scheduler.submissions()
+    assert chunk.items == [1] and scheduler.recycled == 0

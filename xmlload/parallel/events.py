@@ -1,0 +1,69 @@
+"""What happens in a run, as the scheduler hears it. An executor (the process pool; later
+Dask) turns what it observes into these events; the scheduler turns them into decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from xmlload.outcome import ChunkReport
+
+
+@dataclass(frozen=True)
+class WorkerReady:
+    worker: str
+
+
+@dataclass(frozen=True)
+class WorkerStartFailed:
+    message: str
+
+
+@dataclass(frozen=True)
+class ChunkStarted:
+    worker: str
+    chunk_id: int
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    worker: str
+
+
+@dataclass(frozen=True)
+class ChunkFinished:
+    chunk_id: int
+    report: ChunkReport
+
+
+@dataclass(frozen=True)
+class ChunkFailed:
+    """The chunk's task raised instead of reporting (a lost target, a bug)."""
+
+    chunk_id: int
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class WorkerLost:
+    """The worker's process is gone: it died (OOM, SIGKILL) or handed its chunk back."""
+
+    worker: str
+    how: Literal["died", "handed_back"]
+
+
+@dataclass(frozen=True)
+class StopRequested:
+    """A stop signal: the first stops handing out work, the second ends the run now."""
+
+
+Event = (
+    WorkerReady
+    | WorkerStartFailed
+    | ChunkStarted
+    | Heartbeat
+    | ChunkFinished
+    | ChunkFailed
+    | WorkerLost
+    | StopRequested
+)

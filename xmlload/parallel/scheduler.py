@@ -1,0 +1,228 @@
+"""Scheduler: every decision of a parallel run, in one object driven by events and a clock.
+
+What to hand out (at most `in_flight` chunks per worker; one-document retries first),
+what a lost chunk becomes (handed back: the same chunk again; lost once: one retry per
+document; a document lost twice: given up and logged failed), when a worker is hung,
+when chunks were never picked up, when a stop is complete, and when the run must end
+(a worker cannot start, the target is lost). No processes, no sleeping: an executor
+feeds it events and carries out its decisions, and tests replay scenarios on a fake clock.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import count
+
+from xmlload.errors import TargetLostError
+from xmlload.outcome import ChunkReport
+from xmlload.parallel.events import (
+    ChunkFailed,
+    ChunkFinished,
+    ChunkStarted,
+    Event,
+    Heartbeat,
+    StopRequested,
+    WorkerLost,
+    WorkerReady,
+    WorkerStartFailed,
+)
+from xmlload.sources import SourceItem
+
+ORPHAN_AFTER = 5.0  # seconds a chunk may wait unclaimed while a worker sits idle
+
+
+@dataclass
+class Chunk:
+    id: int
+    items: list[SourceItem]
+    submitted_at: float
+    alone: bool = False  # a retry of one document after its chunk was lost
+    claimed: bool = False
+
+
+@dataclass(frozen=True)
+class GivenUp:
+    """A document that took a worker down twice: log it failed with this stage."""
+
+    item: SourceItem
+    stage: str  # "worker_crash" or "timeout"
+    worker: str
+
+
+@dataclass
+class _Worker:
+    seen_at: float
+    chunk: int | None = None
+    gone: bool = False
+
+
+@dataclass
+class Scheduler:
+    workers: int
+    chunks: Iterator[list[SourceItem]]
+    hang_after: float  # seconds without a heartbeat while holding a chunk
+    clock: Callable[[], float]
+    in_flight: int = 2  # chunks per worker handed out at once
+    pending: dict[int, Chunk] = field(default_factory=dict)
+    retries: deque[Chunk] = field(default_factory=deque)
+    recycled: int = 0  # chunks handed back unprocessed (memory limit, SIGTERM)
+    target_lost: str | None = None
+    start_failure: str | None = None
+    fatal: BaseException | None = None
+    stopping: bool = False
+    terminate: bool = False
+    _exhausted: bool = False
+    _ids: Iterator[int] = field(default_factory=lambda: count(1))
+    _known: dict[str, _Worker] = field(default_factory=dict)
+    _reports: list[ChunkReport] = field(default_factory=list)
+    _given_up: list[GivenUp] = field(default_factory=list)
+    _kills: list[str] = field(default_factory=list)
+
+    # -- events --------------------------------------------------------------------------
+    def handle(self, event: Event) -> None:
+        now = self.clock()
+        if isinstance(event, WorkerReady):
+            self._known.setdefault(event.worker, _Worker(now))
+        elif isinstance(event, Heartbeat):
+            self._worker(event.worker, now).seen_at = now
+        elif isinstance(event, ChunkStarted):
+            self._started(event, now)
+        elif isinstance(event, ChunkFinished):
+            self._finished(event, now)
+        elif isinstance(event, ChunkFailed):
+            self._failed(event)
+        elif isinstance(event, WorkerLost):
+            self._lost_worker(event)
+        elif isinstance(event, WorkerStartFailed):
+            self.start_failure = self.start_failure or event.message
+        elif isinstance(event, StopRequested):
+            self.terminate = self.stopping
+            self.stopping = True
+
+    def tick(self) -> None:
+        """Clock-driven decisions: hung workers, chunks no worker picked up."""
+        now = self.clock()
+        for name, worker in self._known.items():
+            if worker.gone or worker.chunk is None or now - worker.seen_at <= self.hang_after:
+                continue
+            worker.gone = True
+            self._kills.append(name)
+            self._lose(worker.chunk, "timeout", name)
+        idle = any(
+            not w.gone and w.chunk is None and now - w.seen_at >= ORPHAN_AFTER
+            for w in self._known.values()
+        )
+        if idle:
+            for chunk in list(self.pending.values()):
+                if not chunk.claimed and now - chunk.submitted_at > ORPHAN_AFTER:
+                    self._lose(chunk.id, "worker_crash", "unknown")
+
+    # -- decisions -----------------------------------------------------------------------
+    def submissions(self) -> list[Chunk]:
+        """Chunks to hand out now."""
+        handed: list[Chunk] = []
+        while len(self.pending) < self.in_flight * self.workers and self._open:
+            if self.retries:
+                chunk = self.retries.popleft()
+            else:
+                items = self._next_items()
+                if items is None:
+                    break
+                chunk = Chunk(next(self._ids), items, self.clock())
+            chunk.submitted_at = self.clock()
+            self.pending[chunk.id] = chunk
+            handed.append(chunk)
+        return handed
+
+    def reports(self) -> list[ChunkReport]:
+        """Reports of chunks that count (not of chunks given up meanwhile)."""
+        taken, self._reports = self._reports, []
+        return taken
+
+    def given_up(self) -> list[GivenUp]:
+        taken, self._given_up = self._given_up, []
+        return taken
+
+    def kills(self) -> list[str]:
+        """Workers to kill now (hung while holding a chunk)."""
+        taken, self._kills = self._kills, []
+        return taken
+
+    @property
+    def done(self) -> bool:
+        if self.terminate or self.start_failure or self.fatal:
+            return True
+        if self.pending:
+            return False
+        # after a stop, queued retries are not run: their documents are not logged, so
+        # the next run takes them up like any other
+        return (
+            self.stopping or self.target_lost is not None or (self._exhausted and not self.retries)
+        )
+
+    # -- internals -----------------------------------------------------------------------
+    @property
+    def _open(self) -> bool:
+        return not (self.stopping or self.target_lost or self.start_failure or self.fatal)
+
+    def _next_items(self) -> list[SourceItem] | None:
+        if self._exhausted:
+            return None
+        try:
+            items = next(self.chunks, None)
+        except TargetLostError as error:  # listing the source's pending work failed
+            self.target_lost = self.target_lost or str(error)
+            items = None
+        self._exhausted = items is None
+        return items
+
+    def _worker(self, name: str, now: float) -> _Worker:
+        return self._known.setdefault(name, _Worker(now))
+
+    def _started(self, event: ChunkStarted, now: float) -> None:
+        worker = self._worker(event.worker, now)
+        worker.chunk, worker.seen_at = event.chunk_id, now
+        chunk = self.pending.get(event.chunk_id)
+        if chunk is not None:
+            chunk.claimed = True
+
+    def _finished(self, event: ChunkFinished, now: float) -> None:
+        for worker in self._known.values():
+            if worker.chunk == event.chunk_id:
+                worker.chunk, worker.seen_at = None, now
+        if self.pending.pop(event.chunk_id, None) is not None:
+            self._reports.append(event.report)
+        # else: given up as lost and retried already; the retry counts
+
+    def _failed(self, event: ChunkFailed) -> None:
+        if isinstance(event.error, TargetLostError):
+            # like a stop: no new chunks; this chunk's documents stay unlogged
+            self.pending.pop(event.chunk_id, None)
+            self.target_lost = self.target_lost or str(event.error)
+        else:
+            self.fatal = self.fatal or event.error
+
+    def _lost_worker(self, event: WorkerLost) -> None:
+        worker = self._known.get(event.worker)
+        if worker is None or worker.gone:
+            return
+        worker.gone = True
+        if worker.chunk is not None:
+            reason = "recycled" if event.how == "handed_back" else "worker_crash"
+            self._lose(worker.chunk, reason, event.worker)
+
+    def _lose(self, chunk_id: int, reason: str, worker: str) -> None:
+        chunk = self.pending.pop(chunk_id, None)
+        if chunk is None:
+            return
+        if reason == "recycled":
+            self.recycled += 1
+            self.retries.append(Chunk(next(self._ids), chunk.items, 0.0, alone=chunk.alone))
+        elif chunk.alone:
+            self._given_up.append(GivenUp(chunk.items[0], reason, worker))
+        else:
+            self.retries.extend(
+                Chunk(next(self._ids), [item], 0.0, alone=True) for item in chunk.items
+            )
