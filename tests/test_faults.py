@@ -148,7 +148,12 @@ def test_workers_killed_under_load(load_setup, postgres_schema: str) -> None:
             "processing_log WHERE status = 'failed' GROUP BY stage",
         )
     )
-    assert set(stages) <= {"parse", "validation", "map"}  # no document lost to the kills
+    crashed = query(
+        POSTGRES_URL,
+        f"SELECT source_key, message FROM {postgres_schema}.processing_log "
+        "WHERE stage = 'worker_crash'",
+    )
+    assert set(stages) <= {"parse", "validation", "map"}, (crashed, killed)
 
 
 def test_database_connections_terminated_under_load(load_setup, postgres_schema: str) -> None:

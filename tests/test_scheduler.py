@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 
 import pytest
@@ -184,3 +185,17 @@ def test_losing_an_idle_worker_loses_nothing(how: str) -> None:
     scheduler.handle(WorkerLost("w1", how))  # e.g. a worker recycled between chunks
     (chunk,) = scheduler.submissions()
     assert chunk.items == [1] and scheduler.recycled == 0
+
+
+def test_a_queued_chunk_is_not_orphaned_while_a_worker_is_busy() -> None:
+    scheduler, clock = make([1], [2], [3], workers=2)
+    first, second, third = scheduler.submissions()[:3]
+    for worker, chunk in (("w1", first), ("w2", second)):
+        scheduler.handle(WorkerReady(worker))
+        scheduler.handle(ChunkStarted(worker, chunk.id))
+    scheduler.handle(ChunkFinished(first.id, report(1)))  # w1 idle, w2 busy with a long chunk
+    for _ in range(4):
+        clock.advance(ORPHAN_AFTER)
+        scheduler.handle(Heartbeat("w2"))
+        scheduler.tick()
+    assert third.id in scheduler.pending and scheduler.retries == deque()

@@ -30,7 +30,7 @@ from xmlload.parallel.events import (
 )
 from xmlload.sources import SourceItem
 
-ORPHAN_AFTER = 5.0  # seconds a chunk may wait unclaimed while a worker sits idle
+ORPHAN_AFTER = 5.0  # seconds a chunk may wait unclaimed while every worker sits idle
 
 
 @dataclass
@@ -110,11 +110,11 @@ class Scheduler:
             worker.gone = True
             self._kills.append(name)
             self._lose(worker.chunk, "timeout", name)
-        idle = any(
-            not w.gone and w.chunk is None and now - w.seen_at >= ORPHAN_AFTER
-            for w in self._known.values()
-        )
-        if idle:
+        # A chunk nobody picked up while every live worker sat idle was taken by a worker
+        # that died before it could say so. (While any worker is busy, an unclaimed chunk
+        # may simply be waiting in the queue.)
+        live = [w for w in self._known.values() if not w.gone]
+        if live and all(w.chunk is None and now - w.seen_at >= ORPHAN_AFTER for w in live):
             for chunk in list(self.pending.values()):
                 if not chunk.claimed and now - chunk.submitted_at > ORPHAN_AFTER:
                     self._lose(chunk.id, "worker_crash", "unknown")
