@@ -155,3 +155,54 @@ def test_waiting_on_a_lock_is_not_a_document_timeout(
     assert query(POSTGRES_URL, f"SELECT max(attempts) FROM {log}") == [(1,)]
     # no worker was taken for hung and replaced: the two that started wrote everything
     assert query(POSTGRES_URL, f"SELECT count(DISTINCT worker) FROM {log}") == [(2,)]
+
+
+def test_the_coordinator_keeps_reporting_while_the_log_is_locked(
+    tmp_path: Path, postgres_engine: sa.Engine, postgres_schema: str
+) -> None:
+    """The processing log locked by another connection: listing work (resume look-ups)
+    waits, and so do the workers' writes, but the coordinator's loop goes on — progress
+    lines keep coming — and everything loads once the lock is gone."""
+    import threading
+
+    from tests.conftest import contract_with
+
+    source = table_source(tmp_path, 600)
+    contract = contract_with(tmp_path, target_schema=postgres_schema)
+    command = cli_command(
+        "run", *table_run_args(source, POSTGRES_URL, contract), "--workers", "2",
+        "--chunk-size", "10", "--progress", "log",
+    )  # fmt: skip
+    small_pages = {**os.environ, "XMLLOAD_PAGE_SIZE": "20"}  # a resume look-up per page
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=small_pages
+    )
+    lines: list[tuple[float, str]] = []
+    assert process.stderr is not None
+    reader = threading.Thread(
+        target=lambda: lines.extend((time.monotonic(), line.decode()) for line in process.stderr),
+        daemon=True,
+    )
+    reader.start()
+    log = f"{postgres_schema}.processing_log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if query(POSTGRES_URL, f"SELECT count(*) FROM {log}")[0][0] >= 60:
+                break
+        except sa.exc.DBAPIError:
+            pass  # the table is not there yet
+        time.sleep(0.05)
+    with postgres_engine.connect() as connection, connection.begin():
+        connection.execute(sa.text(f"LOCK TABLE {log} IN ACCESS EXCLUSIVE MODE"))
+        locked_at = time.monotonic()
+        time.sleep(12)
+        released_at = time.monotonic()
+    process.wait(timeout=180)
+    reader.join(timeout=10)
+    assert process.returncode == 0, "".join(line for _, line in lines)[-3000:]
+    during = [line for at, line in lines if locked_at + 1 < at < released_at]
+    assert sum(line.startswith("Progress: ") for line in during) >= 2, during
+    assert query(POSTGRES_URL, f"SELECT status, stage, count(*) FROM {log} GROUP BY 1, 2") == [
+        ("success", None, 600)
+    ]

@@ -34,6 +34,7 @@ from xmlload.parallel.events import (
     WorkerReady,
     WorkerStartFailed,
 )
+from xmlload.parallel.prefetch import PrefetchedChunks
 from xmlload.parallel.processes import WorkerStop, manager_initializer, worker_pool
 from xmlload.parallel.scheduler import Chunk, GivenUp, Scheduler
 from xmlload.parallel.watchdog import Watchdog
@@ -119,8 +120,9 @@ class ParallelCoordinator:
         context = multiprocessing.get_context("spawn")
         manager = SyncManager(ctx=context)
         manager.start(manager_initializer)
+        listing = PrefetchedChunks(iter(chunks), depth=2 * self.workers)
         scheduler = Scheduler(
-            self.workers, iter(chunks), hang_limit(self.config.doc_timeout), time.monotonic
+            self.workers, listing, hang_limit(self.config.doc_timeout), time.monotonic
         )
         try:
             board = ProgressBoard(manager.dict())
@@ -139,6 +141,7 @@ class ParallelCoordinator:
                 board.set_total(callbacks.current_total())
                 callbacks.on_progress(board.snapshot())
         finally:
+            listing.close()
             manager.shutdown()
             self.recycled, self.target_lost = scheduler.recycled, scheduler.target_lost
         if scheduler.start_failure is not None:

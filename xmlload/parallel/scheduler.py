@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import count
+from typing import Any
 
 from xmlload.errors import TargetLostError
 from xmlload.outcome import ChunkReport
@@ -28,6 +29,7 @@ from xmlload.parallel.events import (
     WorkerReady,
     WorkerStartFailed,
 )
+from xmlload.parallel.prefetch import NOT_YET
 from xmlload.sources import SourceItem
 
 ORPHAN_AFTER = 5.0  # seconds a chunk may wait unclaimed while every worker sits idle
@@ -61,7 +63,7 @@ class _Worker:
 @dataclass
 class Scheduler:
     workers: int
-    chunks: Iterator[list[SourceItem]]
+    chunks: Iterator[Any]  # lists of items; NOT_YET while more are being listed
     hang_after: float  # seconds without a heartbeat while holding a chunk
     clock: Callable[[], float]
     in_flight: int = 2  # chunks per worker handed out at once
@@ -168,6 +170,7 @@ class Scheduler:
         return not (self.stopping or self.target_lost or self.start_failure or self.fatal)
 
     def _next_items(self) -> list[SourceItem] | None:
+        """The next chunk of work; None when there is none yet or none left."""
         if self._exhausted:
             return None
         try:
@@ -175,8 +178,10 @@ class Scheduler:
         except TargetLostError as error:  # listing the source's pending work failed
             self.target_lost = self.target_lost or str(error)
             items = None
+        if items is NOT_YET:
+            return None
         self._exhausted = items is None
-        return items
+        return items  # type: ignore[return-value]
 
     def _worker(self, name: str, now: float) -> _Worker:
         return self._known.setdefault(name, _Worker(now))
