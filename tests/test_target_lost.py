@@ -153,8 +153,8 @@ def test_waiting_on_a_lock_is_not_a_document_timeout(
         ("success", None, 400)
     ]
     assert query(POSTGRES_URL, f"SELECT max(attempts) FROM {log}") == [(1,)]
-    # no worker was taken for hung and replaced: the two that started wrote everything
-    assert query(POSTGRES_URL, f"SELECT count(DISTINCT worker) FROM {log}") == [(2,)]
+    # no worker was taken for hung and replaced: only the (at most) two that started wrote
+    assert query(POSTGRES_URL, f"SELECT count(DISTINCT worker) <= 2 FROM {log}") == [(True,)]
 
 
 def test_the_coordinator_keeps_reporting_while_the_log_is_locked(
