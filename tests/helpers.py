@@ -96,3 +96,21 @@ def copy_corpus_files(corpus_dir: Path, folder: Path, names: list[str]) -> Path:
     for name in names:
         shutil.copy(corpus_dir / name, folder / name)
     return folder
+
+
+def wait_for_log(
+    url: str, count: int, process: Any, log: str = "processing_log", limit: float = 120.0
+) -> None:
+    """Wait until the run (a Popen) has logged `count` documents in `log`; AssertionError
+    if it ends or `limit` seconds pass first."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if query(url, f"SELECT count(*) FROM {log}")[0][0] >= count:
+                return
+        except sa.exc.DBAPIError:
+            pass  # the target or its log table is not there yet
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} documents logged in {log} in time")

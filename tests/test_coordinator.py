@@ -23,6 +23,7 @@ from tests.helpers import (
     table_contents,
     table_run_args,
     table_source,
+    wait_for_log,
 )
 from xmlload.cli import main
 from xmlload.parallel.board import BoardSnapshot, Totals
@@ -134,25 +135,13 @@ def test_hang_limit_leaves_room_for_the_worker_deadline() -> None:
     assert hang_limit(0) == float("inf")
 
 
-def _wait_for_log(target: str, count: int, process: subprocess.Popen, limit: float = 90) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if query(target, "SELECT count(*) FROM processing_log")[0][0] >= count:
-                return
-        except sa.exc.OperationalError:
-            pass  # the table is not there yet
-        time.sleep(0.1)
-    raise AssertionError(f"fewer than {count} documents logged in time")
-
-
 def test_sigkill_of_a_worker_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     source, target = table_source(tmp_path, 1200), f"sqlite:///{tmp_path / 't.db'}"
     command = cli_command(
         "run", *table_run_args(source, target), "--workers", "2", "--chunk-size", "10"
     )
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait_for_log(target, 50, process)
+    wait_for_log(target, 50, process)
     (worker,) = query(target, "SELECT worker FROM processing_log LIMIT 1")[0]
     os.kill(int(worker.removeprefix("worker-")), signal.SIGKILL)
     _, stderr = process.communicate(timeout=300)
@@ -183,7 +172,7 @@ def test_second_signal_terminates_workers_without_half_writes(tmp_path: Path) ->
         "run", *table_run_args(source, target), "--workers", "2", "--chunk-size", "25"
     )
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait_for_log(target, 30, process)
+    wait_for_log(target, 30, process)
     process.send_signal(signal.SIGTERM)
     time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
@@ -360,7 +349,7 @@ def test_a_stop_while_retries_are_queued_does_not_wait_for_them(tmp_path: Path) 
         "run", *table_run_args(source, target, contract), "--workers", "2", "--chunk-size", "25"
     )
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait_for_log(target, 25, process)
+    wait_for_log(target, 25, process)
     (worker,) = query(target, "SELECT worker FROM processing_log LIMIT 1")[0]
     os.kill(int(worker.removeprefix("worker-")), signal.SIGKILL)
     time.sleep(1.0)  # the watchdog (every 0.5 s) turns the lost chunk into retries

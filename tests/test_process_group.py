@@ -11,19 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.helpers import cli_command, query, table_run_args, table_source
-
-
-def _wait_for_log(target: str, count: int, process: subprocess.Popen, limit: float = 120) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if query(target, "SELECT count(*) FROM processing_log")[0][0] >= count:
-                return
-        except Exception:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"fewer than {count} documents logged in time")
+from tests.helpers import cli_command, query, table_run_args, table_source, wait_for_log
 
 
 def _group(pgid: int) -> list[psutil.Process]:
@@ -46,7 +34,7 @@ def test_sigterm_to_the_process_group_stops_cleanly_and_resumes(tmp_path: Path) 
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
-    _wait_for_log(target, 50, process)
+    wait_for_log(target, 50, process)
     os.killpg(process.pid, signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 143, stderr.decode()[-3000:]
@@ -69,7 +57,7 @@ def test_helper_processes_exit_when_the_coordinator_is_killed(tmp_path: Path) ->
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    _wait_for_log(target, 50, process)
+    wait_for_log(target, 50, process)
     assert len(_group(process.pid)) >= 4  # coordinator, Manager, 2 workers (+ tracker)
     process.kill()
     process.wait(timeout=10)

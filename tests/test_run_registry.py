@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import sqlite3
 import subprocess
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
-from tests.helpers import cli_command, query, table_run_args, table_source
+from tests.helpers import cli_command, query, table_run_args, table_source, wait_for_log
 from xmlload.cli import main
 from xmlload.db.run_registry import RunScope
 
@@ -46,18 +45,6 @@ def slow_contract(tmp_path: Path, **changes: object) -> Path:
     path = tmp_path / "slow.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
-
-
-def wait_for_log(target: str, count: int, process: subprocess.Popen, prefix: str = "") -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if query(target, f"SELECT count(*) FROM {prefix}processing_log")[0][0] >= count:
-                return
-        except Exception:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {count} documents logged in time")
 
 
 def test_a_second_run_on_the_same_target_is_refused(tmp_path: Path, capsys) -> None:

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import CONTRACT, CORPUS, POSTGRES_URL
-from tests.helpers import cli_command, query, table_run_args, table_source
+from tests.helpers import cli_command, query, table_run_args, table_source, wait_for_log
 from xmlload.cli import main
 from xmlload.contract.loader import load_plan
 from xmlload.db.urls import parse_url
@@ -41,18 +41,6 @@ def own_role_database(postgres_engine: sa.Engine) -> Iterator[tuple[str, str]]:
         connection.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
 
 
-def _wait_for_log(target: str, count: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if query(target, "SELECT count(*) FROM processing_log")[0][0] >= count:
-                return
-        except sa.exc.DBAPIError:
-            pass  # the table is not there yet
-        time.sleep(0.1)
-    raise AssertionError(f"fewer than {count} documents logged in time")
-
-
 def test_target_lost_mid_run_stops_with_a_summary_and_resumes(
     tmp_path: Path, postgres_engine: sa.Engine, own_role_database: tuple[str, str]
 ) -> None:
@@ -66,7 +54,7 @@ def test_target_lost_mid_run_stops_with_a_summary_and_resumes(
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=fast_retries
     )
-    _wait_for_log(target, 100, process)
+    wait_for_log(target, 100, process)
     admin = postgres_engine.execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:  # the target goes away for this role only
         connection.execute(sa.text(f'ALTER ROLE "{role}" NOLOGIN'))
@@ -134,14 +122,7 @@ def test_waiting_on_a_lock_is_not_a_document_timeout(
     )  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     log = f"{postgres_schema}.processing_log"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if query(POSTGRES_URL, f"SELECT count(*) FROM {log}")[0][0] >= 50:
-                break
-        except sa.exc.DBAPIError:
-            pass  # the table is not there yet
-        time.sleep(0.05)
+    wait_for_log(POSTGRES_URL, 50, process, log)
     with postgres_engine.connect() as connection, connection.begin():
         connection.execute(
             sa.text(f"LOCK TABLE {postgres_schema}.app_base IN ACCESS EXCLUSIVE MODE")
@@ -185,14 +166,7 @@ def test_the_coordinator_keeps_reporting_while_the_log_is_locked(
     )
     reader.start()
     log = f"{postgres_schema}.processing_log"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if query(POSTGRES_URL, f"SELECT count(*) FROM {log}")[0][0] >= 60:
-                break
-        except sa.exc.DBAPIError:
-            pass  # the table is not there yet
-        time.sleep(0.05)
+    wait_for_log(POSTGRES_URL, 60, process, log)
     with postgres_engine.connect() as connection, connection.begin():
         connection.execute(sa.text(f"LOCK TABLE {log} IN ACCESS EXCLUSIVE MODE"))
         locked_at = time.monotonic()
