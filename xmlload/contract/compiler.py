@@ -18,6 +18,8 @@ from xmlload.contract.getters import Getter, Location, Problems, SourceLocator, 
 from xmlload.contract.model import (
     ColumnSpec,
     Contract,
+    PickSpec,
+    ReadSpec,
     RowsSpec,
     TableSpec,
     Template,
@@ -217,7 +219,8 @@ class _TableCompiler:
             self.problems.add((*where, "default"), f"default does not fit {kind}: {error}")
         usable = not spec.map or spec.map in maps
         converter = build_converter(rules, maps, self.notes) if usable else (lambda value: value)
-        constant = "const" in spec.model_fields_set
+        read = any(name in rows.read for rows in self.spec.row_sources)
+        constant = "const" in spec.model_fields_set and not read
         return CompiledColumn(
             name=name,
             kind=kind,
@@ -281,10 +284,11 @@ class _TableCompiler:
         if rows is None:
             return None
         names = {name: spec for name, spec, _ in columns}
-        for column in rows.set:
+        for column in [*rows.set, *rows.read]:
             if column not in names or "const" not in names[column].model_fields_set:
+                part = "set" if column in rows.set else "read"
                 self.problems.add(
-                    (*place, "set", column),
+                    (*place, part, column),
                     f"{column!r} must be a column of {self.name} with a const value",
                 )
         try:
@@ -298,9 +302,30 @@ class _TableCompiler:
         reader = SourceReader(self.scope, self.problems, has_items=unpivot is not None)
         getters = []
         for name, spec, where in columns:
-            filled = _instantiated(spec, values, where, self.problems)
-            getters.append(reader.column(filled or spec, where, rows.set.get(name)))
+            filled = _instantiated(spec, values, where, self.problems) or spec
+            if name in rows.read:
+                filled = _reading(filled, rows.read[name], (*place, "read", name), self.problems)
+            getters.append(reader.column(filled, where, rows.set.get(name)))
         return CompiledSource(select, unpivot, None, reader.locators, self.paired(getters))
+
+
+_VALUE_SOURCES = {"path", "paths", "const", "expr", "pick", "item", "inputs", "dialect"}
+
+
+def _reading(spec: ColumnSpec, read: ReadSpec, place: Location, problems: Problems) -> ColumnSpec:
+    """The column as one row source reads it: its source replaced by the source's `read`."""
+    data = spec.model_dump(exclude_unset=True, by_alias=True, exclude=_VALUE_SOURCES)
+    if isinstance(read, str):
+        data["path"] = read
+    elif isinstance(read, PickSpec):
+        data["pick"] = read
+    else:
+        data.update(read.model_dump(exclude_unset=True))
+    try:
+        return ColumnSpec.model_validate(data)
+    except ValidationError as error:
+        problems.add(place, str(error.errors()[0]["msg"]))
+        return spec
 
 
 def _compile_table(
@@ -356,6 +381,7 @@ def _scope(contract: Contract, notes: Notes) -> Scope:
         namespaces=contract.namespaces,
         maps=maps,
         ignore_attribute_case=contract.defaults.ignore_attribute_case,
+        last_match=contract.defaults.path_match == "last",
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
@@ -185,6 +185,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 # The built-in functions depend on their arguments only: with literal arguments they are
 # evaluated once, when the expression is compiled. Extension functions are not assumed pure.
 PURE = frozenset(FUNCTIONS)
+# The time of evaluation (UTC), for defaults such as "now when the document has none".
+FUNCTIONS["NOW"] = lambda formats: datetime.now(UTC).replace(tzinfo=None)
 _ARITY: dict[str, tuple[int, int]] = {
     "SUBSTR": (2, 3),
     "REPLACE": (3, 3),
@@ -194,6 +196,7 @@ _ARITY: dict[str, tuple[int, int]] = {
     "ROUND": (1, 2),
     "DATEADD": (3, 3),
     "DATEDIFF": (3, 3),
+    "NOW": (0, 0),
 }
 
 

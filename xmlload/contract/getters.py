@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from xmlload.contract import xc_dialect
 from xmlload.contract.expressions import Expression
-from xmlload.contract.model import ColumnSpec, InputSpec, ItemInput, PickSpec
+from xmlload.contract.model import ColumnSpec, FallbackSpec, InputSpec, ItemInput, PickSpec
 from xmlload.contract.paths import Element, Locator, XmlPath, attribute_reader, element_locator
 from xmlload.contract.scope import Scope
 from xmlload.contract.selection import build_pick_steps, build_value_picker
@@ -61,6 +62,34 @@ class SourceReader:
 
     def column(self, spec: ColumnSpec, where: Location, constant: Any = None) -> Getter:
         """The getter for a column; `constant` is a row source's `set` value for it."""
+        getter = self._main(spec, where, constant)
+        if spec.fallback is None:
+            return getter
+        return self._with_fallback(getter, spec.fallback, (*where, "fallback"))
+
+    def _with_fallback(self, getter: Getter, spec: FallbackSpec, where: Location) -> Getter:
+        scope = self.scope
+        if spec.pick is not None:
+            second = self.pick(spec.pick, (*where, "pick"), scope)
+        else:
+            assert spec.path is not None
+            second = self.value(spec.path, (*where, "path"), scope)
+        lookup = scope.maps.get(spec.map) if spec.map else None
+        if spec.map and lookup is None:
+            self.problems.add((*where, "map"), f"unknown value map {spec.map!r}")
+
+        def first_or_fallback(elements: list[Element | None], item: Item | None) -> Any:
+            value = getter(elements, item)
+            if value is not None and not (isinstance(value, str) and not value.strip()):
+                return value
+            value = second(elements, item)
+            if lookup is None or value is None or not str(value).strip():
+                return value
+            return lookup(value)
+
+        return first_or_fallback
+
+    def _main(self, spec: ColumnSpec, where: Location, constant: Any) -> Getter:
         scope = self.scope
         if spec.ignore_attribute_case is not None:
             scope = replace(scope, ignore_attribute_case=spec.ignore_attribute_case)
@@ -77,6 +106,8 @@ class SourceReader:
         if spec.pick is not None:
             return self.pick(spec.pick, (*where, "pick"), scope)
         assert spec.expr is not None
+        if spec.dialect == "xmlconversion":
+            return self.reference_expression(spec.expr, spec.inputs, where, scope)
         return self.expression(spec.expr, spec.inputs, where, scope)
 
     def item(self, part: str, where: Location) -> Getter:
@@ -93,7 +124,7 @@ class SourceReader:
         except ValueError as error:
             self.problems.add(where, str(error))
             return _nothing
-        index = self._locate(path.element_key, lambda: element_locator(path))
+        index = self._locate(path.element_key, lambda: element_locator(path, scope.last_match))
         return _read_at(index, path, scope)
 
     def pick(self, pick: PickSpec, where: Location, scope: Scope) -> Getter:
@@ -115,7 +146,9 @@ class SourceReader:
         if value_path.steps:
             below = XmlPath(False, value_path.steps, None)
             key = f"{steps_key}/{below.element_key}"
-            index = self._locate(key, lambda: element_locator(below), anchor=index)
+            index = self._locate(
+                key, lambda: element_locator(below, scope.last_match), anchor=index
+            )
         return _read_at(index, value_path, scope)
 
     def expression(
@@ -129,6 +162,35 @@ class SourceReader:
         bound = self.bind(expression, inputs, where, scope)
         return _evaluate(expression, bound)
 
+    def reference_expression(
+        self, source: str, inputs: dict[str, InputSpec], where: Location, scope: Scope
+    ) -> Getter:
+        """An `xmlconversion`-dialect expression: its names are exactly its inputs."""
+        try:
+            xc_dialect.check(source)
+        except ExpressionError as error:
+            self.problems.add((*where, "expr"), f"expression does not parse: {error}")
+            return _nothing
+        bound = [(name, self.input(spec, (*where, "inputs", name), scope))
+                 for name, spec in inputs.items()]
+
+        def evaluate(elements: list[Element | None], item: Item | None) -> Any:
+            context = {}
+            for name, get in bound:
+                value = get(elements, item)
+                if value is not None:
+                    context[name] = value
+            return xc_dialect.evaluate(source, context)
+
+        return evaluate
+
+    def input(self, spec: InputSpec, place: Location, scope: Scope) -> Getter:
+        if isinstance(spec, ItemInput):
+            return self.item(spec.item, place)
+        if isinstance(spec, PickSpec):
+            return self.pick(spec, place, scope)
+        return self.value(spec, place, scope)
+
     def bind(
         self, expression: Expression, inputs: dict[str, InputSpec], where: Location, scope: Scope
     ) -> list[tuple[str, Getter]]:
@@ -136,13 +198,7 @@ class SourceReader:
         bound: list[tuple[str, Getter]] = []
         for name in sorted(expression.names):
             spec = inputs.get(name, f"@{name}")
-            place = (*where, "inputs", name)
-            if isinstance(spec, ItemInput):
-                bound.append((name, self.item(spec.item, place)))
-            elif isinstance(spec, PickSpec):
-                bound.append((name, self.pick(spec, place, scope)))
-            else:
-                bound.append((name, self.value(spec, place, scope)))
+            bound.append((name, self.input(spec, (*where, "inputs", name), scope)))
         for name in sorted(set(inputs) - expression.names):
             self.problems.warn((*where, "inputs", name), "input is not used by the expression")
         return bound

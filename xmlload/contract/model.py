@@ -77,6 +77,9 @@ class Defaults(Strict):
     ignore_attribute_case: bool = Field(
         False, description="Attribute names match in any case when no exact match exists"
     )
+    path_match: Literal["first", "last"] = Field(
+        "first", description="Which element a path reads when it names several"
+    )
 
 
 class ValueMap(Strict):
@@ -125,36 +128,6 @@ class UnpivotSpec(Strict):
     where: str | None = Field(None, description="expression over `key` and `value`")
 
 
-class RowsSpec(Strict):
-    path: str = Field(description="Elements giving one row each, relative to the parent row")
-    where: str | None = Field(None, description="Expression an element must satisfy")
-    distinct_by: str | None = Field(None, description="Attribute whose value must be unique")
-    priority: Priority | None = None
-    keep: Literal["first", "last"] = Field(
-        "first", description="Among equals under distinct_by: the first or the last"
-    )
-    take: Literal["all", "first", "last"] = "all"
-    unpivot: dict[str, str] | UnpivotSpec | None = Field(
-        None, description="attribute -> key: each non-empty attribute becomes one row"
-    )
-    set: dict[str, Any] = Field({}, description="column -> constant for this source's rows")
-    for_: Template | None = Field(None, alias="for")
-
-    @model_validator(mode="after")
-    def _priority_needs_distinct(self) -> RowsSpec:
-        if self.priority is not None and self.distinct_by is None:
-            raise ValueError("priority only applies together with distinct_by")
-        if "keep" in self.model_fields_set and self.distinct_by is None:
-            raise ValueError("keep only applies together with distinct_by")
-        return self
-
-    @property
-    def unpivot_spec(self) -> UnpivotSpec | None:
-        if isinstance(self.unpivot, dict):
-            return UnpivotSpec(attributes=self.unpivot)
-        return self.unpivot
-
-
 PickTake = Literal["all", "first", "last", "first_with_value", "last_with_value"]
 
 
@@ -192,6 +165,62 @@ class ItemInput(Strict):
 InputSpec = str | PickSpec | ItemInput
 
 
+class ReadExpression(Strict):
+    expr: str
+    dialect: Literal["xmlload", "xmlconversion"] = "xmlload"
+    inputs: dict[str, InputSpec] = {}
+
+
+ReadSpec = str | PickSpec | ReadExpression
+
+
+class RowsSpec(Strict):
+    path: str = Field(description="Elements giving one row each, relative to the parent row")
+    where: str | None = Field(None, description="Expression an element must satisfy")
+    distinct_by: str | None = Field(None, description="Attribute whose value must be unique")
+    priority: Priority | None = None
+    keep: Literal["first", "last"] = Field(
+        "first", description="Among equals under distinct_by: the first or the last"
+    )
+    take: Literal["all", "first", "last"] = "all"
+    unpivot: dict[str, str] | UnpivotSpec | None = Field(
+        None, description="attribute -> key: each non-empty attribute becomes one row"
+    )
+    set: dict[str, Any] = Field({}, description="column -> constant for this source's rows")
+    read: dict[str, ReadSpec] = Field(
+        {}, description="column -> where this source's rows read it (a path, pick or expr)"
+    )
+    for_: Template | None = Field(None, alias="for")
+
+    @model_validator(mode="after")
+    def _priority_needs_distinct(self) -> RowsSpec:
+        if self.priority is not None and self.distinct_by is None:
+            raise ValueError("priority only applies together with distinct_by")
+        if "keep" in self.model_fields_set and self.distinct_by is None:
+            raise ValueError("keep only applies together with distinct_by")
+        return self
+
+    @property
+    def unpivot_spec(self) -> UnpivotSpec | None:
+        if isinstance(self.unpivot, dict):
+            return UnpivotSpec(attributes=self.unpivot)
+        return self.unpivot
+
+
+
+
+class FallbackSpec(Strict):
+    path: str | None = None
+    pick: PickSpec | None = None
+    map: str | None = Field(None, description="Value map applied to the fallback value")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FallbackSpec:
+        if (self.path is None) == (self.pick is None):
+            raise ValueError("a fallback needs exactly one of path or pick")
+        return self
+
+
 class ColumnSpec(Strict):
     type: str
     description: str | None = None
@@ -201,11 +230,23 @@ class ColumnSpec(Strict):
     paths: list[str] | None = None
     const: Any = None
     expr: str | None = None
+    dialect: Literal["xmlload", "xmlconversion"] = Field(
+        "xmlload", description="How expr is read: this language, or as XmlConversion reads it"
+    )
     inputs: dict[str, InputSpec] = {}
     pick: PickSpec | None = None
     item: Literal["key", "value", "attribute"] | None = None
     map: str | None = None
-    digits_only: bool = False
+    digits_only: bool | Literal["number"] = Field(
+        False, description="Keep only the digits ('number': read as a number, no leading zeros)"
+    )
+    first_number: bool = Field(
+        False, description="Read the first number in the text: '$40' -> 40, '12abc' -> 12"
+    )
+    drop_last: int = Field(0, ge=0, description="Remove the last N characters of a text value")
+    fallback: FallbackSpec | None = Field(
+        None, description="Where the value comes from when the column's source gives none"
+    )
     trim: bool | None = None
     overflow: Literal["truncate", "reject"] | None = None
     invalid: Literal["fail", "null"] | None = None
@@ -231,6 +272,8 @@ class ColumnSpec(Strict):
             raise ValueError(f"give exactly one value source of {', '.join(sources)}; got {given}")
         if self.inputs and self.expr is None:
             raise ValueError("inputs only apply to expr")
+        if "dialect" in self.model_fields_set and self.expr is None:
+            raise ValueError("dialect only applies to expr")
         if self.paths is not None and not self.paths:
             raise ValueError("paths must list at least one path")
         return self

@@ -2,7 +2,7 @@
 
 `/Root/a/b/@attr` (absolute), `a/b/@attr` or `@attr` (relative to the row element),
 `a/b` (element text), `//a` or `a//b` (anywhere below), `p:name` (a namespace prefix the
-contract declares). Steps are element names, `.` or `..`; no predicates: filtering is
+contract declares). Steps are element names, `*` (any element), `.` or `..`; no predicates: filtering is
 done with `where` expressions, which keeps every lookup a plain ElementPath `find`.
 """
 
@@ -16,7 +16,7 @@ from lxml import etree
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
 _QNAME = rf"(?:{_NAME}:)?{_NAME}"
-_STEP = re.compile(rf"^(?:{_QNAME}|\.|\.\.)$")
+_STEP = re.compile(rf"^(?:{_QNAME}|\.|\.\.|\*)$")
 _ATTRIBUTE = re.compile(rf"^@{_QNAME}$")
 DESCENDANTS = "//"  # a step meaning "at any depth below"
 
@@ -124,6 +124,8 @@ Walk = Callable[[Element], list[Element]]
 def _step(step: str) -> Callable[[Element], Iterable[Element]]:
     if step == "..":
         return lambda element: () if (up := element.getparent()) is None else (up,)
+    if step == "*":
+        return lambda element: element.iterchildren(tag=etree.Element)
     return lambda element: element.iterchildren(step)
 
 
@@ -155,13 +157,23 @@ def _walker(steps: tuple[str, ...]) -> tuple[Callable[[Element], Element | None]
     return first, every
 
 
-def element_locator(path: XmlPath) -> Locator:
-    """A function (row element, root) -> the first element the path names, or None."""
+def _last(walk: Walk) -> Callable[[Element], Element | None]:
+    def last(element: Element) -> Element | None:
+        found = walk(element)
+        return found[-1] if found else None
+
+    return last
+
+
+def element_locator(path: XmlPath, last: bool = False) -> Locator:
+    """A function (row element, root) -> the first (or `last`) element the path names."""
+    steps = path.steps[1:] if path.absolute else path.steps
+    find, every = _walker(steps)
+    if last and steps and steps != ("..",):
+        find = _last(every)
     if path.absolute:
         root_tag = path.steps[0]
-        find, _ = _walker(path.steps[1:])
         return lambda element, root: find(root) if root.tag == root_tag else None
-    find, _ = _walker(path.steps)
     return lambda element, root: find(element)
 
 

@@ -18,6 +18,7 @@ class Scope:
     namespaces: Mapping[str, str] = field(default_factory=dict)
     maps: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     ignore_attribute_case: bool = False
+    last_match: bool = False  # a path naming several elements reads the last one
     # Per-document results of selections, shared by every table that makes the same one;
     # the mapper clears it before and after each document.
     memo: dict[tuple[str, Any], Any] = field(default_factory=dict, compare=False)

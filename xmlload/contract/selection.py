@@ -130,7 +130,7 @@ def build_value_picker(
     last = steps[-1]
     runs = [_step(step, scope) for step in steps[:-1]]
     final = _step(last.model_copy(update={"take": "all"}), scope)
-    sub = element_locator(XmlPath(False, value.steps, None))
+    sub = element_locator(XmlPath(False, value.steps, None), scope.last_match)
     read = _reader(value, scope)
     first = last.take == "first_with_value"
 

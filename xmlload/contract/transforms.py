@@ -3,6 +3,7 @@ scale checks, defaults. Built once per column into one closure."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from xmlload.contract.values import parse_datetime, to_number
 from xmlload.errors import ExpressionError, ValueProblem
 
 Converter = Callable[[Any], Any]
+FIRST_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 TRUE_WORDS = {"1", "true", "t", "yes", "y"}
 FALSE_WORDS = {"0", "false", "f", "no", "n"}
 
@@ -173,10 +175,11 @@ def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: 
     round_fractions = rules.defaults.fractional_integers == "round_half_up"
     typed = _type_converter(kind, rules.formats, round_fractions)
     length = kind.length
-    if kind.kind in ("string", "text") and mapper is None and trim and not spec.digits_only:
+    plain = not (spec.digits_only or spec.first_number or spec.drop_last)
+    if kind.kind in ("string", "text") and mapper is None and trim and plain:
         return _plain_text(length, overflow, notes, where, kind)
 
-    digits_only = spec.digits_only
+    digits_only, first_number, drop_last = spec.digits_only, spec.first_number, spec.drop_last
 
     def convert(value: Any) -> Any:
         if value is None:
@@ -186,6 +189,11 @@ def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: 
                 value = value.strip()
             if digits_only:
                 value = "".join(c for c in value if c.isdigit())
+                if digits_only == "number" and value:
+                    value = str(int(value))
+            elif first_number and not value.isdigit():
+                found = FIRST_NUMBER.search(value)
+                value = found.group() if found else value
             if value == "":
                 return None
         if mapper is not None:
@@ -203,7 +211,10 @@ def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: 
             if overflow == "reject":
                 raise ValueProblem(f"{len(value)} characters exceed {kind}")
             notes.add("truncated", where)
-            value = value[:length]
+            value = value[:length].rstrip() if trim else value[:length]
+        if drop_last and isinstance(value, str):
+            value = value[:-drop_last].rstrip() if trim else value[:-drop_last]
+            return value or None
         return value
 
     return convert
@@ -224,7 +235,7 @@ def _plain_text(
             if overflow == "reject":
                 raise ValueProblem(f"{len(text)} characters exceed {kind}")
             notes.add("truncated", where)
-            return text[:length]
+            return text[:length].rstrip()
         return text
 
     return convert

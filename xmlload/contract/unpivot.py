@@ -45,7 +45,7 @@ def _reader(text: str, scope: Scope) -> tuple[Reader, str]:
     read = attribute_reader(path.attribute, scope.ignore_attribute_case)
     if not path.steps:
         return (lambda element, root: read(element)), path.attribute
-    locate = element_locator(path)
+    locate = element_locator(path, scope.last_match)
 
     def read_below(element: Element, root: Element) -> str | None:
         found = locate(element, root)

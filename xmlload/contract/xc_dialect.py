@@ -1,0 +1,297 @@
+"""The `xmlconversion` expression dialect: expressions evaluated exactly as the
+XmlConversion system evaluates its `calculated_field` expressions, quirks included.
+
+Contracts imported from that system use it so both systems write the same values (see
+docs/contract.md, "Expression dialects"). It is not a grammar: CASE is split with regular
+expressions, conditions have no precedence, unquoted numbers in comparisons are names,
+names in THEN/ELSE are looked up exactly while conditions ignore case. Any failure makes
+the whole value None, as there.
+
+Names are the expression's inputs, in the order declared; a name whose input found
+nothing is absent (not None).
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from xmlload.errors import ExpressionError
+
+Context = Mapping[str, Any]
+
+_CASE_SHAPE = re.compile(
+    r"CASE\s+WHEN\s+.+?\s+THEN\s+.+?(\s+WHEN\s+.+?\s+THEN\s+.+?)*(\s+ELSE\s+.+?)?\s+END",
+    re.IGNORECASE | re.DOTALL,
+)
+_CASE_WORDS = re.compile(r"\b(?:CASE|END)\b", re.IGNORECASE)
+_WHEN = re.compile(r"\s+WHEN\s+", re.IGNORECASE)
+_THEN = re.compile(r"\s+THEN\s+", re.IGNORECASE)
+_ELSE = re.compile(r"\s+ELSE\s+", re.IGNORECASE)
+_LEADING_WHEN = re.compile(r"^\s*WHEN\s+", re.IGNORECASE)
+_IS_TESTS = [
+    (re.compile(r"^(.+?)\s+IS\s+NOT\s+EMPTY$", re.IGNORECASE | re.DOTALL), "not_empty"),
+    (re.compile(r"^(.+?)\s+IS\s+EMPTY$", re.IGNORECASE | re.DOTALL), "empty"),
+    (re.compile(r"^(.+?)\s+IS\s+NOT\s+NULL$", re.IGNORECASE | re.DOTALL), "not_null"),
+    (re.compile(r"^(.+?)\s+IS\s+NULL$", re.IGNORECASE | re.DOTALL), "null"),
+]
+_LIKE = re.compile(r"^(.+?)\s+LIKE\s+(.+)$", re.IGNORECASE | re.DOTALL)
+_OPERATORS = ["!=", "<=", ">=", "=", "<", ">"]
+_DATE_CALL = re.compile(r"^DATE\((.*)\)$", re.IGNORECASE | re.DOTALL)
+_DATEADD = re.compile(r"^DATEADD\((.*)\)$", re.IGNORECASE | re.DOTALL)
+_QUOTED = re.compile(r"""^(['"])(.*)\1$""", re.DOTALL)
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_ARITHMETIC_CHARS = re.compile(r"""^[A-Za-z0-9_+\-*/().'"\s]*$""")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_COMPARE_FORMATS = ["%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f"]
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "!=": operator.ne,
+    "<=": operator.le,
+    ">=": operator.ge,
+    "=": operator.eq,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+_BINARY: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Pow: operator.pow,
+}
+_UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+
+
+def check(expression: str) -> None:
+    """Raise ExpressionError when the text can never give a value (checked at load)."""
+    if not expression.strip():
+        raise ExpressionError("empty expression")
+    if "CASE" in expression.upper():
+        if not _CASE_SHAPE.search(expression):
+            raise ExpressionError("CASE without WHEN ... THEN ... END")
+        _branches(expression)
+    elif not _ARITHMETIC_CHARS.match(expression):
+        raise ExpressionError("arithmetic allows only names, numbers, + - * / ( ) and quotes")
+
+
+def evaluate(expression: str, context: Context) -> Any:
+    """The expression's value, or None wherever the reference engine gives None."""
+    try:
+        if "CASE" in expression.upper():
+            return _evaluate_case(expression, context)
+        return _arithmetic(expression, context)
+    except (ExpressionError, ArithmeticError, ValueError, TypeError, OverflowError):
+        return None
+
+
+def _branches(expression: str) -> tuple[list[tuple[str, str]], str | None]:
+    if not _CASE_SHAPE.search(expression):
+        raise ExpressionError("CASE without WHEN ... THEN ... END")
+    body = _CASE_WORDS.sub("", expression).strip()
+    branches: list[tuple[str, str]] = []
+    otherwise: str | None = None
+    for part in _WHEN.split(body):
+        if "THEN" not in part.upper():
+            continue
+        pieces = _THEN.split(part, maxsplit=1)
+        if len(pieces) != 2:
+            raise ExpressionError(f"cannot split {part!r} at THEN")
+        condition, value = _LEADING_WHEN.sub("", pieces[0]), pieces[1]
+        if "ELSE" in value.upper():
+            pieces = _ELSE.split(value, maxsplit=1)
+            if len(pieces) == 2:
+                value, otherwise = pieces
+        branches.append((condition.strip(), value.strip()))
+    return branches, None if otherwise is None else otherwise.strip()
+
+
+def _evaluate_case(expression: str, context: Context) -> Any:
+    branches, otherwise = _branches(expression)
+    for condition, value in branches:
+        try:
+            holds = _condition(condition, context)
+        except (ExpressionError, ArithmeticError, ValueError, TypeError):
+            holds = False
+        if holds:
+            return _value(value, context)
+    return None if otherwise is None else _value(otherwise, context)
+
+
+def _condition(text: str, context: Context) -> bool:
+    upper = text.upper()
+    if " AND " in upper:
+        return all(_simple(part, context) for part in upper.split(" AND "))
+    if " OR " in upper:
+        return any(_simple(part, context) for part in upper.split(" OR "))
+    return _simple(text, context)
+
+
+def _field(name: str, context: Context) -> Any:
+    """Condition lookup: exact name, else the first name equal in any case, else ''."""
+    name = name.strip()
+    if name in context:
+        return context[name]
+    folded = name.lower()
+    for key, value in context.items():
+        if key.lower() == folded:
+            return value
+    return ""
+
+
+def _simple(text: str, context: Context) -> bool:
+    text = text.strip()
+    for pattern, test in _IS_TESTS:
+        match = pattern.match(text)
+        if match:
+            value = _field(match.group(1), context)
+            empty = value is None or str(value).strip() == ""
+            null = value is None or value == ""
+            return {"not_empty": not empty, "empty": empty, "not_null": not null, "null": null}[
+                test
+            ]
+    match = _LIKE.match(text)
+    if match:
+        value = str(_field(match.group(1), context) or "").upper()
+        pattern = _unquote(match.group(2).strip()).upper().replace("%", ".*").replace("_", ".")
+        return re.match(f"^{pattern}$", value, re.IGNORECASE) is not None
+    for symbol in _OPERATORS:
+        if symbol in text:
+            left, right = text.split(symbol, 1)
+            return _safe_compare(_left(left, context), _right(right, context), symbol)
+    raise ExpressionError(f"not a condition: {text!r}")
+
+
+def _unquote(text: str) -> str:
+    match = _QUOTED.match(text)
+    return match.group(2) if match else text
+
+
+def _date_operand(text: str, context: Context) -> Any:
+    match = _DATE_CALL.match(text)
+    if match is None:
+        return None
+    inner = match.group(1).strip()
+    quoted = _QUOTED.match(inner)
+    raw = quoted.group(2) if quoted else context.get(inner)
+    parsed = _parse_date(raw)
+    return parsed if parsed is not None else _field(text, context)
+
+
+def _left(text: str, context: Context) -> Any:
+    text = text.strip()
+    dated = _date_operand(text, context)
+    return dated if dated is not None else _field(text, context)
+
+
+def _right(text: str, context: Context) -> Any:
+    text = text.strip()
+    dated = _date_operand(text, context)
+    if dated is not None:
+        return dated
+    quoted = _QUOTED.match(text)
+    return quoted.group(2) if quoted else _field(text, context)
+
+
+def _parse_date(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        return None
+    for pattern in _COMPARE_FORMATS:
+        try:
+            return datetime.strptime(value.strip(), pattern)
+        except ValueError:
+            continue
+    return None
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _safe_compare(left: Any, right: Any, symbol: str) -> bool:
+    compare = _COMPARE[symbol]
+    if isinstance(left, datetime) or isinstance(right, datetime):
+        left, right = _parse_date(left), _parse_date(right)
+        return left is not None and right is not None and compare(left, right)
+    left, right = "" if left is None else str(left), "" if right is None else str(right)
+    numbers = _as_float(left), _as_float(right)
+    if numbers[0] is not None and numbers[1] is not None:
+        return compare(numbers[0], numbers[1])
+    return compare(left, right)
+
+
+def _value(text: str, context: Context) -> Any:
+    text = text.strip()
+    match = _DATEADD.match(text)
+    if match:
+        return _dateadd(match.group(1), context)
+    if text in context:
+        return context[text]
+    quoted = _QUOTED.match(text)
+    if quoted:
+        return quoted.group(2)
+    if _NUMBER.match(text):
+        return float(text) if "." in text else int(text)
+    return _arithmetic(text, context)
+
+
+def _dateadd(arguments: str, context: Context) -> str | None:
+    parts = [part.strip() for part in arguments.split(",", 2)]
+    if len(parts) != 3 or _unquote(parts[0]).lower() != "day":
+        return None
+    amount_text, date_text = parts[1], parts[2]
+    if amount_text and all(c.isdigit() or c in "-." for c in amount_text):
+        amount = int(float(amount_text))
+    elif amount_text in context:
+        raw = context[amount_text]
+        amount = 0 if raw is None or not str(raw).strip() else int(float(raw))
+    else:
+        return None
+    dated = _DATE_CALL.match(date_text)
+    if dated:
+        inner = dated.group(1).strip()
+        quoted = _QUOTED.match(inner)
+        raw_date = quoted.group(2) if quoted else context.get(inner)
+    else:
+        raw_date = context.get(date_text)
+    start = _parse_date(raw_date)
+    return None if start is None else (start + timedelta(days=amount)).strftime("%Y-%m-%d")
+
+
+def _arithmetic(text: str, context: Context) -> Any:
+    if not _ARITHMETIC_CHARS.match(text):
+        raise ExpressionError(f"character not allowed in {text!r}")
+    for name in _IDENTIFIER.findall(text):
+        value = context.get(name)
+        if value is None or str(value).strip() == "":
+            return None
+    bound: dict[str, float] = {}
+    for key, value in context.items():
+        if key in text:
+            safe = re.sub(r"[^A-Za-z0-9]", "_", key)
+            text = text.replace(key, safe)
+            bound[safe] = _as_float(value) or 0.0
+    return _walk(ast.parse(text.strip(), mode="eval").body, bound)
+
+
+def _walk(node: ast.AST, bound: dict[str, float]) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id not in bound:
+            raise ExpressionError(f"unknown name {node.id!r}")
+        return bound[node.id]
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return _BINARY[type(node.op)](_walk(node.left, bound), _walk(node.right, bound))
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        return _UNARY[type(node.op)](_walk(node.operand, bound))
+    raise ExpressionError(f"unsupported arithmetic: {ast.dump(node)[:60]}")
