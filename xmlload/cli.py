@@ -117,8 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--failed-ids", action="store_true", help="print only failed source ids, one per line"
     )
 
-    contract = commands.add_parser("contract", help="check a contract or print its DDL")
+    contract = commands.add_parser(
+        "contract", help="check a contract, print its DDL, or import an XmlConversion one"
+    )
     contract_commands = contract.add_subparsers(dest="contract_command", required=True)
+    imported = contract_commands.add_parser(
+        "import", help="translate an XmlConversion JSON contract into a contract of ours"
+    )
+    imported.add_argument("file", help="the XmlConversion mapping_contract JSON")
+    imported.add_argument("--out", type=Path, help="write the YAML here (default: stdout)")
+    imported.add_argument(
+        "--fix-reference-defects",
+        action="store_true",
+        help="write correct behaviour where the reference is defective (default: its rows)",
+    )
     contract_commands.add_parser("validate", help="validate a contract").add_argument("file")
     check = contract_commands.add_parser("check", help="compare with a live database")
     check.add_argument("file")
@@ -264,6 +276,8 @@ def command_status(args: argparse.Namespace, console: Console) -> int:
 
 
 def command_contract(args: argparse.Namespace, console: Console) -> int:
+    if args.contract_command == "import":
+        return _import_contract(args)
     plan = load_plan(args.file)
     if args.contract_command == "validate":
         tables = ", ".join(f"{t.name} ({len(t.columns)} columns)" for t in plan.tables)
@@ -283,6 +297,26 @@ def command_contract(args: argparse.Namespace, console: Console) -> int:
     log_table(metadata, sql_type(plan.id_kind), plan.contract.target_schema)
     for statement in ddl_statements(metadata, dialect):
         print(statement + "\n")
+    return 0
+
+
+def _import_contract(args: argparse.Namespace) -> int:
+    from xmlload.contract.importing import import_contract
+
+    result = import_contract(args.file, args.fix_reference_defects)
+    if result.problems:
+        for problem in result.problems:
+            print(problem, file=sys.stderr)
+        print(f"{args.file}: not imported ({len(result.problems)} problems)", file=sys.stderr)
+        return 2
+    if args.out is None:
+        sys.stdout.write(result.text)
+        return 0
+    args.out.write_text(result.text, encoding="utf-8")
+    print(
+        f"{args.out}: {result.yaml_lines} lines of YAML from {result.json_lines} lines of JSON",
+        file=sys.stderr,
+    )
     return 0
 
 
