@@ -205,9 +205,13 @@ def _convert(mapping: Mapping, step: str | None, names: list[str], ctx: FieldCon
             spec["default"] = default
         return
     if step in ("char_to_bit", "boolean_to_bit"):
-        spec["map"] = maps.bits(step)
+        name = maps.bits(step)
         if extracted:  # an extractor that finds nothing stops the chain: NULL (§2.1)
+            source = {key: spec.pop(key) for key in ("path", "pick") if key in spec}
+            spec["expr"] = f"CASE WHEN v IS NULL THEN NULL ELSE COALESCE(MAP('{name}', v), 0) END"
+            spec["inputs"] = {"v": source.get("path") or source.get("pick")}
             return
+        spec["map"] = name
         spec["default"] = 0
         spec["nullable"] = False
         column.always = True
