@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from xmlload.contract.expressions import compile_expression
+from xmlload.errors import ExpressionError
 
 from xmlload.contract.importing.fields import (
     Alias,
@@ -82,9 +86,7 @@ def _source(mapping: Mapping, names: list[str], ctx: FieldContext, column: Colum
     if "authu_contact" in names:
         return {"pick": _authu_pick(ctx, mapping), "ignore_attribute_case": False}
     if "calculated_field" in names:
-        expression = str(mapping.expression).strip()
-        return {"expr": expression, "dialect": "xmlconversion",
-                "inputs": ctx.resolver().inputs(expression)}  # fmt: skip
+        return _calculated(str(mapping.expression).strip(), ctx, column)
     if "curr_address_only" in names and kind is Kind.CONTACT:
         return _current_address(ctx, attribute, column)
     if kind is Kind.CONTACT and path == f"{APPLICATION_PREFIX}/application":
@@ -95,6 +97,28 @@ def _source(mapping: Mapping, names: list[str], ctx: FieldContext, column: Colum
     if "contact" in path and (kind is Kind.CONTACT or ctx.has_calculated):
         return _contact_context(ctx, path, attribute, column)
     return {"path": value_path(path, mapping.xml_attribute, layout)}
+
+
+def _calculated(expression: str, ctx: FieldContext, column: Column) -> dict[str, Any]:
+    """Faithful: the reference's own evaluation. Fixed: our expression language (operator
+    precedence, numbers compared as numbers, names in any case) when the text parses."""
+    inputs = ctx.resolver().inputs(expression)
+    if ctx.fix:
+        renamed, ours = expression, {}
+        for name in sorted(inputs, key=len, reverse=True):
+            safe = name.replace(".", "__")
+            renamed = re.sub(rf"(?<![A-Za-z0-9_.]){re.escape(name)}(?![A-Za-z0-9_])",
+                             safe, renamed, flags=re.IGNORECASE)  # fmt: skip
+            ours[safe] = inputs[name]
+        try:
+            compile_expression(renamed, [], {})
+        except ExpressionError as error:
+            column.notes.append(f"kept as the reference evaluates it: ours does not parse it "
+                                f"({error})")  # fmt: skip
+        else:
+            column.notes.append("evaluated with operator precedence and typed comparisons (Q9-Q15)")
+            return {"expr": renamed, "inputs": ours}
+    return {"expr": expression, "dialect": "xmlconversion", "inputs": inputs}
 
 
 def _contact_context(ctx: FieldContext, path: str, attribute: str, column: Column) -> dict:
