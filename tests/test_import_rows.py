@@ -1,0 +1,137 @@
+"""`contract import`: contacts, addresses, employment, contact extractors and expressions
+in tables (spec §4.2-§4.5, §5.10-§5.13, §7, §8.3-§8.4)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.reference.harness import APP, document, load, mapping, one
+
+T = "app_things"
+C, A, E = "app_contact_base", "app_contact_address", "app_contact_employment"
+CONTACT, ADDRESS, JOB = f"{APP}/contact", f"{APP}/contact/contact_address", f"{APP}/contact/contact_employment"
+
+PEOPLE = document('Consent="yes"', """
+<contact con_id="1" ac_role_tp_c="PR" first_name="Ann" birth_date="1980-01-01">
+  <contact_address address_tp_c="CURR" city="Boise" home_phone="(208) 555-0101"/>
+  <contact_address address_tp_c="curr" city="Old"/>
+  <contact_address address_tp_c="MAIL" city="Mail"/>
+  <contact_address address_tp_c="PREV"/>
+  <contact_employment employment_tp_c="CURR" b_name="Acme" b_salary="1200" b_salary_basis_tp_c="MONTH"/>
+  <contact_employment employment_tp_c="PREV" b_name="" b_salary="0"/>
+</contact>
+<contact con_id="2" ac_role_tp_c="AUTHU" first_name="Bob"/>
+<contact con_id="3" ac_role_tp_c="pr" first_name="Cy"/>
+<contact con_id="4" ac_role_tp_c="PR"/>
+<contact con_id="1" ac_role_tp_c="AUTHU" last_name="Dup"/>
+""")
+
+
+def people_mappings() -> list[dict]:
+    return [
+        mapping(C, "con_id", CONTACT, "con_id", "int", mapping_type=["identity_insert"]),
+        mapping(C, "first_name", CONTACT, "first_name", data_length=50),
+        mapping(C, "contact_type_enum", CONTACT, "ac_role_tp_c", "smallint", mapping_type=["enum"]),
+        mapping(C, "home_phone", ADDRESS, "home_phone", data_length=10,
+                mapping_type=["curr_address_only", "numbers_only"]),
+        mapping(C, "consent", APP, "Consent"),
+        mapping(C, "consent_lower", APP, "consent"),
+        mapping(A, "address_type_enum", ADDRESS, "address_tp_c", "smallint", mapping_type=["enum"]),
+        mapping(A, "city", ADDRESS, "city", data_length=50, default_value="MISSING"),
+        mapping(E, "business_name", JOB, "b_name", data_length=50),
+        mapping(E, "monthly_salary", JOB, "b_salary", "decimal", mapping_type=["calculated_field"],
+                expression="CASE WHEN b_salary_basis_tp_c = 'MONTH' THEN b_salary * 12 "
+                           "ELSE b_salary END"),
+    ]  # fmt: skip
+
+
+def test_contacts_addresses_and_employment(tmp_path) -> None:
+    found = load(tmp_path, people_mappings(), PEOPLE)
+    contacts = [(r["con_id"], r["first_name"], r["contact_type_enum"], r["home_phone"],
+                 r["consent"], r["consent_lower"]) for r in found[C]]  # fmt: skip
+    # §4.3: con_id and a listed role (case-sensitive: `pr` is out, Q32), some personal
+    # data (con_id 4 has none), one per con_id with PR preferred; §5.13 the contact's last
+    # CURR address (exact case) read as a number; rule 5: the application attribute, exact case
+    assert contacts == [(1, "Ann", 281, "2085550101", "yes", None),
+                        (2, "Bob", 280, None, "yes", None)]  # fmt: skip
+    # §4.4: listed types in any case; an empty PREV address is a row thanks to the city
+    # default (Q21); MAIL is not listed
+    addresses = [(r["con_id"], r["address_type_enum"], r["city"]) for r in found[A]]
+    assert addresses == [(1, 320, "Boise"), (1, 320, "Old"), (1, 321, "MISSING")]
+    # §8.4: the PREV job has no name, no salary other than 0: no row; Q16 MONTH * 12
+    jobs = [(r["con_id"], r["business_name"], r["monthly_salary"]) for r in found[E]]
+    assert jobs == [(1, "Acme", Decimal("14400.00"))]
+
+
+EXTRACT = document("", """
+<contact con_id="1" ac_role_tp_c="PR" first_name="Ann" bank="111">
+  <contact_address address_tp_c="PREV" rent="5"/>
+  <contact_address address_tp_c="CURR" rent=""/>
+  <contact_address address_tp_c="CURR" rent="700"/>
+  <app_prod_bcard credit_line="100"/><app_prod_bcard credit_line="200"/>
+</contact>
+<contact con_id="" ac_role_tp_c="PR" first_name="NoId" bank="999"/>
+<contact con_id="2" ac_role_tp_c="AUTHU" first_name="Bob"><app_prod_bcard issue_card_ind="Y"/></contact>
+<contact con_id="" ac_role_tp_c="AUTHU" first_name="Late"><app_prod_bcard issue_card_ind="N"/></contact>
+""")
+
+
+def test_contact_extractors(tmp_path) -> None:
+    pr, sec = ["last_valid_pr_contact"], ["last_valid_sec_contact"]
+    found = load(tmp_path, [
+        mapping(T, "bank", CONTACT, "bank", mapping_type=pr),
+        mapping(T, "bank_case", CONTACT, "BANK", mapping_type=pr),
+        mapping(T, "rent", ADDRESS, "rent", "decimal", mapping_type=pr),
+        mapping(T, "credit", f"{CONTACT}/app_prod_bcard", "credit_line", "int", mapping_type=pr),
+        mapping(T, "secondary", CONTACT, "first_name", mapping_type=sec),
+        mapping(T, "card", f"{CONTACT}/app_prod_bcard", "issue_card_ind", "bit",
+                mapping_type=["authu_contact", "char_to_bit"]),
+        mapping(T, "last_any", CONTACT, "first_name"),
+    ], EXTRACT)  # fmt: skip
+    row = one(found, T)
+    # §5.10: the last PR with a con_id; its first CURR address with a value; its last
+    # app_prod_bcard; attribute names are exact; §5.11 the last AUTHU with a con_id; §5.12
+    # the last AUTHU even without con_id (Q23); rule 7: the last contact element (Q27)
+    assert [row[c] for c in ("bank", "bank_case", "rent", "credit", "secondary", "card",
+                             "last_any")] == ["111", None, Decimal("700.00"), 200, "Bob",
+                                              False, "Late"]  # fmt: skip
+
+
+def test_sparse_primary_contact_wins_and_gives_nothing(tmp_path) -> None:
+    # Q22: the last PR with a con_id wins even without data
+    found = load(tmp_path, [mapping(T, "name", CONTACT, "first_name",
+                                    mapping_type=["last_valid_pr_contact"]),
+                            mapping(T, "other", APP, "x")], PEOPLE.replace(b'Consent="yes"', b'x="1"'))
+    assert one(found, T)["name"] is None
+
+
+def test_application_expressions_see_the_whole_document(tmp_path) -> None:
+    # §7.2/Q14: a bare name is the last element carrying it; tag.attr the last such element;
+    # application.attr the application element; the enum falls back on the attribute (§5.7)
+    xml = document('x="app" pop="BL" code="A"', '<app_product x="product" score="7"/>'
+                   '<rmts_info x="rmts"/>')  # fmt: skip
+    found = load(tmp_path, [
+        mapping(T, "bare", f"{APP}/app_product", "x", mapping_type=["calculated_field"],
+                expression="CASE WHEN x IS NOT EMPTY THEN x END"),
+        mapping(T, "qualified", f"{APP}/app_product", "score", "int",
+                mapping_type=["calculated_field"],
+                expression="CASE WHEN application.pop = 'BL' THEN app_product.score END"),
+        mapping(T, "months", APP, "m", "int", mapping_type=["calculated_field"],
+                expression="app_product.score + (app_product.score * 12)"),
+        mapping(T, "status_enum", APP, "code", "smallint", mapping_type=["calculated_field", "enum"],
+                expression="CASE WHEN pop = 'ZZ' THEN 'B' END"),
+        mapping(T, "app_id_text", APP, "x", mapping_type=["calculated_field"],
+                expression="CASE WHEN app_id IS NOT EMPTY THEN app_id END"),
+    ], xml)  # fmt: skip
+    row = one(found, T)
+    assert [row[c] for c in ("bare", "qualified", "months", "status_enum", "app_id_text")] == [
+        "rmts", 7, 91, 1, "42"]  # fmt: skip
+
+
+def test_fixed_expressions_use_our_language(tmp_path) -> None:
+    # --fix-reference-defects: `x > 0` compares numbers, AND binds tighter than OR
+    columns = [mapping(T, "positive", APP, "x", mapping_type=["calculated_field"],
+                       expression="CASE WHEN x > 0 THEN 'yes' ELSE 'no' END")]
+    faithful = one(load(tmp_path, columns, document('x="0"')), T)
+    fixed = one(load(tmp_path, columns, document('x="0"'), fix=True), T)
+    assert (faithful["positive"], fixed["positive"]) == ("yes", "no")
