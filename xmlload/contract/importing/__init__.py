@@ -50,6 +50,8 @@ def import_contract(path: str | Path, fix_defects: bool = False) -> ImportResult
     if not problems:
         result.problems += _check(text, file)
         result.yaml_lines = text.count("\n")
+    if result.problems:
+        result.text = ""
     return result
 
 

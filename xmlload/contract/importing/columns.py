@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from xmlload.contract import xc_dialect
 from xmlload.contract.expressions import compile_expression
 from xmlload.errors import ExpressionError
 
@@ -102,6 +103,10 @@ def _source(mapping: Mapping, names: list[str], ctx: FieldContext, column: Colum
 def _calculated(expression: str, ctx: FieldContext, column: Column) -> dict[str, Any]:
     """Faithful: the reference's own evaluation. Fixed: our expression language (operator
     precedence, numbers compared as numbers, names in any case) when the text parses."""
+    try:
+        xc_dialect.check(expression)
+    except ExpressionError as error:
+        raise Untranslatable(f"expression does not parse: {error}") from None
     inputs = ctx.resolver().inputs(expression)
     if ctx.fix:
         renamed, ours = expression, {}
