@@ -15,7 +15,9 @@ from tests.conftest import POSTGRES_URL, REPO
 from tests.helpers import run_args
 from xmlload.cli import main
 
-REFERENCE_CONTRACT = REPO.parent / "shared" / "corpus" / "xmlconversion-cc" / "mapping_contract.json"
+REFERENCE_CONTRACT = (
+    REPO.parent / "shared" / "corpus" / "xmlconversion-cc" / "mapping_contract.json"
+)
 AGREEMENT_TOOL = REPO.parent / "shared" / "tools" / "xc_agreement.py"
 # The defects --fix-reference-defects corrects that show in this corpus (spec §10).
 FIXED_DEFECTS = {

@@ -33,8 +33,10 @@ def test_integers_without_a_type_take_the_first_number(tmp_path) -> None:
     # §6.4/Q3: "36.50" -> 37, "12abc" -> 12, "1,234" -> 1, "-5" -> 5; with a type: strict
     cases = {"a": "36.50", "b": "12abc", "c": "1,234", "d": "-5", "e": "abc"}
     columns = [mapping(T, f"n_{k}", APP, k, "int") for k in cases]
-    columns += [mapping(T, f"t_{k}", APP, k, "int", mapping_type=["identity_insert"])
-                for k in ("c", "d", "b")]
+    columns += [
+        mapping(T, f"t_{k}", APP, k, "int", mapping_type=["identity_insert"])
+        for k in ("c", "d", "b")
+    ]
     attributes = " ".join(f'{k}="{v}"' for k, v in cases.items())
     row = one(load(tmp_path, columns, document(attributes)), T)
     assert [row[f"n_{k}"] for k in cases] == [37, 12, 1, 5, None]
@@ -100,7 +102,9 @@ def test_dates_in_the_reference_formats(tmp_path) -> None:
               "d": "2023-10-03T16:26:23", "e": "junk"}  # fmt: skip
     columns = [mapping(T, k, APP, k, "datetime") for k in values]
     columns.append(mapping(T, "day", APP, "b", "date"))
-    row = one(load(tmp_path, columns, document(" ".join(f'{k}="{v}"' for k, v in values.items()))), T)
+    row = one(
+        load(tmp_path, columns, document(" ".join(f'{k}="{v}"' for k, v in values.items()))), T
+    )
     assert row["a"] == datetime(2023, 9, 21, 8, 46, 18, 164000)
     assert row["b"] == datetime(2023, 3, 4)
     assert row["c"] == datetime(1988, 12, 14)
@@ -114,19 +118,40 @@ def test_enum_lookup_catch_all_and_misses(tmp_path) -> None:
     # NULL when nullable, the default when NOT NULL; enum_name picks the map; string values
     columns = [
         mapping(T, "status_enum", APP, "s", "smallint", mapping_type=["enum"]),
-        mapping(T, "lower", APP, "lower", "smallint", mapping_type=["enum"], enum_name="status_enum"),
+        mapping(
+            T, "lower", APP, "lower", "smallint", mapping_type=["enum"], enum_name="status_enum"
+        ),
         mapping(T, "kind_enum", APP, "k", "smallint", mapping_type=["enum"]),
-        mapping(T, "kind_blank", APP, "none", "smallint", mapping_type=["enum"],
-                enum_name="kind_enum"),
+        mapping(
+            T, "kind_blank", APP, "none", "smallint", mapping_type=["enum"], enum_name="kind_enum"
+        ),
         mapping(T, "missed", APP, "s2", "smallint", mapping_type=["enum"], enum_name="status_enum"),
-        mapping(T, "strict", APP, "s2", "smallint", mapping_type=["enum"], enum_name="status_enum",
-                nullable=False, default_value=7),
-        mapping(T, "email", APP, "code", "string", data_length=50, mapping_type=["enum"],
-                enum_name="email_by_code"),
+        mapping(
+            T,
+            "strict",
+            APP,
+            "s2",
+            "smallint",
+            mapping_type=["enum"],
+            enum_name="status_enum",
+            nullable=False,
+            default_value=7,
+        ),
+        mapping(
+            T,
+            "email",
+            APP,
+            "code",
+            "string",
+            data_length=50,
+            mapping_type=["enum"],
+            enum_name="email_by_code",
+        ),
     ]
     row = one(load(tmp_path, columns, document('s="B" lower="a" k="zzz" s2="Q" code="S"')), T)
     assert [row[c] for c in ("status_enum", "lower", "kind_enum", "kind_blank", "missed",
-                             "strict", "email")] == [2, 1, 99, 99, None, 7, "sales@example.com"]  # fmt: skip
+                             "strict", "email")] == [
+        2, 1, 99, 99, None, 7, "sales@example.com"]  # fmt: skip
 
 
 @pytest.mark.parametrize(("value", "char", "boolean"), [
@@ -134,8 +159,10 @@ def test_enum_lookup_catch_all_and_misses(tmp_path) -> None:
 ])  # fmt: skip
 def test_char_and_boolean_to_bit(tmp_path, value: str, char: int, boolean: int) -> None:
     # §5.2/§5.3: unknown and blank are 0; boolean_to_bit lowercases the value first
-    columns = [mapping(T, "c", APP, "v", "bit", mapping_type=["char_to_bit"]),
-               mapping(T, "b", APP, "v", "bit", mapping_type=["boolean_to_bit"])]
+    columns = [
+        mapping(T, "c", APP, "v", "bit", mapping_type=["char_to_bit"]),
+        mapping(T, "b", APP, "v", "bit", mapping_type=["boolean_to_bit"]),
+    ]
     row = one(load(tmp_path, columns, document(f'v="{value}"')), T)
     assert (row["c"], row["b"]) == (bool(char), bool(boolean))
 
@@ -144,8 +171,15 @@ def test_numbers_only_and_extract_numeric_read_a_number(tmp_path) -> None:
     # §5.4/§5.5/Q2: digits -> int(): leading zeros and points go; "00000" as a default stays
     columns = [
         mapping(T, "ssn", APP, "ssn", data_length=9, mapping_type=["numbers_only"]),
-        mapping(T, "zip", APP, "zip", data_length=9, mapping_type=["numbers_only"],
-                default_value="00000"),
+        mapping(
+            T,
+            "zip",
+            APP,
+            "zip",
+            data_length=9,
+            mapping_type=["numbers_only"],
+            default_value="00000",
+        ),
         mapping(T, "amount", APP, "amount", "decimal", mapping_type=["numbers_only"]),
         mapping(T, "fee", APP, "fee", "int", mapping_type=["extract_numeric"]),
         mapping(T, "none", APP, "na", "int", mapping_type=["extract_numeric"]),
@@ -160,8 +194,10 @@ def test_numbers_only_and_extract_numeric_read_a_number(tmp_path) -> None:
 
 def test_default_getutcdate_if_null(tmp_path) -> None:
     # §5.6: a blank value is the current UTC time
-    columns = [mapping(T, "stamp", APP, "s", "datetime", mapping_type=["default_getutcdate_if_null"]),
-               mapping(T, "given", APP, "g", "datetime", mapping_type=["default_getutcdate_if_null"])]
+    columns = [
+        mapping(T, "stamp", APP, "s", "datetime", mapping_type=["default_getutcdate_if_null"]),
+        mapping(T, "given", APP, "g", "datetime", mapping_type=["default_getutcdate_if_null"]),
+    ]
     row = one(load(tmp_path, columns, document('g="2020-05-06"')), T)
     assert abs(row["stamp"] - datetime.utcnow()) < timedelta(minutes=1)
     assert row["given"] == datetime(2020, 5, 6)

@@ -38,7 +38,8 @@ def test_scores_indicators_history_and_report_lookups(tmp_path) -> None:
                 mapping_type=["last_valid_pr_contact", "add_history"]),
         mapping("app_report_results_lookup", "", PRODUCT, "giact",
                 mapping_type=["add_report_lookup(GIACT)"]),
-        mapping("app_report_results_lookup", "", PRODUCT, "idv", mapping_type=["add_report_lookup"]),
+        mapping("app_report_results_lookup", "", PRODUCT, "idv",
+                mapping_type=["add_report_lookup"]),
     ], DOC)  # fmt: skip
     # §5.15: commas removed, half-up, junk and blank make no row, 0 does
     assert by(found["scores"], "score_identifier", "score") == [("S1", 1234), ("S2", -6), ("S4", 0)]
@@ -47,17 +48,23 @@ def test_scores_indicators_history_and_report_lookups(tmp_path) -> None:
     # §5.17: [attribute], [element], trimmed text; null/none are not values; the primary
     # contact's value for last_valid_pr_contact
     assert by(found["app_historical_lookup"], "name", "source", "value") == [
-        ("[h1]", "[app_product]", "kept"), ("[spouse]", "[contact]", "Pat")]
+        ("[h1]", "[app_product]", "kept"),
+        ("[spouse]", "[contact]", "Pat"),
+    ]
     # §5.18: name, value and the key ('' without a parameter: NULL)
     assert by(found["app_report_results_lookup"], "name", "value", "source_report_key") == [
-        ("giact", "PASS", "GIACT"), ("idv", "7", None)]
+        ("giact", "PASS", "GIACT"),
+        ("idv", "7", None),
+    ]
 
 
 def test_policy_exceptions_warranties_and_collateral(tmp_path) -> None:
     found = load(tmp_path, [
         mapping("app_policy_exceptions_rl", "", APP, "notes", mapping_type=["policy_exceptions()"]),
-        mapping("app_policy_exceptions_rl", "", APP, "reason_a", mapping_type=["policy_exceptions(5)"]),
-        mapping("app_policy_exceptions_rl", "", APP, "reason_b", mapping_type=["policy_exceptions(6)"]),
+        mapping("app_policy_exceptions_rl", "", APP, "reason_a",
+                mapping_type=["policy_exceptions(5)"]),
+        mapping("app_policy_exceptions_rl", "", APP, "reason_b",
+                mapping_type=["policy_exceptions(6)"]),
         mapping("app_warranties_rl", "provider", APP, "w1", mapping_type=["warranty_field(1)"]),
         mapping("app_warranties_rl", "active_flag", APP, "w1_flag", "bit",
                 mapping_type=["warranty_field(1)", "char_to_bit"]),
@@ -87,11 +94,13 @@ def test_policy_exceptions_warranties_and_collateral(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(("entry", "message"), [
-    (mapping("app_things", "x", APP, "x", mapping_type=["frobnicate"]), "unknown mapping type 'frobnicate'"),
+    (mapping("app_things", "x", APP, "x", mapping_type=["frobnicate"]),
+     "unknown mapping type 'frobnicate'"),
     (mapping("scores", "", APP, "x", mapping_type=["add_score()"]), "add_score() needs a name"),
     (mapping("app_things", "x", APP, "x", mapping_type=["calculated_field"],
              expression="CASE WHEN x IS EMPTY THEN 1"), "expression does not parse"),
-    (mapping("app_things", "x", APP, "x", mapping_type=["calculated_field"]), "without an expression"),
+    (mapping("app_things", "x", APP, "x", mapping_type=["calculated_field"]),
+     "without an expression"),
     (mapping("app_warranties_rl", "x", APP, "x", mapping_type=["warranty_field(one)"]),
      "the parameter must be an integer"),
     (mapping("app_things", "x", APP, "x", mapping_type=["enum"]), "is not in enum_mappings"),

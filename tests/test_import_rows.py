@@ -9,22 +9,30 @@ from tests.reference.harness import APP, document, load, mapping, one
 
 T = "app_things"
 C, A, E = "app_contact_base", "app_contact_address", "app_contact_employment"
-CONTACT, ADDRESS, JOB = f"{APP}/contact", f"{APP}/contact/contact_address", f"{APP}/contact/contact_employment"
+CONTACT, ADDRESS, JOB = (
+    f"{APP}/contact",
+    f"{APP}/contact/contact_address",
+    f"{APP}/contact/contact_employment",
+)
 
-PEOPLE = document('Consent="yes"', """
+PEOPLE = document(
+    'Consent="yes"',
+    """
 <contact con_id="1" ac_role_tp_c="PR" first_name="Ann" birth_date="1980-01-01">
   <contact_address address_tp_c="CURR" city="Boise" home_phone="(208) 555-0101"/>
   <contact_address address_tp_c="curr" city="Old"/>
   <contact_address address_tp_c="MAIL" city="Mail"/>
   <contact_address address_tp_c="PREV"/>
-  <contact_employment employment_tp_c="CURR" b_name="Acme" b_salary="1200" b_salary_basis_tp_c="MONTH"/>
+  <contact_employment employment_tp_c="CURR" b_name="Acme" b_salary="1200"
+     b_salary_basis_tp_c="MONTH"/>
   <contact_employment employment_tp_c="PREV" b_name="" b_salary="0"/>
 </contact>
 <contact con_id="2" ac_role_tp_c="AUTHU" first_name="Bob"/>
 <contact con_id="3" ac_role_tp_c="pr" first_name="Cy"/>
 <contact con_id="4" ac_role_tp_c="PR"/>
 <contact con_id="1" ac_role_tp_c="AUTHU" last_name="Dup"/>
-""")
+""",
+)
 
 
 def people_mappings() -> list[dict]:
@@ -63,7 +71,9 @@ def test_contacts_addresses_and_employment(tmp_path) -> None:
     assert jobs == [(1, "Acme", Decimal("14400.00"))]
 
 
-EXTRACT = document("", """
+EXTRACT = document(
+    "",
+    """
 <contact con_id="1" ac_role_tp_c="PR" first_name="Ann" bank="111">
   <contact_address address_tp_c="PREV" rent="5"/>
   <contact_address address_tp_c="CURR" rent=""/>
@@ -71,9 +81,12 @@ EXTRACT = document("", """
   <app_prod_bcard credit_line="100"/><app_prod_bcard credit_line="200"/>
 </contact>
 <contact con_id="" ac_role_tp_c="PR" first_name="NoId" bank="999"/>
-<contact con_id="2" ac_role_tp_c="AUTHU" first_name="Bob"><app_prod_bcard issue_card_ind="Y"/></contact>
-<contact con_id="" ac_role_tp_c="AUTHU" first_name="Late"><app_prod_bcard issue_card_ind="N"/></contact>
-""")
+<contact con_id="2" ac_role_tp_c="AUTHU" first_name="Bob">
+  <app_prod_bcard issue_card_ind="Y"/></contact>
+<contact con_id="" ac_role_tp_c="AUTHU" first_name="Late">
+  <app_prod_bcard issue_card_ind="N"/></contact>
+""",
+)
 
 
 def test_contact_extractors(tmp_path) -> None:
@@ -99,9 +112,14 @@ def test_contact_extractors(tmp_path) -> None:
 
 def test_sparse_primary_contact_wins_and_gives_nothing(tmp_path) -> None:
     # Q22: the last PR with a con_id wins even without data
-    found = load(tmp_path, [mapping(T, "name", CONTACT, "first_name",
-                                    mapping_type=["last_valid_pr_contact"]),
-                            mapping(T, "other", APP, "x")], PEOPLE.replace(b'Consent="yes"', b'x="1"'))
+    found = load(
+        tmp_path,
+        [
+            mapping(T, "name", CONTACT, "first_name", mapping_type=["last_valid_pr_contact"]),
+            mapping(T, "other", APP, "x"),
+        ],
+        PEOPLE.replace(b'Consent="yes"', b'x="1"'),
+    )
     assert one(found, T)["name"] is None
 
 
@@ -118,7 +136,8 @@ def test_application_expressions_see_the_whole_document(tmp_path) -> None:
                 expression="CASE WHEN application.pop = 'BL' THEN app_product.score END"),
         mapping(T, "months", APP, "m", "int", mapping_type=["calculated_field"],
                 expression="app_product.score + (app_product.score * 12)"),
-        mapping(T, "status_enum", APP, "code", "smallint", mapping_type=["calculated_field", "enum"],
+        mapping(T, "status_enum", APP, "code", "smallint",
+                mapping_type=["calculated_field", "enum"],
                 expression="CASE WHEN pop = 'ZZ' THEN 'B' END"),
         mapping(T, "app_id_text", APP, "x", mapping_type=["calculated_field"],
                 expression="CASE WHEN app_id IS NOT EMPTY THEN app_id END"),
@@ -130,8 +149,31 @@ def test_application_expressions_see_the_whole_document(tmp_path) -> None:
 
 def test_fixed_expressions_use_our_language(tmp_path) -> None:
     # --fix-reference-defects: `x > 0` compares numbers, AND binds tighter than OR
-    columns = [mapping(T, "positive", APP, "x", mapping_type=["calculated_field"],
-                       expression="CASE WHEN x > 0 THEN 'yes' ELSE 'no' END")]
+    columns = [
+        mapping(
+            T,
+            "positive",
+            APP,
+            "x",
+            mapping_type=["calculated_field"],
+            expression="CASE WHEN x > 0 THEN 'yes' ELSE 'no' END",
+        )
+    ]
     faithful = one(load(tmp_path, columns, document('x="0"')), T)
     fixed = one(load(tmp_path, columns, document('x="0"'), fix=True), T)
     assert (faithful["positive"], fixed["positive"]) == ("yes", "no")
+
+
+def test_arithmetic_the_reference_refuses_is_null_there_and_ours_when_fixed(tmp_path) -> None:
+    # §7.7/Q15: `%` and a top-level DATEADD are refused by the reference: always NULL
+    columns = [mapping(T, "odd", APP, "x", "int", mapping_type=["calculated_field"],
+                       expression="x % 2"),
+               mapping(T, "next_day", APP, "d", "datetime", mapping_type=["calculated_field"],
+                       expression="DATEADD(day, 1, d)"),
+               mapping(T, "other", APP, "o")]  # fmt: skip
+    xml = document('x="7" d="2023-01-30" o="1"')
+    faithful = one(load(tmp_path, columns, xml), T)
+    assert (faithful["odd"], faithful["next_day"]) == (None, None)
+    fixed = one(load(tmp_path, columns, xml, fix=True), T)
+    assert fixed["odd"] == 1
+    assert fixed["next_day"].date().isoformat() == "2023-01-31"

@@ -23,8 +23,12 @@ def test_unquoted_numbers_are_names_so_compare_with_empty(x, expected) -> None:
 def test_equality_of_a_single_condition_respects_case_and_chains_uppercase() -> None:
     # Q9
     assert value("CASE WHEN t = 'CM' THEN 'y' ELSE 'n' END", t="cm") == "n"
-    assert value("CASE WHEN t = 'cm' AND x IS NOT EMPTY THEN 'y' ELSE 'n' END", t="cm", x="1") == "n"
-    assert value("CASE WHEN t = 'cm' AND x IS NOT EMPTY THEN 'y' ELSE 'n' END", t="CM", x="1") == "y"
+    assert (
+        value("CASE WHEN t = 'cm' AND x IS NOT EMPTY THEN 'y' ELSE 'n' END", t="cm", x="1") == "n"
+    )
+    assert (
+        value("CASE WHEN t = 'cm' AND x IS NOT EMPTY THEN 'y' ELSE 'n' END", t="CM", x="1") == "y"
+    )
 
 
 def test_like_ignores_case_and_dot_is_a_wildcard() -> None:

@@ -84,8 +84,10 @@ def imported(tmp_path: Path, mappings: list[dict[str, Any]], fix: bool = False,
 
 
 def document(app_attributes: str = "", body: str = "", request: str = 'ID="42"') -> bytes:
-    return (f'<Provenir><Request {request}><CustData><application app_receive_date="2023-01-02" '
-            f"{app_attributes}>{body}</application></CustData></Request></Provenir>").encode()
+    return (
+        f'<Provenir><Request {request}><CustData><application app_receive_date="2023-01-02" '
+        f"{app_attributes}>{body}</application></CustData></Request></Provenir>"
+    ).encode()
 
 
 def rows(contract: Path, xml: bytes) -> dict[str, list[dict[str, Any]]]:

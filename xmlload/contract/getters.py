@@ -130,6 +130,8 @@ class SourceReader:
     def pick(self, pick: PickSpec, where: Location, scope: Scope) -> Getter:
         """Columns picking from the same elements share the selection: one locator for the
         steps, one per value element below it."""
+        if pick.ignore_attribute_case is not None:
+            scope = replace(scope, ignore_attribute_case=pick.ignore_attribute_case)
         try:
             value_path = scope.path(pick.value)
             steps_key = "pick:" + pick.model_copy(update={"value": ""}).model_dump_json()
@@ -171,8 +173,10 @@ class SourceReader:
         except ExpressionError as error:
             self.problems.add((*where, "expr"), f"expression does not parse: {error}")
             return _nothing
-        bound = [(name, self.input(spec, (*where, "inputs", name), scope))
-                 for name, spec in inputs.items()]
+        bound = [
+            (name, self.input(spec, (*where, "inputs", name), scope))
+            for name, spec in inputs.items()
+        ]
 
         def evaluate(elements: list[Element | None], item: Item | None) -> Any:
             context = {}
@@ -210,7 +214,7 @@ def _read_at(index: int, path: XmlPath, scope: Scope) -> Getter:
     if not scope.ignore_attribute_case:
         name = path.attribute
         return lambda elements, item: None if elements[index] is None else elements[index].get(name)
-    read = attribute_reader(path.attribute, True)
+    read = attribute_reader(path.attribute, True, scope.memo)
     return lambda elements, item: None if elements[index] is None else read(elements[index])
 
 

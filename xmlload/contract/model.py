@@ -143,6 +143,9 @@ class PickSpec(Strict):
     take: PickTake = "last"
     then: list[PickStep] = Field([], description="Further steps from the elements taken")
     value: str = Field(description="Path of the value, relative to the picked element")
+    ignore_attribute_case: bool | None = Field(
+        None, description="Attribute names in any case (default: the column's setting)"
+    )
 
     @model_validator(mode="after")
     def _takes(self) -> PickSpec:
@@ -205,8 +208,6 @@ class RowsSpec(Strict):
         if isinstance(self.unpivot, dict):
             return UnpivotSpec(attributes=self.unpivot)
         return self.unpivot
-
-
 
 
 class FallbackSpec(Strict):

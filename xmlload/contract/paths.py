@@ -2,15 +2,18 @@
 
 `/Root/a/b/@attr` (absolute), `a/b/@attr` or `@attr` (relative to the row element),
 `a/b` (element text), `//a` or `a//b` (anywhere below), `p:name` (a namespace prefix the
-contract declares). Steps are element names, `*` (any element), `.` or `..`; no predicates: filtering is
-done with `where` expressions, which keeps every lookup a plain ElementPath `find`.
+contract declares). Steps are element names, `*` (any element), `.` or `..`; no
+predicates: filtering is done with `where` expressions, which keeps every lookup a plain
+ElementPath `find`.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
@@ -177,18 +180,43 @@ def element_locator(path: XmlPath, last: bool = False) -> Locator:
     return lambda element, root: find(element)
 
 
-def elements_locator(path: XmlPath) -> Callable[[Element, Element], list[Element]]:
-    """A function (row element, root) -> every element the path names, in document order."""
+def elements_locator(
+    path: XmlPath, having: str | None = None, ignore_case: bool = False
+) -> Callable[[Element, Element], list[Element]]:
+    """A function (row element, root) -> every element the path names, in document order;
+    with `having`, only those carrying that attribute (in any case with `ignore_case`),
+    filtered inside libxml2 for `//` paths, where a scan of the tree would be slow."""
+    steps = path.steps[1:] if path.absolute else path.steps
+    _, every = _walker(steps)
+    if having is not None:
+        every = _having(steps, every, having, ignore_case)
     if path.absolute:
         root_tag = path.steps[0]
-        _, every = _walker(path.steps[1:])
         return lambda element, root: every(root) if root.tag == root_tag else []
-    _, every = _walker(path.steps)
     return lambda element, root: every(element)
 
 
-def attribute_reader(name: str, ignore_case: bool) -> AttributeReader:
-    """Reads one attribute; with `ignore_case`, an exact match first, then any spelling."""
+def _having(steps: tuple[str, ...], every: Walk, attribute: str, ignore_case: bool) -> Walk:
+    plain = not any("{" in step for step in (*steps, attribute))
+    if DESCENDANTS in steps and plain and ignore_case:
+        folded = attribute.lower()
+        test = f"translate(name(), '{string.ascii_uppercase}', '{string.ascii_lowercase}')"
+        query = etree.XPath(f"{_element_path(steps)}[@*[{test} = '{folded}']]")
+        return lambda element: query(element)  # type: ignore[return-value]
+    if DESCENDANTS in steps and not ignore_case:
+        text = f"{_element_path(steps)}[@{attribute}]"
+        return lambda element: element.findall(text)
+    read = attribute_reader(attribute, ignore_case)
+    return lambda element: [hit for hit in every(element) if read(hit) is not None]
+
+
+def attribute_reader(
+    name: str, ignore_case: bool, memo: dict[Any, Any] | None = None
+) -> AttributeReader:
+    """Reads one attribute; with `ignore_case`, an exact match first, then any spelling.
+
+    With a per-document `memo`, each element's attributes are folded once, not per read
+    (elements with a hundred attributes are common)."""
     if not ignore_case:
         return lambda element: element.get(name)
     folded = name.casefold()
@@ -197,9 +225,20 @@ def attribute_reader(name: str, ignore_case: bool) -> AttributeReader:
         value = element.get(name)
         if value is not None:
             return value
-        for key, other in element.attrib.items():
-            if key.casefold() == folded:
-                return other
-        return None
+        if memo is None:
+            return _folded(element).get(folded)
+        slot = ("folded attributes", element)
+        table = memo.get(slot)
+        if table is None:
+            table = memo[slot] = _folded(element)
+        return table.get(folded)
 
     return read
+
+
+def _folded(element: Element) -> dict[str, str]:
+    """Attribute names folded to one case; the first spelling in document order wins."""
+    table: dict[str, str] = {}
+    for key, value in element.attrib.items():
+        table.setdefault(key.casefold(), value)
+    return table

@@ -97,8 +97,17 @@ def _taken(elements: list[Element], take: str) -> list[Element]:
     return elements
 
 
-def _step(step: PickStep, scope: Scope) -> Callable[[list[Element], Element], list[Element]]:
-    locate = elements_locator(scope.path(step.path, allow_attribute=False))
+def _own_attribute(value: XmlPath) -> str | None:
+    """The attribute a value is read from on the candidate itself: only elements carrying
+    it can have a value, so the step keeps only those."""
+    return None if value.steps or value.attribute is None else value.attribute
+
+
+def _step(
+    step: PickStep, scope: Scope, having: str | None = None
+) -> Callable[[list[Element], Element], list[Element]]:
+    path = scope.path(step.path, allow_attribute=False)
+    locate = elements_locator(path, having, scope.ignore_attribute_case)
     keep = element_filter(step.where, scope)
     take = step.take
 
@@ -129,7 +138,7 @@ def build_value_picker(
     steps = pick.steps
     last = steps[-1]
     runs = [_step(step, scope) for step in steps[:-1]]
-    final = _step(last.model_copy(update={"take": "all"}), scope)
+    final = _step(last.model_copy(update={"take": "all"}), scope, _own_attribute(value))
     sub = element_locator(XmlPath(False, value.steps, None), scope.last_match)
     read = _reader(value, scope)
     first = last.take == "first_with_value"
@@ -150,5 +159,7 @@ def build_value_picker(
 def _reader(value: XmlPath, scope: Scope) -> Callable[[Element], str | None]:
     if value.attribute is None:
         return lambda element: element.text
-    reader: AttributeReader = attribute_reader(value.attribute, scope.ignore_attribute_case)
+    reader: AttributeReader = attribute_reader(
+        value.attribute, scope.ignore_attribute_case, scope.memo
+    )
     return reader

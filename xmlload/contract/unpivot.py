@@ -42,7 +42,7 @@ def _reader(text: str, scope: Scope) -> tuple[Reader, str]:
     path = scope.path(text if ("/" in text or text.startswith("@")) else f"@{text}")
     if path.attribute is None:
         raise ValueError(f"unpivot reads attributes; {text!r} names an element")
-    read = attribute_reader(path.attribute, scope.ignore_attribute_case)
+    read = attribute_reader(path.attribute, scope.ignore_attribute_case, scope.memo)
     if not path.steps:
         return (lambda element, root: read(element)), path.attribute
     locate = element_locator(path, scope.last_match)

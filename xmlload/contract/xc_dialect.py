@@ -14,6 +14,7 @@ nothing is absent (not None).
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -89,7 +90,8 @@ def evaluate(expression: str, context: Context) -> Any:
         return None
 
 
-def _branches(expression: str) -> tuple[list[tuple[str, str]], str | None]:
+@functools.lru_cache(maxsize=4096)
+def _branches(expression: str) -> tuple[tuple[tuple[str, str], ...], str | None]:
     if not _CASE_SHAPE.search(expression):
         raise ExpressionError("CASE without WHEN ... THEN ... END")
     body = _CASE_WORDS.sub("", expression).strip()
@@ -107,7 +109,7 @@ def _branches(expression: str) -> tuple[list[tuple[str, str]], str | None]:
             if len(pieces) == 2:
                 value, otherwise = pieces
         branches.append((condition.strip(), value.strip()))
-    return branches, None if otherwise is None else otherwise.strip()
+    return tuple(branches), None if otherwise is None else otherwise.strip()
 
 
 def _evaluate_case(expression: str, context: Context) -> Any:
@@ -123,12 +125,23 @@ def _evaluate_case(expression: str, context: Context) -> Any:
 
 
 def _condition(text: str, context: Context) -> bool:
+    joiner, parts = _split_condition(text)
+    if joiner == "AND":
+        return all(_simple(part, context) for part in parts)
+    if joiner == "OR":
+        return any(_simple(part, context) for part in parts)
+    return _simple(parts[0], context)
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_condition(text: str) -> tuple[str, tuple[str, ...]]:
+    """AND chains, else OR chains, are split on the uppercased text (no precedence)."""
     upper = text.upper()
     if " AND " in upper:
-        return all(_simple(part, context) for part in upper.split(" AND "))
+        return "AND", tuple(upper.split(" AND "))
     if " OR " in upper:
-        return any(_simple(part, context) for part in upper.split(" OR "))
-    return _simple(text, context)
+        return "OR", tuple(upper.split(" OR "))
+    return "", (text,)
 
 
 def _field(name: str, context: Context) -> Any:
@@ -144,25 +157,34 @@ def _field(name: str, context: Context) -> Any:
 
 
 def _simple(text: str, context: Context) -> bool:
+    kind, first, second = _parse_simple(text)
+    if kind == "like":
+        value = str(_field(first, context) or "").upper()
+        return second.match(value) is not None
+    if kind in _COMPARE:
+        return _safe_compare(_left(first, context), _right(second, context), kind)
+    value = _field(first, context)
+    empty = value is None or str(value).strip() == ""
+    null = value is None or value == ""
+    return {"not_empty": not empty, "empty": empty, "not_null": not null, "null": null}[kind]
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_simple(text: str) -> tuple[str, Any, Any]:
+    """(test, name or left operand, LIKE regex or right operand), parsed once per text."""
     text = text.strip()
     for pattern, test in _IS_TESTS:
         match = pattern.match(text)
         if match:
-            value = _field(match.group(1), context)
-            empty = value is None or str(value).strip() == ""
-            null = value is None or value == ""
-            return {"not_empty": not empty, "empty": empty, "not_null": not null, "null": null}[
-                test
-            ]
+            return test, match.group(1), None
     match = _LIKE.match(text)
     if match:
-        value = str(_field(match.group(1), context) or "").upper()
         pattern = _unquote(match.group(2).strip()).upper().replace("%", ".*").replace("_", ".")
-        return re.match(f"^{pattern}$", value, re.IGNORECASE) is not None
+        return "like", match.group(1), re.compile(f"^{pattern}$", re.IGNORECASE)
     for symbol in _OPERATORS:
         if symbol in text:
             left, right = text.split(symbol, 1)
-            return _safe_compare(_left(left, context), _right(right, context), symbol)
+            return symbol, left, right
     raise ExpressionError(f"not a condition: {text!r}")
 
 
@@ -202,6 +224,11 @@ def _parse_date(value: Any) -> datetime | None:
         return value
     if not isinstance(value, str):
         return None
+    return _parse_text_date(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text_date(value: str) -> datetime | None:
     for pattern in _COMPARE_FORMATS:
         try:
             return datetime.strptime(value.strip(), pattern)

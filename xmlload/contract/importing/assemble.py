@@ -67,7 +67,11 @@ def _element_paths(contract: ReferenceContract, layout: Layout) -> dict[str, str
 
 def _text(contract: ReferenceContract, file: Path, layout: Layout, tables: list[Table],
           maps: ValueMaps, fragments: dict, fix: bool) -> str:  # fmt: skip
-    mode = "with --fix-reference-defects" if fix else "faithful: the reference's rows, defects included"
+    mode = (
+        "with --fix-reference-defects"
+        if fix
+        else "faithful: the reference's rows, defects included"
+    )
     root = contract.xml_root_element
     lines = [
         f"# Imported from {file.name} by `xmlload contract import` ({mode}).",

@@ -7,8 +7,6 @@ from typing import Any
 
 from xmlload.contract import xc_dialect
 from xmlload.contract.expressions import compile_expression
-from xmlload.errors import ExpressionError
-
 from xmlload.contract.importing.fields import (
     Alias,
     Column,
@@ -20,6 +18,7 @@ from xmlload.contract.importing.fields import (
 from xmlload.contract.importing.layout import APPLICATION_PREFIX, Kind
 from xmlload.contract.importing.reference import EXTRACTORS, PLAIN_STEPS, Mapping, Step
 from xmlload.contract.importing.values import ValueMaps, literal_else
+from xmlload.errors import ExpressionError
 
 CONVERTING = {"enum", "char_to_bit", "boolean_to_bit", "numbers_only", "extract_numeric",
               "default_getutcdate_if_null"}  # fmt: skip
@@ -103,10 +102,13 @@ def _source(mapping: Mapping, names: list[str], ctx: FieldContext, column: Colum
 def _calculated(expression: str, ctx: FieldContext, column: Column) -> dict[str, Any]:
     """Faithful: the reference's own evaluation. Fixed: our expression language (operator
     precedence, numbers compared as numbers, names in any case) when the text parses."""
+    rejected = None  # arithmetic the reference's character filter refuses: always NULL there
     try:
         xc_dialect.check(expression)
     except ExpressionError as error:
-        raise Untranslatable(f"expression does not parse: {error}") from None
+        if "CASE" in expression.upper() or not expression.strip():
+            raise Untranslatable(f"expression does not parse: {error}") from None
+        rejected = str(error)
     inputs = ctx.resolver().inputs(expression)
     if ctx.fix:
         renamed, ours = expression, {}
@@ -123,6 +125,9 @@ def _calculated(expression: str, ctx: FieldContext, column: Column) -> dict[str,
         else:
             column.notes.append("evaluated with operator precedence and typed comparisons (Q9-Q15)")
             return {"expr": renamed, "inputs": ours}
+    if rejected is not None:
+        column.comment += f"; always NULL in the reference ({rejected}; Q15)"
+        return {"const": None}
     return {"expr": expression, "dialect": "xmlconversion", "inputs": inputs}
 
 
@@ -220,8 +225,10 @@ def _convert(mapping: Mapping, step: str | None, names: list[str], ctx: FieldCon
     integer = spec["type"] in ("integer", "smallint", "bigint", "tinyint")
     not_null_default = not mapping.nullable and default is not None
     extracted = any(name in EXTRACTORS for name in names) or "curr_address_only" in names
-    transformation = bool(default) and step in (None, "numbers_only", "extract_numeric") and not (
-        extracted or "calculated_field" in names
+    transformation = (
+        bool(default)
+        and step in (None, "numbers_only", "extract_numeric")
+        and not (extracted or "calculated_field" in names)
     )
     if step == "enum" and "calculated_field" not in names:
         name = _enum_name(mapping, ctx, maps)
@@ -292,4 +299,6 @@ def _length(mapping: Mapping, extractor: str | None, ctx: FieldContext, column: 
         return
     cuts = 2 if extractor is not None and "pick" in spec and "then" not in spec["pick"] else 1
     spec["drop_last"] = -length * cuts
-    column.comment += f"; length {length}: the reference cuts the last {-length * cuts} character(s)"
+    column.comment += (
+        f"; length {length}: the reference cuts the last {-length * cuts} character(s)"
+    )

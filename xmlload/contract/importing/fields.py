@@ -11,14 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from xmlload.contract.importing.layout import APPLICATION_PREFIX, Kind, Layout
+from xmlload.contract.importing.layout import Kind, Layout
 from xmlload.contract.importing.names import NameResolver
 from xmlload.contract.importing.reference import (
-    EXTRACTORS,
     Mapping,
     ReferenceContract,
-    Step,
-    last_segment,
 )
 
 INTEGERS = {"int": "integer", "smallint": "smallint", "bigint": "bigint", "tinyint": "tinyint"}

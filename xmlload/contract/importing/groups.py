@@ -70,10 +70,14 @@ def _policy(table: Table, parsed: list, ctx: FieldContext) -> None:
         return
     index, mapping = notes
     source = f"{mapping.xml_path.rstrip('/')}/@{mapping.xml_attribute}"
-    table.columns.append(Column("notes", {
-        "type": "text", "counts_as_data": False,
+    notes_spec = {
+        "type": "text",
+        "counts_as_data": False,
         "expr": "CASE WHEN LOWER(TRIM(v)) IN ('null', 'none') THEN NULL ELSE TRIM(v) END",
-        "inputs": {"v": source}}, f"mappings[{index}]: policy_exceptions() (shared notes)"))  # fmt: skip
+        "inputs": {"v": source},
+    }
+    comment = f"mappings[{index}]: policy_exceptions() (shared notes)"
+    table.columns.append(Column("notes", notes_spec, comment))
 
 
 def _slots(table: Table, parsed: list, ctx: FieldContext, maps: ValueMaps) -> None:

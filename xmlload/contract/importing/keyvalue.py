@@ -112,11 +112,11 @@ def _place(sources: list[dict[str, Any]], element: Any, attribute: str, key: str
            extra: dict[str, Any], index: int, mapping: Mapping) -> None:  # fmt: skip
     """Attributes of the same elements share one row source, in mapping order."""
     for source in sources:
-        if source["element"] == element and source["set"] == extra:
-            if attribute not in source["attributes"]:
-                source["attributes"][attribute] = key
-                source["comments"].append(f"mappings[{index}]")
-                return
+        same = source["element"] == element and source["set"] == extra
+        if same and attribute not in source["attributes"]:
+            source["attributes"][attribute] = key
+            source["comments"].append(f"mappings[{index}]")
+            return
     sources.append({"element": element, "set": extra, "attributes": {attribute: key},
                     "comments": [f"mappings[{index}]"]})  # fmt: skip
 
@@ -147,15 +147,21 @@ def _columns(kind: Kind, typed: Mapping | None, sources: list[dict[str, Any]]) -
                 Column("score", {"type": score_type, "item": "value"},
                        "the attribute's value; junk makes no row")]  # fmt: skip
     if kind is Kind.INDICATOR:
-        return [Column("indicator", {"type": "string(100)", "item": "key"}, "the name"),
-                Column("value", {"type": "string(250)", "const": "1"}, "always '1'")]
+        return [
+            Column("indicator", {"type": "string(100)", "item": "key"}, "the name"),
+            Column("value", {"type": "string(250)", "const": "1"}, "always '1'"),
+        ]
     if kind is Kind.HISTORY:
-        return [Column("name", {"type": "string(64)", "item": "key"}, "[attribute]"),
-                Column("source", {"type": "string(64)", "const": None}, "[element]"),
-                Column("value", {"type": "text", "item": "value"}, "trimmed text")]
-    return [Column("name", {"type": "string(64)", "item": "attribute"}, "the attribute"),
+        return [
+            Column("name", {"type": "string(64)", "item": "key"}, "[attribute]"),
+            Column("source", {"type": "string(64)", "const": None}, "[element]"),
             Column("value", {"type": "text", "item": "value"}, "trimmed text"),
-            Column("source_report_key", {"type": "string(20)", "item": "key"}, "the key")]
+        ]
+    return [
+        Column("name", {"type": "string(64)", "item": "attribute"}, "the attribute"),
+        Column("value", {"type": "text", "item": "value"}, "trimmed text"),
+        Column("source_report_key", {"type": "string(20)", "item": "key"}, "the key"),
+    ]
 
 
 __all__ = ["Alias", "keyvalue_table"]

@@ -66,4 +66,5 @@ class NameResolver:
 
     def anywhere(self, attribute: str) -> dict[str, Any]:
         """A bare name: the last element of the document carrying the attribute (Q14)."""
-        return {"path": f"/{self.root}//*", "take": "last_with_value", "value": f"@{attribute}"}
+        return {"path": f"/{self.root}//*", "take": "last_with_value", "value": f"@{attribute}",
+                "ignore_attribute_case": False}  # fmt: skip
