@@ -105,6 +105,7 @@ def test_policy_exceptions_warranties_and_collateral(tmp_path) -> None:
      "the parameter must be an integer"),
     (mapping("app_things", "x", APP, "x", mapping_type=["enum"]), "is not in enum_mappings"),
     ({"xml_path": APP, "target_table": "app_things", "target_column": "x"}, "data_type"),
+    (mapping("app_things", "x", APP, None), "no xml_attribute"),
 ])  # fmt: skip
 def test_problems_name_the_mapping(tmp_path, entry: dict, message: str) -> None:
     path = write(tmp_path, [mapping("app_things", "ok", APP, "ok"), entry])
@@ -152,3 +153,17 @@ def test_imported_contract_is_written_and_validates(tmp_path) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     assert "# mappings[1]: /Provenir/Request/CustData/application@a [no type]" in out.read_text()
     json.loads(path.read_text())
+
+
+def test_a_mapping_without_the_tables_type_is_ignored_as_the_reference_does(tmp_path) -> None:
+    # §3: a key-value table ignores mappings that lack its row-creating type; said, not dropped
+    path = write(
+        tmp_path,
+        [
+            mapping("scores", "", PRODUCT, "s1", "int", mapping_type=["add_score(A)"]),
+            mapping("scores", "extra", PRODUCT, "s2", "int"),
+        ],
+    )
+    result = import_contract(path)
+    assert not result.problems, result.problems
+    assert "# mappings[2] has no add_score type: the reference ignores it" in result.text

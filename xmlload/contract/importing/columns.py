@@ -40,6 +40,8 @@ def translate(mapping: Mapping, steps: list[Step], ctx: FieldContext, maps: Valu
         raise Untranslatable(f"a chain of {converting} is not supported")
     if calculated and not (mapping.expression or "").strip():
         raise Untranslatable("calculated_field without an expression")
+    if not calculated and not (mapping.xml_attribute or "").strip():
+        raise Untranslatable("no xml_attribute: the reference writes the text of a dictionary")
     column = Column(str(mapping.target_column), {}, _comment(mapping))
     column.attribute = mapping.xml_attribute
     spec = column.spec

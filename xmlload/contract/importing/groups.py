@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from xmlload.contract.importing.fields import Column, FieldContext, column_type, value_path
+from xmlload.contract.importing.keyvalue import ignored
 from xmlload.contract.importing.layout import Kind
 from xmlload.contract.importing.reference import Mapping, Step, parse_chain
 from xmlload.contract.importing.tables import Problem, Table
@@ -25,13 +26,17 @@ def group_table(
         steps, messages = parse_chain(mapping.types)
         step = next((s for s in steps if s.name == ctx.kind.value), None)
         if step is None:
-            messages.append(f"no {ctx.kind.value} type: the reference ignores this mapping")
-        elif step.parameter is None:
+            if messages:
+                problems += [(index, mapping, message) for message in messages]
+            else:
+                table.comments.append(ignored(index, ctx.kind))
+            continue
+        if step.parameter is None:
             messages.append(f"{ctx.kind.value} needs a parameter in parentheses")
         elif step.parameter and not _integer(step.parameter):
             messages.append(f"{ctx.kind.value}({step.parameter}): the parameter must be an integer")
         problems += [(index, mapping, message) for message in messages]
-        if not messages and step is not None:
+        if not messages:
             parsed.append((index, mapping, steps, step))
     if ctx.kind is Kind.POLICY:
         _policy(table, parsed, ctx)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from xmlload.contract.importing.columns import Untranslatable, translate
-from xmlload.contract.importing.fields import Alias, Column, FieldContext, column_type, relative
+from xmlload.contract.importing.fields import Column, FieldContext, column_type, relative
 from xmlload.contract.importing.layout import Kind
 from xmlload.contract.importing.reference import Mapping, Step, last_segment, parse_chain
 from xmlload.contract.importing.tables import Problem, Table
@@ -26,6 +26,9 @@ def keyvalue_table(
     typed: Mapping | None = None
     for index, mapping in mappings:
         steps, messages = parse_chain(mapping.types)
+        if not messages and not any(step.name == ctx.kind.value for step in steps):
+            table.comments.append(ignored(index, ctx.kind))
+            continue
         messages += _check(mapping, steps, ctx.kind)
         for message in messages:
             problems.append((index, mapping, message))
@@ -59,11 +62,12 @@ _KIND_COMMENT = {
 }
 
 
+def ignored(index: int, kind: Kind) -> str:
+    return f"mappings[{index}] has no {kind.value} type: the reference ignores it (§3)"
+
+
 def _check(mapping: Mapping, steps: list[Step], kind: Kind) -> list[str]:
-    found = [step for step in steps if step.name == kind.value]
-    if not found:
-        return [f"no {kind.value} type in a {kind.value} table: the reference ignores it"]
-    step = found[0]
+    step = next(step for step in steps if step.name == kind.value)
     if kind in (Kind.SCORE, Kind.INDICATOR) and not step.parameter:
         return [f"{kind.value}() needs a name in parentheses"]
     if kind is Kind.HISTORY and step.parameter is not None:
@@ -162,6 +166,3 @@ def _columns(kind: Kind, typed: Mapping | None, sources: list[dict[str, Any]]) -
         Column("value", {"type": "text", "item": "value"}, "trimmed text"),
         Column("source_report_key", {"type": "string(20)", "item": "key"}, "the key"),
     ]
-
-
-__all__ = ["Alias", "keyvalue_table"]
