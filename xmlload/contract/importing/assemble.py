@@ -91,8 +91,8 @@ def _text(contract: ReferenceContract, file: Path, layout: Layout, tables: list[
         "  fractional_integers: round_half_up",
         "  ignore_attribute_case: true # exact attribute name first, then any case",
         "  path_match: last            # a path naming several elements reads the last (§4.1)",
-        f"  datetime_formats: {flow(REFERENCE_FORMATS)}",
-        f"  date_formats: {flow(REFERENCE_FORMATS)}",
+        f"  datetime_formats: &reference_formats {flow(REFERENCE_FORMATS)}",
+        "  date_formats: *reference_formats",
     ]
     lines += anchored(fragments)
     lines += value_map_lines(maps.maps, maps.comments)

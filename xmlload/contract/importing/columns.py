@@ -163,8 +163,7 @@ def _contact_pick(ctx: FieldContext, mapping: Mapping, which: int) -> dict[str, 
     name = f"last_{label}_contact"
     ctx.fragments[name] = {
         "path": f"/{ctx.contract.xml_root_element}//{roles.contact.element}",
-        "where": f"{type_attribute} = '{values[which]}' AND TRIM({type_attribute}) IS NOT EMPTY"
-        " AND con_id IS NOT EMPTY",
+        "where": f"{type_attribute} = '{values[which]}' AND con_id IS NOT EMPTY",
         "take": "last",
     }
     pick: dict[str, Any] = {"<<": Alias(name)}

@@ -13,7 +13,7 @@ from xmlload.contract.importing.fields import Alias, Column
 from xmlload.contract.importing.tables import Table
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PLAIN_TEXT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
+_PLAIN_TEXT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./()-]*$")
 INDENT = "  "
 
 
@@ -57,6 +57,9 @@ def block(value: dict[str, Any], depth: int) -> list[str]:
                 inner = block(entry, depth + 2)
                 lines.append(f"{pad}{INDENT}- {inner[0].strip()}")
                 lines += inner[1:]
+        elif isinstance(item, dict) and len(flow(item)) + len(pad) > 100:
+            lines.append(f"{pad}{key(name)}:")
+            lines += block(item, depth + 1)
         elif isinstance(item, str) and len(item) > 90:
             lines.append(f"{pad}{key(name)}: >-")
             lines += [f"{pad}{INDENT}{line}" for line in _wrap(item)]
