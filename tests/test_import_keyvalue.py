@@ -167,3 +167,17 @@ def test_a_mapping_without_the_tables_type_is_ignored_as_the_reference_does(tmp_
     result = import_contract(path)
     assert not result.problems, result.problems
     assert "# mappings[2] has no add_score type: the reference ignores it" in result.text
+
+
+def test_grouped_rows_read_contacts_through_extractors(tmp_path) -> None:
+    # §4.2 rules 1-3 apply to every table: the last primary contact's values
+    found = load(tmp_path, [
+        mapping("app_policy_exceptions_rl", "", CONTACT, "spouse",
+                mapping_type=["last_valid_pr_contact", "policy_exceptions(4)"]),
+        mapping("app_warranties_rl", "holder", CONTACT, "first_name",
+                mapping_type=["last_valid_pr_contact", "warranty_field(2)"]),
+    ], DOC)  # fmt: skip
+    assert by(found["app_policy_exceptions_rl"], "policy_exception_type_enum", "reason_code") == [
+        (4, "Pat")
+    ]
+    assert by(found["app_warranties_rl"], "warranty_type_enum", "holder") == [(2, "B")]

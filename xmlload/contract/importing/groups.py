@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from xmlload.contract.importing.columns import Untranslatable, translate
 from xmlload.contract.importing.fields import Column, FieldContext, column_type, value_path
-from xmlload.contract.importing.keyvalue import ignored
+from xmlload.contract.importing.keyvalue import ignored, row_element
 from xmlload.contract.importing.layout import Kind
-from xmlload.contract.importing.reference import Mapping, Step, parse_chain
+from xmlload.contract.importing.reference import EXTRACTORS, Mapping, Step, parse_chain
 from xmlload.contract.importing.tables import Problem, Table
 from xmlload.contract.importing.values import ValueMaps
 
@@ -39,7 +40,7 @@ def group_table(
         if not messages:
             parsed.append((index, mapping, steps, step))
     if ctx.kind is Kind.POLICY:
-        _policy(table, parsed, ctx)
+        _policy(table, parsed, ctx, problems)
     else:
         _slots(table, parsed, ctx, maps)
     return table
@@ -53,15 +54,19 @@ def _integer(text: str) -> bool:
     return True
 
 
-def _policy(table: Table, parsed: list, ctx: FieldContext) -> None:
+def _policy(table: Table, parsed: list, ctx: FieldContext, problems: list[Problem]) -> None:
     notes = next(((i, m) for i, m, _, step in parsed if step.parameter == ""), None)
     sources = []
-    for index, mapping, _, step in parsed:
+    for index, mapping, steps, step in parsed:
         if step.parameter == "":
             continue
-        path = value_path(mapping.xml_path, None, ctx.layout)
-        sources.append({"#": [f"mappings[{index}]"], "path": path, "take": "last",
-                        "unpivot": {"attributes": {str(mapping.xml_attribute): step.parameter},
+        try:
+            element, attribute = row_element(mapping, steps, ctx)
+        except Untranslatable as error:
+            problems.append((index, mapping, str(error)))
+            continue
+        sources.append({"#": [f"mappings[{index}]"], **element,
+                        "unpivot": {"attributes": {attribute: step.parameter},
                                     "skip_values": NOT_VALUES}})  # fmt: skip
     table.header["rows"] = sources
     table.comments.append("policy_exceptions(enum): one row per meaningful reason (§5.19)")
@@ -130,4 +135,8 @@ def _read(mapping: Mapping, steps: list[Step], ctx: FieldContext, column: Column
         spec["digits_only"] = "number"
     elif str(mapping.target_column) == "wholesale_value":
         spec["counts_as_data"] = "nonzero"
+    if EXTRACTORS & set(names):
+        extractors = [step for step in steps if step.name in EXTRACTORS]
+        plain = mapping.model_copy(update={"data_type": "string", "data_length": None})
+        return translate(plain, extractors, ctx, maps).spec["pick"]
     return value_path(mapping.xml_path, mapping.xml_attribute, ctx.layout)

@@ -36,7 +36,7 @@ def keyvalue_table(
             continue
         step = next(step for step in steps if step.name == ctx.kind.value)
         try:
-            element, attribute = _element(mapping, steps, ctx)
+            element, attribute = row_element(mapping, steps, ctx)
         except Untranslatable as error:
             problems.append((index, mapping, str(error)))
             continue
@@ -79,7 +79,7 @@ def _check(mapping: Mapping, steps: list[Step], kind: Kind) -> list[str]:
     return []
 
 
-def _element(mapping: Mapping, steps: list[Step], ctx: FieldContext) -> tuple[Any, str]:
+def row_element(mapping: Mapping, steps: list[Step], ctx: FieldContext) -> tuple[Any, str]:
     """The row source's elements (path or pick fields) and the attribute path below them."""
     names = [step.name for step in steps]
     attribute = str(mapping.xml_attribute)
