@@ -27,7 +27,7 @@ from tests.helpers import (
 )
 from xmlload.cli import main
 from xmlload.parallel.board import BoardSnapshot, Totals
-from xmlload.parallel.coordinator import hang_limit
+from xmlload.parallel.executor import hang_limit
 from xmlload.parallel.progress import progress_line
 
 FILES = [

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from xmlload.errors import TargetLostError
+from xmlload.errors import TargetLostError, WorkerStartError
 from xmlload.outcome import ChunkReport
 from xmlload.parallel.events import (
     ChunkFailed,
     ChunkFinished,
+    ChunkLost,
     ChunkStarted,
     Heartbeat,
     StopRequested,
@@ -82,6 +83,21 @@ def test_a_dead_workers_chunk_is_retried_per_document_then_given_up() -> None:
     assert last.items == [3]
     scheduler.handle(ChunkFinished(last.id, report(1)))
     assert scheduler.done and len(scheduler.reports()) == 2
+
+
+def test_a_chunk_a_cluster_reports_lost_is_retried_per_document_then_given_up() -> None:
+    # a Dask worker died with the chunk, started or only assigned to it
+    scheduler, _ = make([1, 2], workers=2)
+    (chunk,) = scheduler.submissions()
+    scheduler.handle(WorkerReady("tcp://a"))
+    scheduler.handle(ChunkStarted("tcp://a", chunk.id))
+    scheduler.handle(ChunkLost(chunk.id, "tcp://a"))
+    retries = scheduler.submissions()
+    assert [c.items for c in retries] == [[1], [2]]
+    scheduler.handle(ChunkLost(retries[0].id, "unknown"))  # never said it started
+    assert scheduler.given_up() == [GivenUp(1, "worker_crash", "unknown")]
+    scheduler.handle(ChunkFinished(retries[1].id, report(1)))
+    assert scheduler.done and len(scheduler.reports()) == 1
 
 
 def test_a_silent_worker_is_killed_but_heartbeats_keep_a_waiting_one_alive() -> None:
@@ -199,3 +215,22 @@ def test_a_queued_chunk_is_not_orphaned_while_a_worker_is_busy() -> None:
         scheduler.handle(Heartbeat("w2"))
         scheduler.tick()
     assert third.id in scheduler.pending and scheduler.retries == deque()
+
+
+def test_a_worker_that_cannot_start_mid_run_stops_the_run_as_a_lost_target() -> None:
+    # the first start failure is the user's (exit 2); once the run is under way it is an
+    # outage: stop handing out work, finish what is out, and resume later (exit 4)
+    scheduler, _ = make([1], [2], [3], workers=2)
+    first = scheduler.submissions()
+    scheduler.handle(WorkerReady("w1"))
+    scheduler.handle(ChunkStarted("w1", first[0].id))
+    scheduler.handle(WorkerStartFailed("a worker could not start: target unreachable"))
+    assert scheduler.start_failure is None
+    assert scheduler.target_lost == "a worker could not start: target unreachable"
+    assert scheduler.submissions() == [] and not scheduler.done
+    # the worker that could not start answers its chunk with the error: not fatal now
+    scheduler.handle(ChunkFailed(first[1].id, WorkerStartError("a worker could not start")))
+    assert scheduler.fatal is None
+    for chunk in first[::2]:
+        scheduler.handle(ChunkFinished(chunk.id, report(1)))
+    assert scheduler.done

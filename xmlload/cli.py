@@ -31,6 +31,8 @@ RUN_FLAGS = (
     "xml_column",
     "target",
     "workers",
+    "executor",
+    "scheduler",
     "chunk_size",
     "limit",
     "id_start",
@@ -52,6 +54,14 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--xml-column", help="source XML column (default xml)")
     parser.add_argument("--target", help="target database URL or SQLite file path")
     parser.add_argument("--workers", type=int, help="worker processes (default 1)")
+    parser.add_argument(
+        "--executor",
+        choices=["pool", "dask"],
+        help="pool: processes on this machine (default); dask: a Dask cluster (docs/scale-out.md)",
+    )
+    parser.add_argument(
+        "--scheduler", help="Dask scheduler address, tcp://HOST:8786 (default: a local cluster)"
+    )
     parser.add_argument("--chunk-size", type=int, help="documents per work item")
     parser.add_argument("--limit", type=int, help="load at most N documents")
     parser.add_argument("--id-start", type=int, help="lowest source id to load")

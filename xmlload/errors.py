@@ -40,6 +40,11 @@ class TargetLostError(XmlloadError):
     full, read-only): the run stops like after a signal; documents do not fail."""
 
 
+class ClusterLostError(XmlloadError):
+    """The Dask scheduler went away mid-run: documents finished so far are logged; the
+    next run resumes after them."""
+
+
 class TargetError(XmlloadError):
     """The target or source database is unreachable or does not match the contract."""
 

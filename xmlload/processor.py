@@ -24,7 +24,8 @@ from xmlload.db.target import connect_engine, describe_db_error, prepare_target,
 from xmlload.db.urls import mask_url, parse_url
 from xmlload.errors import SettingsError, TargetLostError
 from xmlload.outcome import ChunkReport, DocumentOutcome
-from xmlload.parallel.coordinator import CoordinatorCallbacks, ParallelCoordinator, StopControl
+from xmlload.parallel.executor import CoordinatorCallbacks, StopControl
+from xmlload.parallel.executors import make_executor
 from xmlload.parallel.lost import LostDocumentWriter
 from xmlload.parallel.progress import make_progress
 from xmlload.parallel.worker import WorkerConfig
@@ -134,7 +135,7 @@ class ProductionProcessor:
         try:
             summary.planned = source.count() if items is None else len(items)
             chunks = self._chunks(source, summary) if items is None else self._given(items)
-            coordinator = ParallelCoordinator(config, self.settings.workers)
+            coordinator = make_executor(config, self.settings)
             callbacks = CoordinatorCallbacks(
                 on_report=record,
                 on_lost_documents=record_lost,
@@ -148,7 +149,7 @@ class ProductionProcessor:
                     StopControl(stop.stop_requested, stop.terminate_requested),
                     callbacks,
                 )
-            summary.finish(coordinator.worker_stats, coordinator.watchdog.peak_rss)
+            summary.finish(coordinator.worker_stats, coordinator.peak_rss)
             summary.target_lost = coordinator.target_lost
             summary.workers_recycled = coordinator.recycled
         finally:

@@ -31,6 +31,12 @@ class Settings(BaseModel):
     xml_column: str = "xml"
     target: str = "sqlite:///xmlload.db"
     workers: int = Field(1, ge=1, le=256)
+    executor: Literal["pool", "dask"] = Field(
+        "pool", description="pool: processes on this machine; dask: a Dask cluster"
+    )
+    scheduler: str | None = Field(
+        None, description="Dask scheduler address (tcp://host:8786); none: a local cluster"
+    )
     chunk_size: int = Field(50, ge=1, le=10_000)
     page_size: int = Field(5_000, ge=1, le=1_000_000)
     limit: int | None = Field(None, ge=1)

@@ -1,5 +1,6 @@
-"""ProgressBoard: the run's shared state in a `multiprocessing.Manager` dict, read and
-written only through this module's types.
+"""ProgressBoard: the run's shared state in a `multiprocessing.Manager` dict (or, for
+workers on other machines, mirrored from their published entries), read and written only
+through this module's types.
 
 The coordinator writes the totals; each worker writes only its own `WorkerEntry`,
 replacing it whole (an in-place change to a value held by the Manager would be lost).
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import MutableMapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, MutableMapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from xmlload.parallel.memory import peak_rss_bytes
@@ -123,9 +124,34 @@ class ProgressBoard:
             ),
         )
 
+    def mirror(self, message: dict[str, Any]) -> None:
+        """Apply what a remote worker's PublishingBoard published."""
+        if "start_failure" in message:
+            self.start_failed(message["start_failure"])
+        else:
+            self._put(message["worker"], WorkerEntry(**message["entry"]))
+
     def _get(self, name: str) -> WorkerEntry:
         entry: WorkerEntry = self.shared[_WORKER + name]
         return entry
 
     def _put(self, name: str, entry: WorkerEntry) -> None:
         self.shared[_WORKER + name] = entry
+
+
+class PublishingBoard(ProgressBoard):
+    """A worker's side of the board where the coordinator is on another machine: entries
+    are kept locally and each change is published (as a message of plain values) for the
+    coordinator's board to `mirror`."""
+
+    def __init__(self, publish: Callable[[dict[str, Any]], None]) -> None:
+        super().__init__({})
+        self.publish = publish
+
+    def start_failed(self, message: str) -> None:
+        super().start_failed(message)
+        self.publish({"start_failure": message})
+
+    def _put(self, name: str, entry: WorkerEntry) -> None:
+        super()._put(name, entry)
+        self.publish({"worker": name, "entry": asdict(entry)})

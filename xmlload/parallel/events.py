@@ -53,6 +53,15 @@ class WorkerLost:
 
 
 @dataclass(frozen=True)
+class ChunkLost:
+    """A chunk's worker died, whether or not it had started the chunk (a cluster's
+    report; `worker` is "unknown" when no worker had said it started it)."""
+
+    chunk_id: int
+    worker: str
+
+
+@dataclass(frozen=True)
 class StopRequested:
     """A stop signal: the first stops handing out work, the second ends the run now."""
 
@@ -65,5 +74,6 @@ Event = (
     | ChunkFinished
     | ChunkFailed
     | WorkerLost
+    | ChunkLost
     | StopRequested
 )

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
-from xmlload.errors import TargetLostError
+from xmlload.errors import TargetLostError, WorkerStartError
 from xmlload.outcome import ChunkReport
 from xmlload.parallel.events import (
     ChunkFailed,
     ChunkFinished,
+    ChunkLost,
     ChunkStarted,
     Event,
     Heartbeat,
@@ -81,6 +82,7 @@ class Scheduler:
     _reports: list[ChunkReport] = field(default_factory=list)
     _given_up: list[GivenUp] = field(default_factory=list)
     _kills: list[str] = field(default_factory=list)
+    _reports_seen: bool = False
 
     # -- events --------------------------------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -97,8 +99,10 @@ class Scheduler:
             self._failed(event)
         elif isinstance(event, WorkerLost):
             self._lost_worker(event)
+        elif isinstance(event, ChunkLost):
+            self._lost_chunk(event)
         elif isinstance(event, WorkerStartFailed):
-            self.start_failure = self.start_failure or event.message
+            self._start_failed(event)
         elif isinstance(event, StopRequested):
             self.terminate = self.stopping
             self.stopping = True
@@ -199,10 +203,12 @@ class Scheduler:
                 worker.chunk, worker.seen_at = None, now
         if self.pending.pop(event.chunk_id, None) is not None:
             self._reports.append(event.report)
+            self._reports_seen = True
         # else: given up as lost and retried already; the retry counts
 
     def _failed(self, event: ChunkFailed) -> None:
-        if isinstance(event.error, TargetLostError):
+        started_late = isinstance(event.error, WorkerStartError) and self._under_way
+        if isinstance(event.error, TargetLostError) or started_late:
             # like a stop: no new chunks; this chunk's documents stay unlogged
             self.pending.pop(event.chunk_id, None)
             self.target_lost = self.target_lost or str(event.error)
@@ -217,6 +223,26 @@ class Scheduler:
         if worker.chunk is not None:
             reason = "recycled" if event.how == "handed_back" else "worker_crash"
             self._lose(worker.chunk, reason, event.worker)
+
+    def _start_failed(self, event: WorkerStartFailed) -> None:
+        """Before any worker is up, a start failure is the user's to fix (bad contract,
+        target, source). Once the run is under way, a replacement worker that cannot start
+        means the target (or source) went away: stop as after a signal; a new run resumes."""
+        if self._under_way:
+            self.target_lost = self.target_lost or event.message
+        else:
+            self.start_failure = self.start_failure or event.message
+
+    @property
+    def _under_way(self) -> bool:
+        """Some worker started (or some chunk finished) before now."""
+        return self._reports_seen or any(not w.gone for w in self._known.values())
+
+    def _lost_chunk(self, event: ChunkLost) -> None:
+        for worker in self._known.values():
+            if worker.chunk == event.chunk_id:
+                worker.chunk = None
+        self._lose(event.chunk_id, "worker_crash", event.worker)
 
     def _lose(self, chunk_id: int, reason: str, worker: str) -> None:
         chunk = self.pending.pop(chunk_id, None)

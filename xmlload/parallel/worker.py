@@ -68,8 +68,8 @@ class HeartbeatWhile:
 
 
 class Worker:
-    def __init__(self, config: WorkerConfig, board: ProgressBoard) -> None:
-        self.name = f"worker-{os.getpid()}"
+    def __init__(self, config: WorkerConfig, board: ProgressBoard, name: str | None = None) -> None:
+        self.name = name or f"worker-{os.getpid()}"
         self.board = board
         plan = load_plan(config.contract_path)
         self.pipeline = DocumentPipeline(plan, config.max_document_bytes)

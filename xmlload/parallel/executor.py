@@ -1,32 +1,26 @@
-"""ParallelCoordinator: the process-pool executor of a run.
+"""Executor: carries out a parallel run's Scheduler on some kind of workers.
 
-It builds the spawn-started pool (each worker's pipeline is built once, in the pool
-initializer), hands out the chunks the Scheduler decides on, and turns what it sees —
-results, the progress board, processes that are gone, stop signals — into the
-Scheduler's events. Every decision (retries, give-ups, hung workers, when to end) is the
-Scheduler's; see scheduler.py.
+The loop is the same for every executor: hand out the chunks the Scheduler decides on,
+turn what comes back (results, the progress board, workers that are gone, stop signals)
+into its events, and do its kills. A subclass says how workers start, how a chunk is
+submitted, how lost workers show and how one is killed: the process pool
+(pool_executor.py) or a Dask cluster (dask_executor.py).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import queue
 import time
-from collections.abc import Callable, Iterable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
-from multiprocessing.managers import SyncManager
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from xmlload.db.target import describe_db_error
-from xmlload.errors import WorkerStartError, XmlloadError
+from xmlload.errors import WorkerStartError
 from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.board import BoardSnapshot, ProgressBoard, WorkerEntry
 from xmlload.parallel.events import (
-    ChunkFailed,
-    ChunkFinished,
     ChunkStarted,
     Event,
     Heartbeat,
@@ -35,52 +29,13 @@ from xmlload.parallel.events import (
     WorkerStartFailed,
 )
 from xmlload.parallel.prefetch import PrefetchedChunks
-from xmlload.parallel.processes import WorkerStop, manager_initializer, worker_pool
 from xmlload.parallel.scheduler import Chunk, GivenUp, Scheduler
-from xmlload.parallel.watchdog import Watchdog
-from xmlload.parallel.worker import Worker, WorkerConfig
+from xmlload.parallel.worker import WorkerConfig
+from xmlload.settings import Settings
 from xmlload.sources import SourceItem
 from xmlload.sources.base import source_key
 
-WATCH_EVERY = 0.5  # seconds between looks at the board and the processes
-
-_worker: Worker | None = None
-_start_error: WorkerStartError | None = None
-_stop: WorkerStop | None = None
-
-
-def _initialize(config: WorkerConfig, shared: Any) -> None:
-    """Pool initializer: SIGINT ignored, SIGTERM stops after the chunk in hand (the
-    coordinator decides what a stop means), then build the worker.
-
-    A worker that cannot start does not raise here (the Pool would start another and
-    fail the same way, forever): it keeps the error, puts it on the board for the
-    coordinator, and answers every chunk with it."""
-    global _worker, _start_error, _stop
-    _stop = WorkerStop()
-    board = ProgressBoard(shared)
-    try:
-        _worker = Worker(config, board)
-    except Exception as error:  # any failure to start ends the run, with this message
-        _start_error = WorkerStartError(f"a worker could not start: {_describe(error)}")
-        board.start_failed(str(_start_error))
-
-
-def _describe(error: Exception) -> str:
-    if isinstance(error, XmlloadError):
-        return str(error)
-    if isinstance(error, SQLAlchemyError):
-        return describe_db_error(error)
-    return f"{type(error).__name__}: {error}"
-
-
-def _process(chunk_id: int, items: list[SourceItem]) -> ChunkReport:
-    if _worker is None:
-        assert _start_error is not None
-        raise _start_error
-    if _stop is not None and _stop.requested:
-        _worker.hand_back(chunk_id)  # exits; the coordinator sees the chunk handed back
-    return _worker.process_chunk(chunk_id, items)
+WATCH_EVERY = 0.5  # seconds between looks at the board and the workers
 
 
 @dataclass
@@ -99,17 +54,55 @@ class CoordinatorCallbacks:
     current_total: Callable[[], int]
 
 
-class ParallelCoordinator:
-    """The process-pool executor: runs the chunks the scheduler hands out, and turns what it
-    observes (results, the board, dead processes, signals) into the scheduler's events."""
+class Executor(ABC):
+    """Runs the chunks the scheduler hands out, and turns what it observes into the
+    scheduler's events. Subclasses provide the workers."""
 
     def __init__(self, config: WorkerConfig, workers: int) -> None:
         self.config, self.workers = config, workers
-        self.watchdog = Watchdog()
         self.worker_stats: dict[str, WorkerEntry] = {}
         self.recycled = 0  # chunks handed back unprocessed (memory limit, SIGTERM)
         self.target_lost: str | None = None  # why the target stopped taking writes
+        self.peak_rss: dict[str, int] = {}  # worker -> largest RSS seen, bytes
 
+    @classmethod
+    def from_settings(cls, config: WorkerConfig, settings: Settings) -> Executor:
+        return cls(config, settings.workers)
+
+    # -- what a subclass provides ------------------------------------------------------
+    @abstractmethod
+    def start(self) -> MutableMapping[str, Any]:
+        """Connect to or start the machinery; return the storage the board lives in.
+        May change `self.workers` (a cluster's size)."""
+
+    @abstractmethod
+    def launch(self, board: ProgressBoard) -> None:
+        """Start the workers; each builds its pipeline once."""
+
+    @abstractmethod
+    def submit(self, chunk: Chunk, results: queue.Queue[Event]) -> None:
+        """Run the chunk; put ChunkFinished or ChunkFailed on `results` when it ends."""
+
+    @abstractmethod
+    def lost(self, snapshot: BoardSnapshot) -> list[Event]:
+        """Workers (or chunks) that are gone since the last look."""
+
+    @abstractmethod
+    def kill(self, snapshot: BoardSnapshot, name: str) -> None:
+        """Kill a hung worker (its open transaction rolls back)."""
+
+    @abstractmethod
+    def stop_workers(self) -> None:
+        """End the workers; busy ones are killed or cancelled (after a second signal)."""
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Release what start() took."""
+
+    def refresh(self, board: ProgressBoard) -> None:  # noqa: B027 - optional hook
+        """Bring the board up to date before it is read (for workers that report remotely)."""
+
+    # -- the loop ----------------------------------------------------------------------
     def run(
         self,
         chunks: Iterable[list[SourceItem]],
@@ -117,33 +110,30 @@ class ParallelCoordinator:
         stop: StopControl,
         callbacks: CoordinatorCallbacks,
     ) -> None:
-        context = multiprocessing.get_context("spawn")
-        manager = SyncManager(ctx=context)
-        manager.start(manager_initializer)
-        listing = PrefetchedChunks(iter(chunks), depth=2 * self.workers)
-        scheduler = Scheduler(
-            self.workers, listing, hang_limit(self.config.doc_timeout), time.monotonic
-        )
+        listing: PrefetchedChunks | None = None
+        scheduler: Scheduler | None = None
         try:
-            board = ProgressBoard(manager.dict())
+            board = ProgressBoard(self.start())
+            listing = PrefetchedChunks(iter(chunks), depth=2 * self.workers)
+            scheduler = Scheduler(
+                self.workers, listing, hang_limit(self.config.doc_timeout), time.monotonic
+            )
             board.start(total)
-            pool = worker_pool(context, self.workers, _initialize, (self.config, board.shared))
+            self.launch(board)
             try:
-                self._drive(pool, board, scheduler, stop, callbacks)
+                self._drive(board, scheduler, stop, callbacks)
             finally:
-                # Every chunk is collected (or given up) by now, so the workers are idle;
-                # after a second signal, terminate() kills the busy ones (their open
-                # transactions roll back). Not close()+join(): join waits forever for tasks
-                # that died with their worker.
-                pool.terminate()
-                pool.join()
+                self.stop_workers()
+                self.refresh(board)
                 self.worker_stats = board.snapshot().workers
                 board.set_total(callbacks.current_total())
                 callbacks.on_progress(board.snapshot())
         finally:
-            listing.close()
-            manager.shutdown()
-            self.recycled, self.target_lost = scheduler.recycled, scheduler.target_lost
+            if listing is not None:
+                listing.close()
+            self.shutdown()
+            if scheduler is not None:
+                self.recycled, self.target_lost = scheduler.recycled, scheduler.target_lost
         if scheduler.start_failure is not None:
             raise WorkerStartError(scheduler.start_failure)
         if scheduler.fatal is not None:
@@ -151,7 +141,6 @@ class ParallelCoordinator:
 
     def _drive(
         self,
-        pool: Any,
         board: ProgressBoard,
         scheduler: Scheduler,
         stop: StopControl,
@@ -161,48 +150,36 @@ class ParallelCoordinator:
         signals = _Signals(stop)
         observer = _BoardObserver()
         last_look = 0.0
-
-        def submit(chunk: Chunk) -> None:
-            pool.apply_async(
-                _process,
-                (chunk.id, chunk.items),
-                callback=lambda report, i=chunk.id: results.put(ChunkFinished(i, report)),
-                error_callback=lambda error, i=chunk.id: results.put(ChunkFailed(i, error)),
-            )
-
         while not scheduler.done:
             for chunk in scheduler.submissions():
-                submit(chunk)
+                self.submit(chunk, results)
             for event in [*signals.events(), *_ready(results)]:
                 scheduler.handle(event)
-            self._record(scheduler, board, callbacks)
+            _record(scheduler, board, callbacks)
             if time.monotonic() - last_look < WATCH_EVERY:
                 continue
             last_look = time.monotonic()
+            self.refresh(board)
             snapshot = board.snapshot()
-            for event in [*observer.events(snapshot), *self.watchdog.lost_workers(snapshot)]:
+            for event in [*observer.events(snapshot), *self.lost(snapshot)]:
                 scheduler.handle(event)
             scheduler.tick()
             for name in scheduler.kills():
-                self.watchdog.kill(snapshot, name)
-            self._record(scheduler, board, callbacks)
+                self.kill(snapshot, name)
+            _record(scheduler, board, callbacks)
             board.set_total(callbacks.current_total())
             callbacks.on_progress(board.snapshot())
 
-    @staticmethod
-    def _record(
-        scheduler: Scheduler, board: ProgressBoard, callbacks: CoordinatorCallbacks
-    ) -> None:
-        """Count what the scheduler accepted: chunk reports, and documents given up."""
-        for report in scheduler.reports():
-            board.add_results(
-                report.documents, report.succeeded, report.documents - report.succeeded
-            )
-            callbacks.on_report(report)
-        given_up = scheduler.given_up()
-        if given_up:
-            callbacks.on_lost_documents([_lost_outcome(lost) for lost in given_up])
-            board.add_results(len(given_up), 0, len(given_up))
+
+def _record(scheduler: Scheduler, board: ProgressBoard, callbacks: CoordinatorCallbacks) -> None:
+    """Count what the scheduler accepted: chunk reports, and documents given up."""
+    for report in scheduler.reports():
+        board.add_results(report.documents, report.succeeded, report.documents - report.succeeded)
+        callbacks.on_report(report)
+    given_up = scheduler.given_up()
+    if given_up:
+        callbacks.on_lost_documents([_lost_outcome(lost) for lost in given_up])
+        board.add_results(len(given_up), 0, len(given_up))
 
 
 def _ready(results: queue.Queue[Event]) -> list[Event]:

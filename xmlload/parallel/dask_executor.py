@@ -1,0 +1,179 @@
+"""DaskExecutor: a run's workers are the threads of a Dask distributed cluster.
+
+`--scheduler tcp://host:8786` joins a running cluster; without it a local cluster of
+`--workers` processes is started for the run. Each Dask worker gets the run's plugin
+(dask_worker.py), which builds the pipeline once per thread; tasks carry chunks of ids or
+paths, never XML. Back-pressure is the Scheduler's: two chunks in flight per worker thread.
+
+Faults: the cluster's allowed-failures is set to 0 for the run (restored after), so a
+chunk whose worker died comes straight back as KilledWorker and the Scheduler retries its
+documents one by one (ChunkLost). A worker silent past the hang limit is restarted through
+its nanny. A scheduler that goes away ends the run with ClusterLostError.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+from distributed import Client, LocalCluster
+from distributed.scheduler import KilledWorker
+
+from xmlload.errors import ClusterLostError, SettingsError
+from xmlload.parallel.board import BoardSnapshot, ProgressBoard
+from xmlload.parallel.dask_worker import ContractText, PipelinePlugin, process_chunk
+from xmlload.parallel.events import ChunkFailed, ChunkFinished, ChunkLost, Event
+from xmlload.parallel.executor import Executor
+from xmlload.parallel.scheduler import Chunk
+from xmlload.parallel.worker import WorkerConfig
+from xmlload.settings import Settings
+
+CONNECT_SECONDS = 20  # to reach the scheduler at the start
+LOST_AFTER = 10.0  # seconds without the scheduler before the run ends
+
+
+def _set_allowed_failures(dask_scheduler: Any, value: int) -> int:
+    previous: int = dask_scheduler.allowed_failures
+    dask_scheduler.allowed_failures = value
+    return previous
+
+
+class DaskExecutor(Executor):
+    def __init__(self, config: WorkerConfig, workers: int, scheduler: str | None) -> None:
+        super().__init__(config, workers)
+        self.address = scheduler
+        self.name = f"xmlload-{config.run_id}"
+        self.client: Any = None
+        self.cluster: Any = None
+        self.futures: dict[int, Any] = {}
+        self.started: dict[int, str] = {}  # chunk -> worker that said it started it
+        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.losses: queue.Queue[Event] = queue.Queue()
+        self.allowed_failures: int | None = None
+        self.disconnected_at: float | None = None
+        self.closing = False
+
+    @classmethod
+    def from_settings(cls, config: WorkerConfig, settings: Settings) -> DaskExecutor:
+        return cls(config, settings.workers, settings.scheduler)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> MutableMapping[str, Any]:
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        if self.address is None:
+            self.cluster = LocalCluster(
+                n_workers=self.workers, threads_per_worker=1, dashboard_address=None
+            )
+        try:
+            self.client = Client(
+                self.cluster or self.address, timeout=CONNECT_SECONDS, set_as_default=False
+            )
+        except OSError as error:
+            raise SettingsError(f"no Dask scheduler at {self.address}: {error}") from None
+        threads = sum(self.client.nthreads().values())
+        if threads == 0:
+            raise SettingsError(f"the Dask cluster at {self.address} has no workers")
+        self.workers = threads
+        self.client.subscribe_topic(self.name, lambda event: self.messages.put(event[1]))
+        self.allowed_failures = self.client.run_on_scheduler(_set_allowed_failures, value=0)
+        return {}
+
+    def launch(self, board: ProgressBoard) -> None:
+        contract = ContractText.read(self.config.contract_path)
+        plugin = PipelinePlugin(self.config, contract, self.name)
+        self.client.register_plugin(plugin, name=self.name)
+
+    def stop_workers(self) -> None:
+        self.closing = True
+        if self.client is None:
+            return
+        if self.futures:  # after a second signal: cancel what is still out
+            self.client.cancel(list(self.futures.values()), force=True)
+        if self.client.status == "running":
+            self._record_memory()
+            self.client.unregister_worker_plugin(self.name)  # closes the workers' engines
+            if self.allowed_failures is not None:
+                self.client.run_on_scheduler(_set_allowed_failures, value=self.allowed_failures)
+
+    def shutdown(self) -> None:
+        if self.client is not None:
+            if self.client.status == "running":
+                self.client.unsubscribe_topic(self.name)
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    # -- work --------------------------------------------------------------------------
+    def submit(self, chunk: Chunk, results: queue.Queue[Event]) -> None:
+        future = self.client.submit(
+            process_chunk, self.name, chunk.id, chunk.items,
+            key=f"{self.name}-chunk-{chunk.id}", pure=False,
+        )  # fmt: skip
+        self.futures[chunk.id] = future
+        future.add_done_callback(lambda done, i=chunk.id: self._done(done, i, results))
+
+    def _done(self, future: Any, chunk_id: int, results: queue.Queue[Event]) -> None:
+        """Runs on a client thread when a task ends: its result as a scheduler event."""
+        self.futures.pop(chunk_id, None)
+        if future.status == "finished":
+            results.put(ChunkFinished(chunk_id, future.result()))
+        elif future.status == "cancelled":
+            return  # we cancelled it (second signal), or the scheduler is gone (see lost())
+        else:
+            error = future.exception()
+            if isinstance(error, KilledWorker):
+                self.losses.put(ChunkLost(chunk_id, self.started.get(chunk_id, "unknown")))
+            else:
+                results.put(ChunkFailed(chunk_id, error))
+
+    def refresh(self, board: ProgressBoard) -> None:
+        while not self.messages.empty():
+            message = self.messages.get_nowait()
+            board.mirror(message)
+            entry = message.get("entry")
+            if entry is not None and entry.get("chunk") is not None:
+                self.started[entry["chunk"]] = message["worker"]
+
+    def lost(self, snapshot: BoardSnapshot) -> list[Event]:
+        self._check_scheduler()
+        found: list[Event] = []
+        while not self.losses.empty():
+            found.append(self.losses.get_nowait())
+        return found
+
+    def _check_scheduler(self) -> None:
+        if self.client.status == "running":
+            self.disconnected_at = None
+            return
+        now = time.monotonic()
+        self.disconnected_at = self.disconnected_at or now
+        if now - self.disconnected_at > LOST_AFTER:
+            where = self.address or "the local cluster"
+            raise ClusterLostError(
+                f"the Dask scheduler at {where} was lost mid-run ({self.client.status}); "
+                "documents finished so far are logged: run again to resume"
+            )
+
+    def kill(self, snapshot: BoardSnapshot, name: str) -> None:
+        """Restart a hung worker through its nanny (its open transaction rolls back); a
+        worker without a nanny is told to exit."""
+        address = name.split("#", 1)[0]
+
+        def restart() -> None:
+            try:
+                self.client.restart_workers([address], timeout=60)
+            except (ValueError, TimeoutError, OSError):
+                self.client.run(os._exit, 1, workers=[address], wait=False)
+
+        threading.Thread(target=restart, name="restart-worker", daemon=True).start()
+
+    def _record_memory(self) -> None:
+        info = self.client.scheduler_info().get("workers", {})
+        for address, worker in info.items():
+            memory = int(worker.get("metrics", {}).get("memory", 0))
+            self.peak_rss[address] = max(self.peak_rss.get(address, 0), memory)
