@@ -25,7 +25,7 @@ from xmlload.db.urls import mask_url, parse_url
 from xmlload.errors import SettingsError, TargetLostError
 from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.executor import CoordinatorCallbacks, StopControl
-from xmlload.parallel.executors import make_executor
+from xmlload.parallel.executors import executor_class
 from xmlload.parallel.lost import LostDocumentWriter
 from xmlload.parallel.progress import make_progress
 from xmlload.parallel.worker import WorkerConfig
@@ -66,6 +66,7 @@ class ProductionProcessor:
         if settings.contract is None:
             raise SettingsError("no contract: give --contract FILE")
         self.settings = settings
+        self.executor = executor_class(settings.executor)  # its library must be installed
         self.plan: Plan = load_plan(settings.contract)
         self.target_url = parse_url(settings.target)
         self.source_config = settings.source_config()
@@ -135,7 +136,7 @@ class ProductionProcessor:
         try:
             summary.planned = source.count() if items is None else len(items)
             chunks = self._chunks(source, summary) if items is None else self._given(items)
-            coordinator = make_executor(config, self.settings)
+            coordinator = self.executor.from_settings(config, self.settings)
             callbacks = CoordinatorCallbacks(
                 on_report=record,
                 on_lost_documents=record_lost,

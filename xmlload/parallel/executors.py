@@ -9,8 +9,6 @@ import importlib
 
 from xmlload.errors import SettingsError
 from xmlload.parallel.executor import Executor
-from xmlload.parallel.worker import WorkerConfig
-from xmlload.settings import Settings
 
 EXECUTORS = {
     "pool": ("xmlload.parallel.pool_executor", "PoolExecutor", None),
@@ -18,12 +16,9 @@ EXECUTORS = {
 }
 
 
-def make_executor(config: WorkerConfig, settings: Settings) -> Executor:
-    """The executor the settings name, ready to run; SettingsError when it cannot be used."""
-    return executor_class(settings.executor).from_settings(config, settings)
-
-
 def executor_class(name: str) -> type[Executor]:
+    """The executor class; SettingsError (with the install command) when its library is
+    missing."""
     module_name, class_name, install = EXECUTORS[name]
     try:
         module = importlib.import_module(module_name)

@@ -1,0 +1,195 @@
+"""The Dask executor on a real cluster: `dask scheduler` and two `dask worker --nworkers 1
+--nthreads 1` processes started from their command lines on 127.0.0.1, loading into
+PostgreSQL: the same tables as a one-worker local run, a worker SIGKILLed mid-run (nothing
+lost, nothing duplicated), the coordinator stopped by SIGTERM and run again (every
+document exactly once)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
+from tests.helpers import cli_command, query, table_contents
+from tests.test_faults import DOCUMENTS, independent_check, run_with_fault
+from xmlload.bench import loop_corpus
+from xmlload.generate import DocumentGenerator, write_table
+
+DASK = Path(sys.executable).parent / "dask"
+
+
+def _need_dask() -> None:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Dask is not installed but CI=true: pip install -e '.[dask]'")
+        pytest.skip("Dask is not installed: pip install -e '.[dask]'")
+
+
+@dataclass
+class Cluster:
+    address: str
+    scheduler: subprocess.Popen
+    workers: list[subprocess.Popen]
+
+    def wait_for_workers(self, count: int = 2) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=30) as client:
+            client.wait_for_workers(count, timeout=60)
+
+    def kill_a_worker_process(self) -> int:
+        """SIGKILL the process that runs a Dask worker (its nanny starts another)."""
+        nanny = psutil.Process(self.workers[0].pid)
+        for child in nanny.children(recursive=True):
+            if "spawn_main" in " ".join(child.cmdline()):
+                os.kill(child.pid, signal.SIGKILL)
+                return child.pid
+        raise AssertionError("no worker process under the first dask worker")
+
+
+def _start(arguments: list[str], log: Path) -> subprocess.Popen:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [str(DASK), *arguments], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    _need_dask()
+    folder = tmp_path_factory.mktemp("dask")
+    address_file = folder / "scheduler.json"
+    arguments = ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                 "--scheduler-file", str(address_file)]  # fmt: skip
+    scheduler = _start(arguments, folder / "scheduler.log")
+    workers: list[subprocess.Popen] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not address_file.exists() and time.monotonic() < deadline:
+            assert scheduler.poll() is None, (folder / "scheduler.log").read_text()
+            time.sleep(0.2)
+        address = json.loads(address_file.read_text())["address"]
+        for number in (1, 2):
+            workers.append(_start(["worker", address, "--nworkers", "1", "--nthreads", "1",
+                                   "--no-dashboard", "--name", f"w{number}"],
+                                  folder / f"worker{number}.log"))  # fmt: skip
+        found = Cluster(address, scheduler, workers)
+        found.wait_for_workers(2)
+        yield found
+    finally:
+        for process in [*workers, scheduler]:
+            _stop(process)
+
+
+@pytest.fixture
+def generated(postgres_engine: sa.Engine, postgres_schema: str, tmp_path: Path) -> Iterator[str]:
+    """A PostgreSQL source table of generated documents (5% bad); yields the contract."""
+    table = f"{postgres_schema}_src"
+    write_table(
+        DocumentGenerator(seed=99, median_kb=8, bad_ratio=0.05), DOCUMENTS, 1, POSTGRES_URL, table
+    )
+    yield str(contract_with(tmp_path, target_schema=postgres_schema))
+    with postgres_engine.begin() as connection:
+        connection.execute(sa.text(f'DROP TABLE IF EXISTS "{table}"'))
+
+
+def dask_run(cluster: Cluster, contract: str, source: list[str]) -> list[str]:
+    return cli_command("run", "--contract", contract, *source, "--target", POSTGRES_URL,
+                       "--create-tables", "--executor", "dask", "--scheduler", cluster.address,
+                       "--chunk-size", "20", "--progress", "none")  # fmt: skip
+
+
+def test_dask_run_writes_what_a_local_run_writes(
+    cluster: Cluster, corpus_dir: Path, postgres_engine, postgres_schema: str, tmp_path: Path
+) -> None:
+    copies = tmp_path / "copies"
+    loop_corpus(CONTRACT, corpus_dir, copies, 4)
+    local = f"sqlite:///{tmp_path / 'local.db'}"
+    done = subprocess.run(cli_command("run", "--contract", str(CONTRACT), "--source", str(copies),
+                                      "--target", local, "--create-tables", "--progress", "none"),
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 3, done.stderr[-2000:]  # the wrong-schema documents
+    contract = str(contract_with(tmp_path, target_schema=postgres_schema))
+    report = tmp_path / "dask.json"
+    command = [*dask_run(cluster, contract, ["--source", str(copies)]), "--report", str(report)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert table_contents(POSTGRES_URL, contract, include_log=False) == table_contents(
+        local, str(CONTRACT)
+    )
+    workers = json.loads(report.read_text())["workers"]
+    assert workers and all(name.startswith("tcp://127.0.0.1:") for name in workers)
+    assert sum(entry["documents"] for entry in workers.values()) == 4 * 82
+
+
+def test_a_dask_worker_killed_mid_run_loses_and_duplicates_nothing(
+    cluster: Cluster, generated: str, postgres_schema: str
+) -> None:
+    cluster.wait_for_workers(2)
+    killed: list[int] = []
+    source = ["--source", POSTGRES_URL, "--source-table", f"{postgres_schema}_src"]
+    process = run_with_fault(dask_run(cluster, generated, source), postgres_schema,
+                             lambda p: killed.append(cluster.kill_a_worker_process()),
+                             at=(300,))  # fmt: skip
+    assert process.returncode == 3  # the bad documents
+    assert len(killed) == 1
+    counts = independent_check(generated, postgres_schema)
+    assert counts.get("not attempted", 0) == 0
+    failed = (f"SELECT stage, count(*) FROM {postgres_schema}.processing_log "
+              "WHERE status = 'failed' GROUP BY stage")  # fmt: skip
+    stages = dict(query(POSTGRES_URL, failed))
+    assert set(stages) <= {"parse", "validation", "map"}, stages
+
+
+def test_coordinator_stopped_then_resumed_on_dask(
+    cluster: Cluster, generated: str, postgres_schema: str
+) -> None:
+    cluster.wait_for_workers(2)
+    source = ["--source", POSTGRES_URL, "--source-table", f"{postgres_schema}_src"]
+    command = dask_run(cluster, generated, source)
+    process = run_with_fault(
+        command, postgres_schema, lambda p: p.send_signal(signal.SIGTERM), at=(300,)
+    )
+    assert process.returncode == 143
+    partial = independent_check(generated, postgres_schema)
+    assert partial.get("not attempted", 0) > 0  # stopped part-way, nothing half-written
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 3, resumed.stderr[-2000:]
+    counts = independent_check(generated, postgres_schema)
+    assert counts.get("not attempted", 0) == 0
+    assert query(POSTGRES_URL, f"SELECT max(attempts) FROM {postgres_schema}.processing_log") == [
+        (1,)
+    ]
+
+
+def test_executor_dask_without_dask_installed_says_how_to_install(tmp_path: Path) -> None:
+    script = (
+        "import sys; sys.modules['distributed'] = None\n"
+        "from xmlload.cli import main\n"
+        f"sys.exit(main(['run', '--contract', {str(CONTRACT)!r}, '--source', {str(tmp_path)!r},"
+        f" '--target', 'sqlite:///{tmp_path}/t.db', '--executor', 'dask']))\n"
+    )
+    (tmp_path / "a.xml").write_bytes(b"<Provenir/>")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "--executor dask needs distributed" in done.stderr
+    assert "pip install -e '.[dask]'" in done.stderr
