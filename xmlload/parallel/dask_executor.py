@@ -22,6 +22,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from distributed import Client, LocalCluster
+from distributed.comm import CommClosedError
 from distributed.scheduler import KilledWorker
 
 from xmlload.errors import ClusterLostError, SettingsError
@@ -35,6 +36,7 @@ from xmlload.settings import Settings
 
 CONNECT_SECONDS = 20  # to reach the scheduler at the start
 LOST_AFTER = 10.0  # seconds without the scheduler before the run ends
+REGISTER_ATTEMPTS = 3  # a worker dying while the plugin is installed closes the call
 
 
 def _set_allowed_failures(dask_scheduler: Any, value: int) -> int:
@@ -86,7 +88,16 @@ class DaskExecutor(Executor):
     def launch(self, board: ProgressBoard) -> None:
         contract = ContractText.read(self.config.contract_path)
         plugin = PipelinePlugin(self.config, contract, self.name)
-        self.client.register_plugin(plugin, name=self.name)
+        for attempt in range(1, REGISTER_ATTEMPTS + 1):
+            try:
+                self.client.register_plugin(plugin, name=self.name)
+                return
+            except (CommClosedError, OSError) as error:  # a worker died meanwhile
+                if attempt == REGISTER_ATTEMPTS:
+                    raise ClusterLostError(
+                        f"could not install the run's plugin on the Dask cluster: {error}"
+                    ) from None
+                time.sleep(1.0)
 
     def stop_workers(self) -> None:
         self.closing = True
