@@ -113,3 +113,26 @@ def write_contract(tmp_path: Path, text: str, name: str = "contract.yaml") -> Pa
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# Five corpus documents for runs where one of them misbehaves (tests/extensions/slow.py).
+NAPPING_FILES = [
+    "sample--142305.xml",
+    "sample--127582.xml",
+    "sample--447945.xml",
+    "sample--447955.xml",
+    "sample-source-xml-dupe-con_id--443309.xml",
+]
+
+
+@pytest.fixture
+def napping_dir(corpus_dir: Path, tmp_path: Path) -> Path:
+    """Five corpus documents; sample--127582 naps for two minutes (far past any bound)."""
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for name in NAPPING_FILES:
+        data = (corpus_dir / name).read_bytes()
+        if name == "sample--127582.xml":
+            data = data.replace(b"<Provenir ", b'<Provenir nap="120" ', 1)
+        (folder / name).write_bytes(data)
+    return folder

@@ -10,11 +10,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 import yaml
 
-from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
+from tests.conftest import CONTRACT, NAPPING_FILES, POSTGRES_URL, contract_with
 from tests.helpers import (
     cli_command,
     copy_corpus_files,
@@ -30,14 +29,6 @@ from xmlload.parallel.board import BoardSnapshot, Totals
 from xmlload.parallel.executor import hang_limit
 from xmlload.parallel.progress import progress_line
 
-FILES = [
-    "sample--142305.xml",
-    "sample--127582.xml",
-    "sample--447945.xml",
-    "sample--447955.xml",
-    "sample-source-xml-dupe-con_id--443309.xml",
-]
-
 
 def slow_contract(tmp_path: Path, function: str) -> Path:
     """The example contract plus a column that calls `function(/Provenir/@nap)`."""
@@ -51,19 +42,6 @@ def slow_contract(tmp_path: Path, function: str) -> Path:
     path = tmp_path / f"{function.lower()}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def napping_dir(corpus_dir: Path, tmp_path: Path) -> Path:
-    """Five corpus documents; sample--127582 naps for two minutes (far past any bound)."""
-    folder = tmp_path / "xml"
-    folder.mkdir()
-    for name in FILES:
-        data = (corpus_dir / name).read_bytes()
-        if name == "sample--127582.xml":
-            data = data.replace(b"<Provenir ", b'<Provenir nap="120" ', 1)
-        (folder / name).write_bytes(data)
-    return folder
 
 
 def run_slow(tmp_path: Path, function: str, folder: Path, *extra: str) -> tuple[int, str]:
@@ -245,7 +223,7 @@ def test_two_workers_equal_one_on_postgresql(
 
 
 def test_report_file(corpus_dir: Path, tmp_path: Path) -> None:
-    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", FILES)
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", NAPPING_FILES)
     report = tmp_path / "report.json"
     target = f"sqlite:///{tmp_path / 't.db'}"
     assert (

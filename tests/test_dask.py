@@ -20,8 +20,9 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
+from tests.conftest import CONTRACT, POSTGRES_URL, REPO, contract_with
 from tests.helpers import cli_command, query, table_contents
+from tests.test_coordinator import log_by_name, slow_contract
 from tests.test_faults import DOCUMENTS, independent_check, run_with_fault
 from xmlload.bench import loop_corpus
 from xmlload.generate import DocumentGenerator, write_table
@@ -61,10 +62,11 @@ class Cluster:
 
 
 def _start(arguments: list[str], log: Path) -> subprocess.Popen:
+    # the test-only contract extensions (tests/extensions) must import on the workers
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     with log.open("wb") as out:
-        return subprocess.Popen(
-            [str(DASK), *arguments], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        return subprocess.Popen([str(DASK), *arguments], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env)  # fmt: skip
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -193,3 +195,40 @@ def test_executor_dask_without_dask_installed_says_how_to_install(tmp_path: Path
     assert done.returncode == 2, done.stderr
     assert "--executor dask needs distributed" in done.stderr
     assert "pip install -e '.[dask]'" in done.stderr
+
+
+def dask_files_run(cluster: Cluster, function: str, folder: Path, tmp_path: Path,
+                   *extra: str) -> tuple[int, str]:  # fmt: skip
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    command = cli_command("run", "--contract", str(slow_contract(tmp_path, function)),
+                          "--source", str(folder), "--target", target, "--create-tables",
+                          "--executor", "dask", "--scheduler", cluster.address,
+                          "--progress", "none", *extra)  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    return done.returncode, target
+
+
+def test_a_hung_document_on_dask_is_given_up_after_two_worker_restarts(
+    cluster: Cluster, napping_dir: Path, tmp_path: Path
+) -> None:
+    # no SIGALRM in Dask's task threads: the coordinator's hang limit (doc_timeout + 2 s
+    # without a heartbeat) restarts the worker; the chunk's documents go again one by one
+    cluster.wait_for_workers(2)
+    code, target = dask_files_run(cluster, "SLEEP", napping_dir, tmp_path,
+                                  "--doc-timeout", "1", "--chunk-size", "3")  # fmt: skip
+    assert code == 3
+    log = log_by_name(target)
+    assert log.pop("sample--127582.xml")[:2] == ("failed", "timeout")
+    assert set(log.values()) == {("success", None, 1)} and len(log) == 4
+    assert query(target, "SELECT count(*), count(DISTINCT app_id) FROM app_base") == [(4, 4)]
+
+
+def test_a_document_that_kills_two_dask_workers_is_logged_worker_crash(
+    cluster: Cluster, napping_dir: Path, tmp_path: Path
+) -> None:
+    cluster.wait_for_workers(2)
+    code, target = dask_files_run(cluster, "CRASH", napping_dir, tmp_path, "--chunk-size", "2")
+    assert code == 3
+    log = log_by_name(target)
+    assert log.pop("sample--127582.xml")[:2] == ("failed", "worker_crash")
+    assert {status for status, _, _ in log.values()} == {"success"} and len(log) == 4

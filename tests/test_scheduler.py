@@ -91,11 +91,16 @@ def test_a_chunk_a_cluster_reports_lost_is_retried_per_document_then_given_up() 
     (chunk,) = scheduler.submissions()
     scheduler.handle(WorkerReady("tcp://a"))
     scheduler.handle(ChunkStarted("tcp://a", chunk.id))
-    scheduler.handle(ChunkLost(chunk.id, "tcp://a"))
+    scheduler.handle(ChunkLost(chunk.id, "tcp://a", started=True))
     retries = scheduler.submissions()
     assert [c.items for c in retries] == [[1], [2]]
-    scheduler.handle(ChunkLost(retries[0].id, "unknown"))  # never said it started
-    assert scheduler.given_up() == [GivenUp(1, "worker_crash", "unknown")]
+    # a retry that only waited in a dead worker's queue goes out again unchanged
+    scheduler.handle(ChunkLost(retries[0].id, "tcp://b", started=False))
+    assert scheduler.given_up() == []
+    (again,) = scheduler.submissions()
+    assert again.items == [1] and again.alone
+    scheduler.handle(ChunkLost(again.id, "tcp://c", started=True))  # it counts now
+    assert scheduler.given_up() == [GivenUp(1, "worker_crash", "tcp://c")]
     scheduler.handle(ChunkFinished(retries[1].id, report(1)))
     assert scheduler.done and len(scheduler.reports()) == 1
 

@@ -53,7 +53,6 @@ class DaskExecutor(Executor):
         self.client: Any = None
         self.cluster: Any = None
         self.futures: dict[int, Any] = {}
-        self.started: dict[int, str] = {}  # chunk -> worker that said it started it
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.losses: queue.Queue[Event] = queue.Queue()
         self.allowed_failures: int | None = None
@@ -108,6 +107,7 @@ class DaskExecutor(Executor):
         if self.client.status == "running":
             self._record_memory()
             self.client.unregister_worker_plugin(self.name)  # closes the workers' engines
+            self.client.set_metadata([self.name], None)  # the started-chunk notes
             if self.allowed_failures is not None:
                 self.client.run_on_scheduler(_set_allowed_failures, value=self.allowed_failures)
 
@@ -138,17 +138,22 @@ class DaskExecutor(Executor):
         else:
             error = future.exception()
             if isinstance(error, KilledWorker):
-                self.losses.put(ChunkLost(chunk_id, self.started.get(chunk_id, "unknown")))
+                worker = self._started_on(chunk_id)
+                self.losses.put(ChunkLost(chunk_id, worker or "unknown", worker is not None))
             else:
                 results.put(ChunkFailed(chunk_id, error))
 
+    def _started_on(self, chunk_id: int) -> str | None:
+        """The worker that began the chunk: each worker notes it on the scheduler before
+        starting (a synchronous call, so it is there even if the worker dies at once)."""
+        started: str | None = self.client.get_metadata(
+            [self.name, "started", str(chunk_id)], default=None
+        )
+        return started
+
     def refresh(self, board: ProgressBoard) -> None:
         while not self.messages.empty():
-            message = self.messages.get_nowait()
-            board.mirror(message)
-            entry = message.get("entry")
-            if entry is not None and entry.get("chunk") is not None:
-                self.started[entry["chunk"]] = message["worker"]
+            board.mirror(self.messages.get_nowait())
 
     def lost(self, snapshot: BoardSnapshot) -> list[Event]:
         self._check_scheduler()

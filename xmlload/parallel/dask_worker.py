@@ -72,7 +72,13 @@ class PipelinePlugin(WorkerPlugin):
             shutil.rmtree(self.folder, ignore_errors=True)
 
     def process(self, chunk_id: int, items: list[SourceItem]) -> ChunkReport:
-        return self._pipeline().process_chunk(chunk_id, items)
+        worker = self._pipeline()
+        # noted on the scheduler before the first document: if this worker dies, the
+        # coordinator knows the chunk had begun (a strike against its documents)
+        self.dask_worker.client.set_metadata(
+            [self.topic, "started", str(chunk_id)], self.dask_worker.address
+        )
+        return worker.process_chunk(chunk_id, items)
 
     def _pipeline(self) -> Worker:
         """This thread's worker, built on its first chunk; a start failure is kept and

@@ -54,11 +54,12 @@ class WorkerLost:
 
 @dataclass(frozen=True)
 class ChunkLost:
-    """A chunk's worker died, whether or not it had started the chunk (a cluster's
-    report; `worker` is "unknown" when no worker had said it started it)."""
+    """A cluster reports a chunk's worker died; `started`: the worker had begun it (else
+    the chunk only waited in that worker's queue)."""
 
     chunk_id: int
     worker: str
+    started: bool
 
 
 @dataclass(frozen=True)

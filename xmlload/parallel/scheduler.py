@@ -239,9 +239,16 @@ class Scheduler:
         return self._reports_seen or any(not w.gone for w in self._known.values())
 
     def _lost_chunk(self, event: ChunkLost) -> None:
+        """A chunk that only waited in the queue of a worker that died is no strike
+        against its documents: it goes out again unchanged."""
         for worker in self._known.values():
             if worker.chunk == event.chunk_id:
                 worker.chunk = None
+        chunk = self.pending.get(event.chunk_id)
+        if chunk is not None and not event.started:
+            del self.pending[event.chunk_id]
+            self.retries.append(Chunk(next(self._ids), chunk.items, 0.0, alone=chunk.alone))
+            return
         self._lose(event.chunk_id, "worker_crash", event.worker)
 
     def _lose(self, chunk_id: int, reason: str, worker: str) -> None:
