@@ -232,3 +232,20 @@ def test_a_document_that_kills_two_dask_workers_is_logged_worker_crash(
     log = log_by_name(target)
     assert log.pop("sample--127582.xml")[:2] == ("failed", "worker_crash")
     assert {status for status, _, _ in log.values()} == {"success"} and len(log) == 4
+
+
+def test_executor_dask_without_a_scheduler_starts_a_local_cluster(
+    corpus_dir: Path, tmp_path: Path
+) -> None:
+    _need_dask()
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    command = cli_command("run", "--contract", str(CONTRACT), "--source", str(corpus_dir),
+                          "--target", target, "--create-tables", "--executor", "dask",
+                          "--workers", "2", "--progress", "none", "--report",
+                          str(tmp_path / "r.json"))  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert query(target, "SELECT status, count(*) FROM processing_log GROUP BY status "
+                         "ORDER BY status") == [("failed", 1), ("success", 81)]  # fmt: skip
+    workers = json.loads((tmp_path / "r.json").read_text())["workers"]
+    assert all(name.startswith("tcp://127.0.0.1:") for name in workers)

@@ -57,7 +57,7 @@ class DaskExecutor(Executor):
         self.losses: queue.Queue[Event] = queue.Queue()
         self.allowed_failures: int | None = None
         self.disconnected_at: float | None = None
-        self.closing = False
+        self.subscribed = False
 
     @classmethod
     def from_settings(cls, config: WorkerConfig, settings: Settings) -> DaskExecutor:
@@ -65,7 +65,7 @@ class DaskExecutor(Executor):
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> MutableMapping[str, Any]:
-        logging.getLogger("distributed").setLevel(logging.ERROR)
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)  # our messages say it
         if self.address is None:
             self.cluster = LocalCluster(
                 n_workers=self.workers, threads_per_worker=1, dashboard_address=None
@@ -81,6 +81,7 @@ class DaskExecutor(Executor):
             raise SettingsError(f"the Dask cluster at {self.address} has no workers")
         self.workers = threads
         self.client.subscribe_topic(self.name, lambda event: self.messages.put(event[1]))
+        self.subscribed = True
         self.allowed_failures = self.client.run_on_scheduler(_set_allowed_failures, value=0)
         return {}
 
@@ -99,7 +100,6 @@ class DaskExecutor(Executor):
                 time.sleep(1.0)
 
     def stop_workers(self) -> None:
-        self.closing = True
         if self.client is None:
             return
         if self.futures:  # after a second signal: cancel what is still out
@@ -113,7 +113,7 @@ class DaskExecutor(Executor):
 
     def shutdown(self) -> None:
         if self.client is not None:
-            if self.client.status == "running":
+            if self.subscribed and self.client.status == "running":
                 self.client.unsubscribe_topic(self.name)
             self.client.close()
         if self.cluster is not None:
