@@ -5,7 +5,9 @@ Every value remembers where it came from, so a bad one is reported with its orig
 
 from __future__ import annotations
 
+import difflib
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +21,7 @@ from xmlload.sources import FileSourceConfig, SourceConfig, TableSourceConfig
 
 DEFAULT_CONFIG = Path("config/xmlload.toml")
 ENV_PREFIX = "XMLLOAD_"
+TEST_PREFIX = "XMLLOAD_TEST_"  # the test suite's own variables (database URLs)
 
 
 class Settings(BaseModel):
@@ -115,19 +118,23 @@ def _config_layer(path: Path | None) -> tuple[dict[str, Any], str]:
     return dict(data.get("xmlload", data)), str(file)
 
 
-def _environment_layer(environ: Mapping[str, str]) -> dict[str, str]:
-    fields = set(Settings.model_fields)
-    layer = {}
+def _environment_layer(environ: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """XMLLOAD_* variables that name settings, and a warning per one that does not (it is
+    ignored: another tool's or a test suite's variable must not stop a load).
+    XMLLOAD_TEST_* belong to the test suite and are left alone."""
+    fields = sorted(Settings.model_fields)
+    layer, warnings = {}, []
     for name, value in environ.items():
-        if name.startswith(ENV_PREFIX):
-            key = name[len(ENV_PREFIX) :].lower()
-            if key not in fields:
-                raise SettingsError(
-                    f"{name}: unknown setting; known: "
-                    f"{', '.join(ENV_PREFIX + f.upper() for f in sorted(fields))}"
-                )
+        if not name.startswith(ENV_PREFIX) or name.startswith(TEST_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key in fields:
             layer[key] = value
-    return layer
+            continue
+        close = difflib.get_close_matches(key, fields, n=1)
+        hint = f"; did you mean {ENV_PREFIX}{close[0].upper()}?" if close else ""
+        warnings.append(f"{name} is not a setting, ignored{hint}")
+    return layer, warnings
 
 
 def load_settings(
@@ -135,7 +142,9 @@ def load_settings(
 ) -> Settings:
     """Merge the layers; raise SettingsError naming the origin of a bad value."""
     file_values, file_name = _config_layer(config)
-    env_values = _environment_layer(os.environ if environ is None else environ)
+    env_values, warnings = _environment_layer(os.environ if environ is None else environ)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}
     given_flags = {key: value for key, value in flags.items() if value is not None}
