@@ -58,13 +58,22 @@ def postgres_engine() -> Iterator[sa.Engine]:
 
 
 def _reachable(url: str, what: str) -> sa.Engine:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
+    try:  # creating the engine imports the driver: pyodbc needs unixODBC's libodbc
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except (sa.exc.DBAPIError, ImportError) as error:
         _unavailable(f"{what} not reachable at {url}: {error}")
     return engine
+
+
+@pytest.fixture(scope="session")
+def pyodbc_usable() -> None:
+    """pyodbc imports only where unixODBC's libodbc is installed."""
+    try:
+        import pyodbc  # noqa: F401
+    except ImportError as error:
+        _unavailable(f"pyodbc cannot be imported (is unixODBC installed?): {error}")
 
 
 @pytest.fixture(scope="session")
