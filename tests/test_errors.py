@@ -15,6 +15,7 @@ SAMPLES = [
     errors.SettingsError("bad setting"),
     errors.TargetError("target gone"),
     errors.TargetLostError("target postgresql://u:***@h/db cannot take writes: disk full"),
+    errors.ClusterLostError("the Dask scheduler at tcp://h:8786 was lost mid-run"),
     errors.WorkerStartError("a worker could not start: permission denied"),
     errors.DocumentError("map", "app_base.x: not a number"),
     errors.ExpressionError("unexpected ')'"),

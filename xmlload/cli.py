@@ -211,7 +211,7 @@ def _processor(args: argparse.Namespace) -> ProductionProcessor:
 
 
 def command_run(args: argparse.Namespace, console: Console) -> int:
-    summary = _processor(args).run()
+    summary = _processor(args).run(ignore_signals_after_stop=True)
     summary.render(console)
     return summary.exit_code
 
@@ -235,7 +235,7 @@ def command_reprocess(args: argparse.Namespace, console: Console) -> int:
     else:
         items = processor.items_from_keys(_read_ids(args))
     console.print(f"Reprocessing {len(items):,} documents")
-    summary = processor.run(items=items)
+    summary = processor.run(items=items, ignore_signals_after_stop=True)
     summary.render(console)
     return summary.exit_code
 

@@ -61,6 +61,27 @@ class _StopFlag:
         return self.count >= 2
 
 
+class _Signals:
+    """SIGINT/SIGTERM handlers for the run's duration (main thread only), then restored."""
+
+    def __init__(self, handle: bool, ignore_after_stop: bool) -> None:
+        self.handle, self.ignore_after_stop = handle, ignore_after_stop
+        self.stop = _StopFlag()
+        self.previous: dict[int, Any] = {}
+
+    def install(self) -> _StopFlag:
+        if self.handle:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self.stop)
+        return self.stop
+
+    def restore(self) -> None:
+        stopped = self.stop.stop_requested() and self.ignore_after_stop
+        for sig, handler in self.previous.items():
+            # after a stop, the command line still prints its summary: nothing may kill it
+            signal.signal(sig, signal.SIG_IGN if stopped else handler)
+
+
 class ProductionProcessor:
     def __init__(self, settings: Settings) -> None:
         if settings.contract is None:
@@ -76,15 +97,23 @@ class ProductionProcessor:
         on_report: Callable[[RunSummary], None] | None = None,
         items: Sequence[SourceItem] | None = None,
         console: Console | None = None,
+        handle_signals: bool = True,
+        ignore_signals_after_stop: bool = False,
     ) -> RunSummary:
-        """Load the source's pending documents, or exactly `items` (reprocess: replace)."""
+        """Load the source's pending documents, or exactly `items` (reprocess: replace).
+
+        With `handle_signals` (only possible in the main thread) SIGINT/SIGTERM stop the
+        run; the previous handlers are restored afterwards, or, after a stop and with
+        `ignore_signals_after_stop` (the command line, which still prints the summary),
+        further signals are ignored."""
         for warning in self.plan.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         prepare_target(self.target_url, self.plan, self.settings.create_tables)
         run_id = uuid.uuid4().hex[:12]
         registry = self._claim(run_id, whole_source=items is not None)
         try:
-            return self._run(run_id, on_report, items, console)
+            signals = _Signals(handle_signals, ignore_signals_after_stop)
+            return self._run(run_id, on_report, items, console, signals)
         finally:
             registry.release()
 
@@ -113,14 +142,14 @@ class ProductionProcessor:
         on_report: Callable[[RunSummary], None] | None,
         items: Sequence[SourceItem] | None,
         console: Console | None,
+        signals: _Signals,
     ) -> RunSummary:
         source = open_source(self.source_config)
         summary = RunSummary(
             run_id, source.describe(), mask_url(self.target_url), workers=self.settings.workers
         )
         config = self._worker_config(run_id)
-        stop = _StopFlag()
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        stop = signals.install()
         lost_writer = LostDocumentWriter(self.plan, self.target_url, run_id, config.retry)
         progress = make_progress(self.settings.progress, console or Console(stderr=True))
 
@@ -154,9 +183,7 @@ class ProductionProcessor:
             summary.target_lost = coordinator.target_lost
             summary.workers_recycled = coordinator.recycled
         finally:
-            for sig, handler in previous.items():
-                # once stopping, later signals must not kill the process mid-summary
-                signal.signal(sig, signal.SIG_IGN if stop.stop_requested() else handler)
+            signals.restore()
             source.close()
             lost_writer.close()
         summary.stopped_by = stop.signal_name
