@@ -3,7 +3,7 @@ logged -> coordinator -> summary. Fails fast, before any worker starts, on bad i
 
 from __future__ import annotations
 
-import re
+import os
 import signal
 import sys
 import uuid
@@ -22,6 +22,7 @@ from xmlload.db.processing_log import ProcessingLog
 from xmlload.db.run_registry import RunRegistry, RunScope, runs_table
 from xmlload.db.target import connect_engine, describe_db_error, prepare_target, target_schema
 from xmlload.db.urls import mask_url, parse_url
+from xmlload.document_keys import DocumentKeys
 from xmlload.errors import SettingsError, TargetLostError
 from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.executor import CoordinatorCallbacks, StopControl
@@ -31,12 +32,9 @@ from xmlload.parallel.progress import make_progress
 from xmlload.parallel.worker import WorkerConfig
 from xmlload.report import write_report
 from xmlload.settings import Settings
-from xmlload.sources import FileSourceConfig, Source, SourceItem, open_source
+from xmlload.sources import Source, SourceItem, open_source
 from xmlload.sources.base import source_key
-from xmlload.sources.files import canonical
 from xmlload.summary import RunSummary
-
-_ID = re.compile(r"^-?\d{1,19}$")
 
 
 def _ignore(snapshot: dict[str, Any]) -> None:
@@ -91,6 +89,7 @@ class ProductionProcessor:
         self.plan: Plan = load_plan(settings.contract)
         self.target_url = parse_url(settings.target)
         self.source_config = settings.source_config()
+        self.keys = DocumentKeys(self.source_config, self.plan, self.target_url)
 
     def run(
         self,
@@ -108,6 +107,8 @@ class ProductionProcessor:
         further signals are ignored."""
         for warning in self.plan.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        if items is None:
+            self._check_source()  # before any table is created
         prepare_target(self.target_url, self.plan, self.settings.create_tables)
         run_id = uuid.uuid4().hex[:12]
         registry = self._claim(run_id, whole_source=items is not None)
@@ -116,6 +117,25 @@ class ProductionProcessor:
             return self._run(run_id, on_report, items, console, signals)
         finally:
             registry.release()
+
+    def _check_source(self) -> None:
+        """A source with no documents is a mistake worth saying (exit 2); more workers than
+        documents or cores is allowed, with a warning."""
+        source = open_source(self.source_config)
+        try:
+            documents = source.count()
+            where = source.describe()
+        finally:
+            source.close()
+        if documents == 0:
+            raise SettingsError(f"no documents found in the source: {where}")
+        workers, cores = self.settings.workers, os.cpu_count() or 1
+        if self.settings.executor == "pool" and workers > cores:
+            print(f"warning: --workers {workers} is more than this machine's {cores} cores",
+                  file=sys.stderr)  # fmt: skip
+        if workers > documents:
+            print(f"warning: --workers {workers} is more than the {documents} documents",
+                  file=sys.stderr)  # fmt: skip
 
     def _claim(self, run_id: str, whole_source: bool) -> RunRegistry:
         """Register the run on the target; refuse when a live run overlaps its scope.
@@ -217,20 +237,12 @@ class ProductionProcessor:
                 keys = log.failed_keys(connection, stage)
         finally:
             engine.dispose()
-        return self.items_from_keys(keys)
+        return self.keys.from_log(keys)
 
     def items_from_keys(self, keys: Iterable[str]) -> list[SourceItem]:
-        """Turn source keys (ids or paths) into source items; ids must be whole numbers."""
-        if isinstance(self.source_config, FileSourceConfig):
-            return [canonical(key) for key in (k.strip() for k in keys) if key]
-        items: list[SourceItem] = []
-        for key in (k.strip() for k in keys):
-            if not key:
-                continue
-            if not _ID.match(key):
-                raise SettingsError(f"not a document id: {key[:40]!r} (ids are whole numbers)")
-            items.append(int(key))
-        return items
+        """The documents --ids names (source keys or document ids); SettingsError listing
+        any that match none."""
+        return self.keys.resolve(keys)
 
     def _logged(self, engine: Engine, log: ProcessingLog, page: list[SourceItem]) -> set[str]:
         """Which of these items the log already has; TargetLostError when the target is

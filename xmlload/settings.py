@@ -77,6 +77,11 @@ class Settings(BaseModel):
         if "://" in self.source:
             if not self.source_table:
                 raise SettingsError("a database source needs --source-table")
+            start, end = self.id_start, self.id_end
+            if start is not None and end is not None and start > end:
+                raise SettingsError(
+                    f"--id-start {start} is above --id-end {end}: no id can be in that range"
+                )
             return TableSourceConfig(
                 self.source,
                 self.source_table,

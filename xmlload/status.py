@@ -74,7 +74,11 @@ class StatusReport:
 def read_status(url: URL, schema: str | None, stage: str | None = None) -> StatusReport:
     """Query the target's processing log; TargetError if it is missing or unreachable."""
     log = ProcessingLog(log_table(sa.MetaData(), sa.String(), schema))
-    _, engine = connect_engine(url)
+    strategy, engine = connect_engine(url)
+    missing = strategy.missing_database(url)
+    if missing is not None:  # a read-only command creates no database
+        engine.dispose()
+        raise TargetError(f"{missing} (target {mask_url(url)})")
     try:
         with engine.connect() as connection:
             if not sa.inspect(connection).has_table(log.table.name, schema=schema):

@@ -97,6 +97,11 @@ class DialectStrategy:
         """Worth retrying: the connection was lost. Subclasses add their driver codes."""
         return bool(error.connection_invalidated)
 
+    def missing_database(self, url: URL) -> str | None:
+        """Why the URL names no existing database, for read-only commands that must not
+        create one; None when it may exist (servers say so when connected to)."""
+        return None
+
     def is_unavailable(self, error: DBAPIError) -> bool:
         """The target cannot take writes at all (disk full, read-only, I/O error): no
         document is to blame, so the run stops. Subclasses add their driver codes."""

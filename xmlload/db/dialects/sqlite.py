@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from xmlload.db.dialects.base import DialectStrategy, as_text
@@ -53,6 +54,14 @@ class SQLiteStrategy(DialectStrategy):
 
     def lock_table(self, connection: Connection, table: sa.Table) -> None:
         """Transactions begin IMMEDIATE: one writer at a time already."""
+
+    def missing_database(self, url: URL) -> str | None:
+        database = url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return None
+        if not Path(database).expanduser().is_file():
+            return f"no SQLite database file at {database}"
+        return None
 
     def is_unavailable(self, error: DBAPIError) -> bool:
         code = getattr(error.orig, "sqlite_errorcode", None)
