@@ -93,3 +93,22 @@ def test_status_on_a_mistyped_sqlite_path_creates_nothing(tmp_path, capsys) -> N
     assert main(["status", "--target", f"sqlite:///{mistyped}"]) == 2
     assert f"no SQLite database file at {mistyped}" in capsys.readouterr().err
     assert not mistyped.exists()
+
+
+def test_upper_case_and_gzip_compressed_files_are_read(corpus_dir: Path, tmp_path) -> None:
+    import gzip
+
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    (folder / "UPPER.XML").write_bytes((corpus_dir / FILES[0]).read_bytes())
+    (folder / "packed.xml.gz").write_bytes(gzip.compress((corpus_dir / FILES[1]).read_bytes()))
+    (folder / "broken.xml.gz").write_bytes(gzip.compress(b"<Provenir/>")[:12])
+    (folder / "notes.txt").write_text("not a document")
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    assert main(["run", *run_args(str(folder), target, str(CONTRACT))]) == 3
+    rows = query(target, "SELECT source_key, status, stage FROM processing_log ORDER BY 1")
+    assert [(Path(key).name, status, stage) for key, status, stage in rows] == [
+        ("UPPER.XML", "success", None),
+        ("broken.xml.gz", "failed", "source"),
+        ("packed.xml.gz", "success", None),
+    ]

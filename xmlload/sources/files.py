@@ -1,8 +1,10 @@
-"""XML files: a directory (searched recursively for *.xml), a glob, or one file."""
+"""XML files: a directory (searched recursively for .xml files, in any case, and
+gzip-compressed .xml.gz), a glob, or one file."""
 
 from __future__ import annotations
 
 import glob
+import gzip
 import os
 import zlib
 from collections.abc import Iterator, Sequence
@@ -16,6 +18,10 @@ from xmlload.sources.base import SourceConfig, SourceDocument, SourceItem, key_p
 def canonical(path: str | Path) -> str:
     """A file's absolute path with symlinks resolved: its identity as a source key."""
     return str(Path(path).expanduser().resolve())
+
+
+EXTENSIONS = (".xml", ".xml.gz")
+MAX_DECOMPRESSED = 256 << 20  # a gzip bomb stops here (documents are bounded later too)
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ class FileSource:
         if self._paths is None:
             root = Path(self.location).expanduser()
             if root.is_dir():
-                found = [canonical(path) for path in root.rglob("*.xml") if path.is_file()]
+                found = [canonical(path) for path in root.rglob("*") if _is_document(path)]
             elif root.is_file():
                 found = [canonical(root)]
             else:
@@ -65,12 +71,29 @@ class FileSource:
                 yield SourceDocument(item, None, problem)
                 continue
             try:
-                yield SourceDocument(item, Path(str(item)).read_bytes())
+                yield SourceDocument(item, _read(Path(str(item))))
             except OSError as error:
-                yield SourceDocument(item, None, f"cannot read file: {error.strerror}")
+                yield SourceDocument(item, None, f"cannot read file: {error.strerror or error}")
+            except EOFError:
+                yield SourceDocument(item, None, "cannot read file: the gzip data is cut short")
 
     def describe(self) -> str:
         return f"files {self.location}"
 
     def close(self) -> None:
         self._paths = None
+
+
+def _is_document(path: Path) -> bool:
+    """XML files in a directory source: `.xml` in any case, gzip-compressed `.xml.gz` too."""
+    return path.name.lower().endswith(EXTENSIONS) and path.is_file()
+
+
+def _read(path: Path) -> bytes:
+    if not path.name.lower().endswith(".gz"):
+        return path.read_bytes()
+    with gzip.open(path, "rb") as file:
+        data = file.read(MAX_DECOMPRESSED + 1)
+    if len(data) > MAX_DECOMPRESSED:
+        raise OSError(f"more than {MAX_DECOMPRESSED // 2**20} MB once decompressed")
+    return data
