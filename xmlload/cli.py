@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 import time
 from collections.abc import Sequence
@@ -97,7 +98,13 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xmlload", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="xmlload",
+        description="Load XML documents into relational databases, driven by a mapping "
+        "contract: exactly once per document, resumable, in parallel.",
+        epilog="`xmlload COMMAND --help` shows a command's options. Docs: README.md, "
+        "docs/contract.md.",
+    )
     parser.add_argument("--version", action="version", version=f"xmlload {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _run_options(commands.add_parser("run", help="load documents into the target database"))
@@ -152,17 +159,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     generate = commands.add_parser("generate", help="make synthetic documents")
-    generate.add_argument("--documents", type=int, required=True)
-    generate.add_argument("--seed", type=int, default=1)
-    generate.add_argument("--first-id", type=int, default=1)
-    generate.add_argument("--median-kb", type=float, default=40.0)
+    generate.add_argument("--documents", type=int, required=True, help="how many documents")
+    generate.add_argument(
+        "--seed", type=int, default=1, help="random seed: the same seed, the same documents"
+    )
+    generate.add_argument("--first-id", type=int, default=1, help="id of the first document")
+    generate.add_argument(
+        "--median-kb", type=float, default=40.0, help="median document size in KB (default 40)"
+    )
     generate.add_argument(
         "--bad-ratio", type=float, default=0.0, help="share of deliberately bad documents (0..1)"
     )
     where = generate.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", type=Path, help="directory for .xml files")
     where.add_argument("--source", help="database URL for a source table")
-    generate.add_argument("--source-table", default="xml_documents")
+    generate.add_argument(
+        "--source-table", default="xml_documents", help="table for --source (default xml_documents)"
+    )
 
     bench = commands.add_parser("bench", help="throughput per worker count vs the parse ceiling")
     for flag, text in (
@@ -185,19 +198,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated worker counts (default 1,2)",
     )
     bench.add_argument("--repeat", type=int, default=1, help="runs per count; the median counts")
-    bench.add_argument("--out", type=Path, default=Path("bench-results"))
+    bench.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench-results"),
+        help="directory for the report, table and chart (default bench-results)",
+    )
     bench.add_argument(
         "--loop",
         type=int,
         default=1,
         help="file sources: use N copies of each document, each with a new id",
     )
-    bench.add_argument("--config", type=Path)
+    bench.add_argument("--config", type=Path, help="settings file (default config/xmlload.toml)")
 
     demo = commands.add_parser("demo", help="generate documents into SQLite and load them")
-    demo.add_argument("--documents", type=int, default=500)
-    demo.add_argument("--workdir", type=Path, default=Path("xmlload-demo"))
-    demo.add_argument("--workers", type=int, default=1)
+    demo.add_argument(
+        "--documents", type=int, default=500, help="documents to generate (default 500)"
+    )
+    demo.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("xmlload-demo"),
+        help="where the source and target databases go (default xmlload-demo)",
+    )
+    demo.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     return parser
 
 
@@ -424,8 +449,37 @@ COMMANDS = {
 }
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse; a mistyped option is reported by its command, with the closest option."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    command = _subparser(parser, args.command)
+    nested = getattr(args, "contract_command", None)
+    if nested is not None:
+        command = _subparser(command, nested)
+    options = [o for action in command._actions for o in action.option_strings]
+    hints = []
+    for word in extra:
+        close = difflib.get_close_matches(word.split("=")[0], options, n=1)
+        if word.startswith("-") and close:
+            hints.append(f"{word} (did you mean {close[0]}?)")
+        else:
+            hints.append(word)
+    command.error(f"unrecognized arguments: {', '.join(hints)}")
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[name]
+            return found
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     console = Console()
     try:
         return COMMANDS[args.command](args, console)
