@@ -478,9 +478,18 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
     return parser
 
 
+def output_console(stderr: bool = False) -> Console:
+    """Rich output; when it goes to a file or a pipe, lines are not wrapped at 80 columns
+    (commands, paths and log lines stay whole) and tables take the width they need."""
+    console = Console(stderr=stderr)
+    if console.is_terminal:
+        return console
+    return Console(stderr=stderr, soft_wrap=True, width=240)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
-    console = Console()
+    console = output_console()
     try:
         return COMMANDS[args.command](args, console)
     except XmlloadError as error:  # contract, settings, target: nothing was loaded

@@ -57,10 +57,12 @@ class StatusReport:
                 console.print(f"  {count:>7,}  [{stage}] {message}", markup=False)
         if self.last_run:
             rate = self.last_run_docs_per_second
-            shown = f"{rate:,.1f} docs/s" if rate else "n/a"
+            shown = f"{rate:,.1f} docs/s after start-up" if rate else "rate n/a"
             console.print(
                 f"Last run {self.last_run['run_id']}: {self.last_run['documents']:,} "
-                f"documents, {self.last_run['rows_written']:,} rows, {shown}"
+                f"documents, {self.last_run['rows_written']:,} rows, {shown} (first "
+                "document started to last finished; the run's own summary also shows the "
+                "overall rate, from launch)"
             )
         if self.failed_keys:
             console.print(

@@ -116,7 +116,8 @@ class RunSummary:
             state = "stopped: the target took no more writes"
         console.print(
             f"[bold]Run {self.run_id} {state}[/]: {self.documents:,} documents in "
-            f"{self.elapsed:.1f} s ({self.docs_per_second:,.1f} docs/s), "
+            f"{self.elapsed:.1f} s ({self.docs_per_second:,.1f} docs/s overall, "
+            f"{self.documents / self.load_seconds:,.1f} docs/s after start-up), "
             f"{self.succeeded:,} ok, {self.failed:,} failed; "
             f"{self.skipped_already_logged:,} skipped (already in the processing log)"
         )

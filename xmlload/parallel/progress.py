@@ -4,9 +4,16 @@ line every few seconds."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from xmlload.parallel.board import BoardSnapshot
 
@@ -25,40 +32,58 @@ def progress_line(snapshot: BoardSnapshot) -> str:
 
 
 class LogProgress:
-    """One line every `every` seconds on the given console (stderr by default)."""
+    """One line every `every` seconds on the given console (stderr by default), never
+    wrapped, starting with an ISO timestamp, so logs can be grepped and parsed."""
 
     def __init__(self, console: Console, every: float = 5.0) -> None:
         self.console, self.every = console, every
         self.last = time.monotonic()
+        self.pending: BoardSnapshot | None = None  # the latest snapshot not yet written
 
     def __enter__(self) -> LogProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        if self.pending is not None:  # the final state, however short the run
+            self._write(self.pending)
 
     def update(self, snapshot: BoardSnapshot, final: bool = False) -> None:
         now = time.monotonic()
+        self.pending = snapshot
         if final or now - self.last >= self.every:
             self.last = now
-            self.console.print(progress_line(snapshot), markup=False, highlight=False)
+            self._write(snapshot)
+
+    def _write(self, snapshot: BoardSnapshot) -> None:
+        stamp = datetime.now().isoformat(timespec="seconds")
+        line = f"{stamp} {progress_line(snapshot)} - Workers: {len(snapshot.workers)}"
+        self.console.file.write(line + "\n")
+        self.console.file.flush()
+        self.pending = None
 
 
 class BarProgress:
-    """A live bar with rate and ETA, for terminals."""
+    """A live bar for terminals: counts, rate, workers, elapsed time and ETA, in columns
+    of fixed width (the line does not jump as numbers grow). Until the source is counted
+    the bar pulses and the total shows as `?`."""
 
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
             TextColumn("[bold]loading"),
-            BarColumn(),
-            TextColumn("{task.completed:,}/{task.total:,}"),
-            TextColumn("{task.fields[rate]:,.0f} docs/min"),
-            TextColumn("ok {task.fields[ok]:,}"),
-            TextColumn("failed {task.fields[failed]:,}"),
+            BarColumn(bar_width=30),
+            TextColumn("{task.fields[counts]}"),
+            TextColumn("{task.fields[rate]:>9,.0f} docs/min"),
+            TextColumn("ok {task.fields[ok]:>10,}"),
+            TextColumn("failed {task.fields[failed]:>8,}"),
+            TextColumn("{task.fields[workers]:>3} workers"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
             TimeRemainingColumn(),
             console=console,
         )
-        self.task = self.progress.add_task("load", total=1, rate=0.0, ok=0, failed=0)
+        self.task = self.progress.add_task(
+            "load", total=None, counts=_counts(0, None), rate=0.0, ok=0, failed=0, workers=0
+        )
 
     def __enter__(self) -> BarProgress:
         self.progress.start()
@@ -70,14 +95,21 @@ class BarProgress:
     def update(self, snapshot: BoardSnapshot, final: bool = False) -> None:
         totals = snapshot.totals
         elapsed = max(time.time() - totals.started_at, 1e-9)
+        known = totals.total if totals.total > 0 else None
         self.progress.update(
             self.task,
-            total=max(totals.total, 1),
+            total=known,
             completed=totals.completed,
+            counts=_counts(totals.completed, known),
             rate=totals.completed / elapsed * 60,
             ok=totals.succeeded,
             failed=totals.failed,
+            workers=len(snapshot.workers),
         )
+
+
+def _counts(done: int, total: int | None) -> str:
+    return f"{done:>11,}/{'?' if total is None else format(total, ','):<11}"
 
 
 def make_progress(mode: str, console: Console) -> LogProgress | BarProgress:
