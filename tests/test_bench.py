@@ -85,8 +85,12 @@ def test_bench_writes_table_json_and_chart(
     assert rows[1]["efficiency"] == pytest.approx(speedup / 2, rel=0.01)
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob("*.db"))  # throw-away targets are removed
+    assert not (out / "corpus").exists()  # the looped copies are not left behind
     output = capsys.readouterr().out
     assert "workers=2:" in output and "bench.png" in output
+    header = next(line for line in output.splitlines() if "efficiency" in line)
+    for name in ("workers", "ceiling/min", "of ceiling"):
+        assert name in header  # whole, not cut
 
 
 def test_bench_rejects_bad_worker_lists(small_corpus: Path, tmp_path: Path, capsys) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -209,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="file sources: use N copies of each document, each with a new id",
+    )
+    bench.add_argument(
+        "--keep-corpus",
+        action="store_true",
+        help="keep the --loop copies in --out/corpus (default: a temporary directory)",
     )
     bench.add_argument("--config", type=Path, help="settings file (default config/xmlload.toml)")
 
@@ -418,14 +424,18 @@ def command_bench(args: argparse.Namespace, console: Console) -> int:
         "limit",
     )
     settings = load_settings({name: getattr(args, name) for name in names}, args.config)
-    if args.loop > 1:
-        if settings.source is None or "://" in settings.source or settings.contract is None:
-            raise XmlloadError("--loop needs --contract and a directory --source")
-        looped = args.out / "corpus"
-        written = loop_corpus(settings.contract, Path(settings.source), looped, args.loop)
-        console.print(f"{written:,} documents in {looped}")
-        settings = settings.model_copy(update={"source": str(looped)})
-    rows = run_bench(settings, counts, args.repeat, args.out, console)
+    name = settings.source
+    with tempfile.TemporaryDirectory(prefix="xmlload-bench-") as scratch:
+        if args.loop > 1:
+            if settings.source is None or "://" in settings.source or settings.contract is None:
+                raise XmlloadError("--loop needs --contract and a directory --source")
+            # the copies are large: kept in --out only when asked
+            looped = args.out / "corpus" if args.keep_corpus else Path(scratch) / "corpus"
+            written = loop_corpus(settings.contract, Path(settings.source), looped, args.loop)
+            console.print(f"{written:,} documents in {looped}")
+            name = f"{settings.source} x{args.loop}"
+            settings = settings.model_copy(update={"source": str(looped)})
+        rows = run_bench(settings, counts, args.repeat, args.out, console, name)
     render(rows, console)
     console.print(f"Results: {args.out / 'bench.json'}, chart: {args.out / 'bench.png'}")
     return 0
