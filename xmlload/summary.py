@@ -121,6 +121,14 @@ class RunSummary:
             f"{self.succeeded:,} ok, {self.failed:,} failed; "
             f"{self.skipped_already_logged:,} skipped (already in the processing log)"
         )
+        truncated = sum(n for what, n in self.notes.items() if what.startswith("truncated"))
+        if truncated:
+            columns = sorted({what.split(": ", 1)[1] for what in self.notes
+                              if what.startswith("truncated")})  # fmt: skip
+            console.print(
+                f"[bold yellow]{truncated:,} values were cut to their column's length[/] "
+                f"({', '.join(columns)}): see `Values changed while loading` below"
+            )
         console.print(f"source: {self.source}\ntarget: {self.target}")
         if self.target_lost is not None:
             console.print(
