@@ -45,6 +45,7 @@ class WorkerEntry:
     failures: int = 0
     busy_seconds: float = 0.0
     chunk: int | None = None  # the chunk in hand
+    in_chunk: int = 0  # documents of that chunk done so far (as of the last heartbeat)
     peak_rss: int = 0
     handing_back: bool = False  # exiting without processing `chunk` (memory, SIGTERM)
 
@@ -97,14 +98,18 @@ class ProgressBoard:
         self._put(name, WorkerEntry(os.getpid(), now, now, peak_rss=peak_rss_bytes()))
 
     def chunk_started(self, name: str, chunk_id: int) -> None:
-        self._put(name, replace(self._get(name), chunk=chunk_id, heartbeat=time.time()))
+        entry = replace(self._get(name), chunk=chunk_id, in_chunk=0, heartbeat=time.time())
+        self._put(name, entry)
 
     def handing_back(self, name: str, chunk_id: int) -> None:
         """The worker is about to exit without processing `chunk_id`."""
         self._put(name, replace(self._get(name), chunk=chunk_id, handing_back=True))
 
-    def heartbeat(self, name: str) -> None:
-        self._put(name, replace(self._get(name), heartbeat=time.time()))
+    def heartbeat(self, name: str, done_in_chunk: int | None = None) -> None:
+        entry = replace(self._get(name), heartbeat=time.time())
+        if done_in_chunk is not None:
+            entry = replace(entry, in_chunk=done_in_chunk)
+        self._put(name, entry)
 
     def chunk_finished(
         self, name: str, documents: int, rows: int, failures: int, busy_seconds: float
@@ -119,6 +124,7 @@ class ProgressBoard:
                 failures=entry.failures + failures,
                 busy_seconds=entry.busy_seconds + busy_seconds,
                 chunk=None,
+                in_chunk=0,
                 heartbeat=time.time(),
                 peak_rss=peak_rss_bytes(),
             ),

@@ -96,11 +96,14 @@ class BarProgress:
         totals = snapshot.totals
         elapsed = max(time.time() - totals.started_at, 1e-9)
         known = totals.total if totals.total > 0 else None
+        # documents done inside chunks still out move the bar too, not only whole chunks
+        moving = sum(w.in_chunk for w in snapshot.workers.values() if w.chunk is not None)
+        done = min(totals.completed + moving, known or totals.completed + moving)
         self.progress.update(
             self.task,
             total=known,
-            completed=totals.completed,
-            counts=_counts(totals.completed, known),
+            completed=done,
+            counts=_counts(done, known),
             rate=totals.completed / elapsed * 60,
             ok=totals.succeeded,
             failed=totals.failed,

@@ -93,7 +93,10 @@ class Worker:
         started = time.perf_counter()
         self.board.chunk_started(self.name, chunk_id)
         report = ChunkReport(self.name)
-        outcomes = [self.process_document(document) for document in self.source.read(items)]
+        outcomes = []
+        for document in self.source.read(items):
+            self._heartbeat(len(outcomes))
+            outcomes.append(self.process_document(document))
         load_started = time.perf_counter()
         with HeartbeatWhile(self.board, self.name):  # a wait on the database is not a hang
             self.engine.write_chunk(outcomes)
@@ -128,16 +131,15 @@ class Worker:
         self.close()
         os._exit(0)
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self, done_in_chunk: int) -> None:
         now = time.monotonic()
         if now - self.last_heartbeat >= HEARTBEAT_EVERY:
             self.last_heartbeat = now
-            self.board.heartbeat(self.name)
+            self.board.heartbeat(self.name, done_in_chunk)
 
     def process_document(self, document: SourceDocument) -> DocumentOutcome:
         """Validate, parse and map one document within the deadline; failures are
         recorded, never raised."""
-        self._heartbeat()
         outcome = DocumentOutcome(
             document.key, datetime.now(), size_bytes=len(document.data or b"")
         )
