@@ -36,3 +36,37 @@ def test_piped_output_is_not_wrapped_and_progress_lines_are_whole(
     status = subprocess.run(cli_command("status", "--target", target), capture_output=True,
                             text=True, timeout=60)  # fmt: skip
     assert "docs/s after start-up (first document started to last finished" in status.stdout
+
+
+def test_the_live_bar_pulses_until_counted_then_moves_with_documents() -> None:
+    import io
+    import time
+
+    from rich.console import Console
+
+    from xmlload.parallel.board import BoardSnapshot, Totals, WorkerEntry
+    from xmlload.parallel.progress import BarProgress
+
+    screen = io.StringIO()
+    bar = BarProgress(Console(file=screen, force_terminal=True, width=160))
+    now = time.time()
+    busy = WorkerEntry(1, now, now, chunk=7, in_chunk=12)
+    idle = WorkerEntry(2, now, now)
+    lines = []
+    for snapshot in (
+        BoardSnapshot(Totals(0, 0, 0, 0, now), {}),
+        BoardSnapshot(Totals(2460, 700, 692, 8, now - 3), {"w1": busy, "w2": idle}),
+        BoardSnapshot(Totals(2460, 2460, 2430, 30, now - 9), {"w1": idle, "w2": idle}),
+    ):
+        bar.update(snapshot)
+        lines.append(bar.progress.get_renderable())
+    rendered = []
+    for renderable in lines:
+        capture = Console(file=io.StringIO(), width=160, force_terminal=False)
+        capture.print(renderable)
+        rendered.append(capture.file.getvalue().rstrip("\n"))
+    assert "0/?" in rendered[0] and "0 workers" in rendered[0]
+    assert "712/2,460" in rendered[1] and "2 workers" in rendered[1]  # 700 + 12 in chunk 7
+    assert "2,460/2,460" in rendered[2] and "failed       30" in rendered[2]
+    widths = {len(line) for line in rendered[1:]}
+    assert len(widths) == 1  # the line keeps its width as the numbers grow
