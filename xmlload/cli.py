@@ -284,7 +284,8 @@ def command_verify(args: argparse.Namespace, console: Console) -> int:
         if args.ids is not None or args.ids_file is not None:
             keys = _read_ids(args)
             report = verifier.verify(processor.items_from_keys(keys))
-            if report.checks and all(check.status is None for check in report.checks):
+            unlogged = all(check.status is None for check in report.checks)
+            if report.checks and unlogged and not report.differing:
                 raise XmlloadError(
                     f"nothing to verify: none of the {len(report.checks)} documents is in "
                     "the processing log (not loaded yet)"
