@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from tests.conftest import CONTRACT, POSTGRES_URL, REPO, contract_with
 from tests.helpers import cli_command, query, table_contents
 from tests.test_coordinator import log_by_name, slow_contract
-from tests.test_faults import DOCUMENTS, independent_check, run_with_fault
+from tests.test_faults import DOCUMENTS, independent_check, run_with_fault, stop_then_resume
 from xmlload.bench import loop_corpus
 from xmlload.generate import DocumentGenerator, write_table
 
@@ -167,20 +167,7 @@ def test_coordinator_stopped_then_resumed_on_dask(
 ) -> None:
     cluster.wait_for_workers(2)
     source = ["--source", POSTGRES_URL, "--source-table", f"{postgres_schema}_src"]
-    command = dask_run(cluster, generated, source)
-    process = run_with_fault(
-        command, postgres_schema, lambda p: p.send_signal(signal.SIGTERM), at=(300,)
-    )
-    assert process.returncode == 143
-    partial = independent_check(generated, postgres_schema)
-    assert partial.get("not attempted", 0) > 0  # stopped part-way, nothing half-written
-    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 3, resumed.stderr[-2000:]
-    counts = independent_check(generated, postgres_schema)
-    assert counts.get("not attempted", 0) == 0
-    assert query(POSTGRES_URL, f"SELECT max(attempts) FROM {postgres_schema}.processing_log") == [
-        (1,)
-    ]
+    stop_then_resume(dask_run(cluster, generated, source), generated, postgres_schema)
 
 
 def test_executor_dask_without_dask_installed_says_how_to_install(tmp_path: Path) -> None:

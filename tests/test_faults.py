@@ -172,6 +172,12 @@ def test_database_connections_terminated_under_load(load_setup, postgres_schema:
 
 def test_coordinator_stopped_then_resumed(load_setup, postgres_schema: str) -> None:
     contract, command = load_setup
+    stop_then_resume(command, contract, postgres_schema)
+
+
+def stop_then_resume(command: list[str], contract: str, postgres_schema: str) -> None:
+    """SIGTERM the run after 300 documents, check nothing is half-written, run it again:
+    every document exactly once."""
     process = run_with_fault(
         command, postgres_schema, lambda p: p.send_signal(signal.SIGTERM), at=(300,)
     )

@@ -107,28 +107,27 @@ class ProductionProcessor:
         further signals are ignored."""
         for warning in self.plan.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        if items is None:
-            self._check_source()  # before any table is created
-        prepare_target(self.target_url, self.plan, self.settings.create_tables)
-        run_id = uuid.uuid4().hex[:12]
-        registry = self._claim(run_id, whole_source=items is not None)
-        try:
-            signals = _Signals(handle_signals, ignore_signals_after_stop)
-            return self._run(run_id, on_report, items, console, signals)
-        finally:
-            registry.release()
-
-    def _check_source(self) -> None:
-        """A source with no documents is a mistake worth saying (exit 2); more workers than
-        documents or cores is allowed, with a warning."""
         source = open_source(self.source_config)
         try:
-            documents = source.count()
-            where = source.describe()
+            # counted once, before any table is created: an empty source is said first
+            planned = self._check_source(source) if items is None else len(items)
+            prepare_target(self.target_url, self.plan, self.settings.create_tables)
+            run_id = uuid.uuid4().hex[:12]
+            registry = self._claim(run_id, whole_source=items is not None)
+            try:
+                signals = _Signals(handle_signals, ignore_signals_after_stop)
+                return self._run(run_id, on_report, source, items, planned, console, signals)
+            finally:
+                registry.release()
         finally:
             source.close()
+
+    def _check_source(self, source: Source) -> int:
+        """The source's documents. None is a mistake worth saying (exit 2); more workers
+        than documents or cores is allowed, with a warning."""
+        documents = source.count()
         if documents == 0:
-            raise SettingsError(f"no documents found in the source: {where}")
+            raise SettingsError(f"no documents found in the source: {source.describe()}")
         workers, cores = self.settings.workers, os.cpu_count() or 1
         if self.settings.executor == "pool" and workers > cores:
             print(f"warning: --workers {workers} is more than this machine's {cores} cores",
@@ -136,6 +135,7 @@ class ProductionProcessor:
         if workers > documents:
             print(f"warning: --workers {workers} is more than the {documents} documents",
                   file=sys.stderr)  # fmt: skip
+        return documents
 
     def _claim(self, run_id: str, whole_source: bool) -> RunRegistry:
         """Register the run on the target; refuse when a live run overlaps its scope.
@@ -160,11 +160,12 @@ class ProductionProcessor:
         self,
         run_id: str,
         on_report: Callable[[RunSummary], None] | None,
+        source: Source,
         items: Sequence[SourceItem] | None,
+        planned: int,
         console: Console | None,
         signals: _Signals,
     ) -> RunSummary:
-        source = open_source(self.source_config)
         summary = RunSummary(
             run_id, source.describe(), mask_url(self.target_url), workers=self.settings.workers
         )
@@ -183,7 +184,7 @@ class ProductionProcessor:
             summary.add_lost(outcomes)
 
         try:
-            summary.planned = source.count() if items is None else len(items)
+            summary.planned = planned
             chunks = self._chunks(source, summary) if items is None else self._given(items)
             coordinator = self.executor.from_settings(config, self.settings)
             callbacks = CoordinatorCallbacks(
@@ -204,7 +205,6 @@ class ProductionProcessor:
             summary.workers_recycled = coordinator.recycled
         finally:
             signals.restore()
-            source.close()
             lost_writer.close()
         summary.stopped_by = stop.signal_name
         if self.settings.report is not None:
