@@ -59,7 +59,7 @@ def hostile_documents(secret_file: Path) -> dict[str, tuple[bytes, str, str]]:
         "wrong-encoding.xml": (
             b'<?xml version="1.0" encoding="UTF-16"?>' + APP % (8, b"x"),
             "validation",
-            "not valid utf-16",
+            "declared encoding 'utf-16' is not accepted",
         ),
         "empty.xml": (b"", "validation", "empty document"),
         "blank.xml": (b" \n\t ", "validation", "empty document"),

@@ -129,3 +129,84 @@ def test_indentation_is_dropped_but_text_inside_elements_is_kept() -> None:
     assert app.find("v").text == "  12 "  # text as written
     assert app.find("w").text == "   "  # a blank-only element keeps its text
     assert app.find("m").text == "a"  # mixed content keeps its text
+
+
+ENTITY_ATTACKS = {
+    "internal": '<!DOCTYPE Doc [<!ENTITY x "INJECTED">]><Doc id="1"><app name="&x;"/></Doc>',
+    "external subset": '<!DOCTYPE Doc SYSTEM "{dtd}"><Doc id="1"><app name="&x;"/></Doc>',
+    "parameter entity": (
+        '<!DOCTYPE Doc [<!ENTITY % p SYSTEM "{dtd}"> %p;]><Doc id="1"><app name="&x;"/></Doc>'
+    ),
+}
+# (codec, name in the declaration or None, byte order mark): every family libxml2 reads
+ENCODINGS = [
+    ("utf-8", "UTF-8", b""),
+    ("utf-8", "UTF-8", b"\xef\xbb\xbf"),
+    ("utf-16-be", "UTF-16BE", b""),
+    ("utf-16-le", "UTF-16LE", b""),
+    ("utf-16-be", "UTF-16", b"\xfe\xff"),
+    ("utf-16-le", "UTF-16", b"\xff\xfe"),
+    ("utf-32-be", "UTF-32BE", b""),
+    ("utf-32-le", "UTF-32LE", b""),
+    ("utf-32-le", "UTF-32", b"\xff\xfe\x00\x00"),
+    ("utf-32-be", "UTF-32", b"\x00\x00\xfe\xff"),
+    ("latin-1", "ISO-8859-1", b""),
+    ("cp1252", "windows-1252", b""),
+    ("iso8859-15", "ISO-8859-15", b""),
+    ("ascii", "US-ASCII", b""),
+    ("shift_jis", "Shift_JIS", b""),
+    ("euc-jp", "EUC-JP", b""),
+    ("gb18030", "GB18030", b""),
+    ("big5", "Big5", b""),
+    ("koi8-r", "KOI8-R", b""),
+    ("utf-7", "UTF-7", b""),
+    ("cp037", "IBM037", b""),
+    ("cp500", "IBM500", b""),
+]
+
+
+@pytest.mark.parametrize("attack", list(ENTITY_ATTACKS))
+@pytest.mark.parametrize(("codec", "declared", "bom"), ENCODINGS)
+def test_no_entity_passes_in_any_encoding(
+    tmp_path: Path, check, attack: str, codec: str, declared: str, bom: bytes
+) -> None:
+    dtd = tmp_path / "local.dtd"
+    dtd.write_text('<!ENTITY x "FROM-LOCAL-DTD">')
+    body = ENTITY_ATTACKS[attack].replace("{dtd}", str(dtd))
+    data = bom + f'<?xml version="1.0" encoding="{declared}"?>{body}'.encode(codec)
+    error = failure(check, data)
+    assert error.stage in ("validation", "parse")
+    assert "INJECTED" not in error.message and "FROM-LOCAL-DTD" not in error.message
+    assert str(dtd) not in error.message
+
+
+def test_utf7_hiding_markup_is_refused(check) -> None:
+    # `+ADwAIQ-` is `<!` in UTF-7: markup that is not ASCII is an encoding not accepted
+    data = b'<?xml version="1.0" encoding="UTF-7"?>+ADwAIQ-DOCTYPE Doc+AD4-<Doc id="1"/>'
+    assert "declared encoding 'utf-7' is not accepted" in failure(check, data).message
+
+
+@pytest.mark.parametrize(
+    ("codec", "declared"),
+    [("latin-1", "ISO-8859-1"), ("cp1252", "windows-1252"), ("shift_jis", "Shift_JIS")],
+)
+def test_ascii_compatible_encodings_still_load(check, codec: str, declared: str) -> None:
+    data = f'<?xml version="1.0" encoding="{declared}"?><Doc id="4"><app name="ok"/></Doc>'
+    element, document_id = check(data.encode(codec))
+    assert (document_id, element.get("name")) == (4, "ok")
+
+
+@pytest.mark.parametrize("allow_doctype", [False, True])
+@pytest.mark.parametrize("attack", list(ENTITY_ATTACKS))
+def test_parser_alone_refuses_dtds_and_entities(
+    tmp_path: Path, attack: str, allow_doctype: bool
+) -> None:
+    """Defence in depth: whatever reaches the parser, no DTD is read, no entity kept."""
+    dtd = tmp_path / "local.dtd"
+    dtd.write_text('<!ENTITY x "FROM-LOCAL-DTD">')
+    body = ENTITY_ATTACKS[attack].replace("{dtd}", str(dtd))
+    data = f'<?xml version="1.0" encoding="UTF-16BE"?>{body}'.encode("utf-16-be")
+    with pytest.raises(DocumentError) as error:
+        XMLParser(allow_doctype).parse(data)
+    assert error.value.stage == "parse"
+    assert "INJECTED" not in error.value.message and "FROM-LOCAL-DTD" not in error.value.message

@@ -21,7 +21,7 @@ from xmlload.stages.validator import PreProcessingValidator
 class DocumentPipeline:
     def __init__(self, plan: Plan, max_document_bytes: int) -> None:
         self.validator = PreProcessingValidator(plan, max_document_bytes)
-        self.parser = XMLParser()
+        self.parser = XMLParser(plan.contract.document.allow_doctype)
         self.mapper = DataMapper(plan)
         self.stage_seconds: Counter[str] = Counter()
 

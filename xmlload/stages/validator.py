@@ -15,7 +15,21 @@ from xmlload.errors import DocumentError, ValueProblem
 
 _DECLARATION = re.compile(rb'^<\?xml[^>]*?encoding\s*=\s*["\']([A-Za-z0-9._-]+)["\']')
 _UTF8_NAMES = {"utf-8", "utf8"}
-_KEYWORD = re.compile(rb"<![A-Za-z\[]+")
+_KEYWORD = re.compile(r"<![A-Za-z\[]+")
+# Byte patterns that start a document in an encoding where ASCII is not one byte a
+# character (XML 1.0 appendix F): with or without a byte order mark.
+_WIDE_STARTS = {
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\x00<": "UTF-32",
+    b"<\x00\x00\x00": "UTF-32",
+    b"\x00<\x00?": "UTF-16",
+    b"<\x00?\x00": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+    b"\xff\xfe": "UTF-16",
+    b"Lo\xa7\x94": "EBCDIC",
+}
+_PROBE = '<?xml version="1.0"?><!DOCTYPE'
 
 
 def _declared_encoding(data: bytes) -> str:
@@ -23,21 +37,42 @@ def _declared_encoding(data: bytes) -> str:
     return match.group(1).decode("ascii").lower() if match else "utf-8"
 
 
-def _prolog_markup(data: bytes) -> bytes | None:
+def _wide_encoding(data: bytes) -> str | None:
+    """The family of a document whose bytes are not ASCII-compatible, else None."""
+    for start, family in _WIDE_STARTS.items():
+        if data.startswith(start):
+            return family
+    return None
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    """Whether markup is written in the encoding as in ASCII (so the parser and this
+    validator agree on where `<!` is): UTF-16/32, UTF-7 and EBCDIC are not."""
+    try:
+        return _PROBE.encode(encoding) == _PROBE.encode("ascii") and encoding not in (
+            "utf-7",
+            "utf7",
+            "unicode-1-1-utf-7",
+        )
+    except (UnicodeError, LookupError):
+        return False
+
+
+def _prolog_markup(text: str) -> str | None:
     """The first markup declaration (`<!DOCTYPE`, `<!ENTITY`) before the root element."""
     position = 0
     while True:
-        start = data.find(b"<", position)
-        if start < 0 or start + 1 >= len(data):
+        start = text.find("<", position)
+        if start < 0 or start + 1 >= len(text):
             return None
-        following = data[start + 1 : start + 2]
-        if following == b"?":
-            position = data.find(b"?>", start) + 2
-        elif data.startswith(b"<!--", start):
-            position = data.find(b"-->", start) + 3
-        elif following == b"!":
-            keyword = _KEYWORD.match(data, start)
-            return keyword.group(0) if keyword else data[start : start + 2]
+        following = text[start + 1 : start + 2]
+        if following == "?":
+            position = text.find("?>", start) + 2
+        elif text.startswith("<!--", start):
+            position = text.find("-->", start) + 3
+        elif following == "!":
+            keyword = _KEYWORD.match(text, start)
+            return keyword.group(0) if keyword else text[start : start + 2]
         else:
             return None
         if position < 2:
@@ -76,25 +111,43 @@ class PreProcessingValidator:
         if not data.strip():
             raise DocumentError("validation", "empty document")
         body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
-        if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            raise DocumentError("validation", "UTF-16 documents are not accepted; use UTF-8")
+        family = _wide_encoding(body)
+        if family is not None:
+            raise DocumentError("validation", f"{family} documents are not accepted; use UTF-8")
+        text = self._decode(body, bom=body is not data)
+        if not self.allow_doctype:
+            markup = _prolog_markup(text)
+            if markup is not None:
+                raise DocumentError(
+                    "validation",
+                    f"markup declaration {markup!r} is not allowed (DOCTYPE/ENTITY; "
+                    "document.allow_doctype allows a DOCTYPE)",
+                )
+        return data
+
+    @staticmethod
+    def _decode(body: bytes, bom: bool) -> str:
+        """The document's text, decoded as declared: the markup checks read this."""
         encoding = _declared_encoding(body)
+        if bom and encoding not in _UTF8_NAMES:
+            raise DocumentError(
+                "validation", f"a UTF-8 byte order mark, but the declaration says {encoding!r}"
+            )
         try:
             codecs.lookup(encoding)
-            body.decode(encoding)
         except LookupError:
             raise DocumentError("validation", f"unknown declared encoding {encoding!r}") from None
+        if not _ascii_compatible(encoding):
+            raise DocumentError(
+                "validation",
+                f"declared encoding {encoding!r} is not accepted: use UTF-8 or an encoding "
+                "that writes markup as ASCII does",
+            )
+        try:
+            return body.decode(encoding)
         except UnicodeDecodeError as error:
             shown = "UTF-8" if encoding in _UTF8_NAMES else encoding
             raise DocumentError("validation", f"not valid {shown} at byte {error.start}") from None
-        if not self.allow_doctype:
-            markup = _prolog_markup(body)
-            if markup is not None:
-                shown = markup.decode("ascii", "replace")
-                raise DocumentError(
-                    "validation", f"markup declaration {shown!r} is not allowed (DOCTYPE/ENTITY)"
-                )
-        return data
 
     def check_tree(self, root: Element) -> tuple[Element, Any]:
         """Return (document element, document id) or raise DocumentError(stage='validation')."""
