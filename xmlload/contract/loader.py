@@ -7,6 +7,8 @@ fixes a contract in one pass.
 from __future__ import annotations
 
 import importlib
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +117,27 @@ def load_contract(path: str | Path) -> Contract:
         raise ContractError(str(file), list(dict.fromkeys(problems))) from None
 
 
+def _check_owned(file: Path) -> None:
+    """Extensions are code: they load only from a contract file the user running xmlload
+    owns (or root owns) and nobody else can write."""
+    if os.name != "posix":
+        return
+    status = file.stat()
+    if status.st_uid not in (os.getuid(), 0):
+        why = f"is owned by another user (uid {status.st_uid})"
+    elif status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        why = "is writable by other users"
+    else:
+        return
+    raise ContractError(
+        str(file),
+        [f"{file}: the contract lists extensions (Python modules it imports) but {why}; "
+         "extensions load only from a contract you own that nobody else can change"],
+    )  # fmt: skip
+
+
 def _import_extensions(file: Path, lines: dict[Location, int], modules: list[str]) -> None:
+    _check_owned(file)
     problems = []
     for position, module in enumerate(modules):
         try:
@@ -127,12 +149,15 @@ def _import_extensions(file: Path, lines: dict[Location, int], modules: list[str
         raise ContractError(str(file), problems)
 
 
-def load_plan(path: str | Path) -> Plan:
-    """Load, validate and compile a contract; raise ContractError with places on failure."""
+def load_plan(path: str | Path, extensions: bool = True) -> Plan:
+    """Load, validate and compile a contract; raise ContractError with places on failure.
+    With `extensions` off, the modules a contract lists are not imported (its functions
+    then fail to compile)."""
     file = Path(path)
     contract = load_contract(file)
     _, lines = _read(file)
-    _import_extensions(file, lines, contract.extensions)
+    if extensions and contract.extensions:
+        _import_extensions(file, lines, contract.extensions)
     plan, problems = compile_contract(contract)
     if plan is None:
         raise ContractError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def import_contract(path: str | Path, fix_defects: bool = False) -> ImportResult
         return ImportResult("", [f"{file}:{error.lineno}: not valid JSON: {error.msg}"])
     if not isinstance(data, dict):
         return ImportResult("", [f"{file}: the contract must be a JSON object"])
+    if control := list(_control_characters(data, "")):
+        return ImportResult("", [f"{file}: {place}" for place in control])
     try:
         contract = ReferenceContract.model_validate(data)
     except ValidationError as error:
@@ -53,6 +56,24 @@ def import_contract(path: str | Path, fix_defects: bool = False) -> ImportResult
     if result.problems:
         result.text = ""
     return result
+
+
+def _control_characters(node: object, place: str) -> Iterator[str]:
+    """Every string (key or value) holding a line break or another control character: a
+    name or path is one line of printable text. Expressions may span lines."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            inner = f"{place}.{name}" if place else str(name)
+            if not str(name).isprintable():
+                yield f"{place or '(top)'}: key {name!r} holds a control character"
+            yield from _control_characters(value, inner)
+    elif isinstance(node, list):
+        for position, item in enumerate(node):
+            yield from _control_characters(item, f"{place}[{position}]")
+    elif isinstance(node, str) and not node.isprintable():
+        allowed = "\t\n\r" if place.endswith(".expression") else ""
+        if any(not char.isprintable() and char not in allowed for char in node):
+            yield f"{place}: {node!r} holds a control character (names and paths are one line)"
 
 
 def _place(file: Path, data: dict, problem: dict) -> str:
@@ -77,8 +98,10 @@ def _check(text: str, file: Path) -> list[str]:
         written = Path(folder) / f"{file.stem}.yaml"
         written.write_text(text, encoding="utf-8")
         try:
-            load_plan(written)
+            plan = load_plan(written, extensions=False)
         except ContractError as error:
             return [f"{file}: the imported contract does not validate (an importer defect): "
                     f"{error}"]  # fmt: skip
+    if plan.contract.extensions:
+        return [f"{file}: the imported contract would import Python modules (an importer defect)"]
     return []

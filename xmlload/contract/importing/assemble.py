@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xmlload.contract.importing.emit import anchored, flow, table_lines, value_map_lines
+from xmlload.contract.importing.emit import anchored, comment, flow, table_lines, value_map_lines
 from xmlload.contract.importing.fields import FieldContext, relative
 from xmlload.contract.importing.groups import group_table
 from xmlload.contract.importing.keyvalue import keyvalue_table
@@ -74,15 +74,17 @@ def _text(contract: ReferenceContract, file: Path, layout: Layout, tables: list[
     )
     root = contract.xml_root_element
     lines = [
-        f"# Imported from {file.name} by `xmlload contract import` ({mode}).",
+        comment(f"Imported from {file.name} by `xmlload contract import` ({mode})."),
         "# Each column's comment names the reference mapping it comes from; section",
         "# numbers (§) and defects (Q) refer to the XmlConversion contract-format spec.",
         f"name: {flow(file.stem)}",
         "document:",
         f"  root: {flow(root)}",
         f"  element: {flow(layout.application_path.replace('/Provenir', '/' + root, 1))}",
-        f"  id: {{path: /{root}/Request/@ID, column: app_id, type: bigint}}",
-        f"# the reference writes to schema {contract.target_schema!r}: set target_schema to do",
+        f"  id: {flow({'path': f'/{root}/Request/@ID', 'column': 'app_id', 'type': 'bigint'})}",
+        comment(
+            f"the reference writes to schema {contract.target_schema!r}: set target_schema to do"
+        ),
         "# the same (its table and column names are kept as they are)",
         "defaults:",
         "  trim: true",
