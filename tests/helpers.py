@@ -114,3 +114,8 @@ def wait_for_log(
             pass  # the target or its log table is not there yet
         time.sleep(0.05)
     raise AssertionError(f"fewer than {count} documents logged in {log} in time")
+
+
+def row_id(key: str) -> int:
+    """The row id in a table source's processing-log key (`DATABASE:TABLE#ID`)."""
+    return int(key.rpartition("#")[2])

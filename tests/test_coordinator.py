@@ -18,6 +18,7 @@ from tests.helpers import (
     cli_command,
     copy_corpus_files,
     query,
+    row_id,
     run_args,
     table_contents,
     table_run_args,
@@ -186,7 +187,7 @@ def test_shards_split_the_work_without_overlap(tmp_path: Path) -> None:
             )
             == 0
         )
-    keys = [int(k) for (k,) in query(target, "SELECT source_key FROM processing_log")]
+    keys = [row_id(k) for (k,) in query(target, "SELECT source_key FROM processing_log")]
     assert sorted(keys) == list(range(1, 91))
     assert query(target, "SELECT min(attempts), max(attempts) FROM processing_log") == [(1, 1)]
 

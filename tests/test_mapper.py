@@ -196,3 +196,35 @@ def test_decimal_values_are_decimal(tmp_path: Path) -> None:
         "value: {type: integer, item: value}", 'value: {type: "decimal(6,1)", item: value}'
     )
     assert run(load_plan(write_contract(tmp_path, text))).rows["score"][0][3] == Decimal("712.0")
+
+
+def map_corpus(path: Path) -> MappedDocument:
+    from tests.conftest import CONTRACT
+
+    return run(load_plan(CONTRACT), path.read_bytes())
+
+
+def test_junk_reaching_an_expression_is_null_and_counted(corpus_dir: Path, tmp_path) -> None:
+    """An expression input that does not convert follows `defaults.invalid` (NULL, counted)
+    as a column's own value does; the application loads."""
+    text = (corpus_dir / "sample--142305.xml").read_text(encoding="utf-8")
+    junk = text.replace('months_at_residence="0"', 'months_at_residence="not a valid year"')
+    junk = junk.replace('app_receive_date="01/25/2016"', 'app_receive_date="someday"')
+    assert junk.count("not a valid year") >= 1 and "someday" in junk
+    (tmp_path / "junk.xml").write_text(junk, encoding="utf-8")
+    good = map_corpus(corpus_dir / "sample--142305.xml")
+    mapped = map_corpus(tmp_path / "junk.xml")
+    assert mapped.notes["invalid set to NULL: app_contact_address.months_at_address"] >= 1
+    assert mapped.notes["invalid set to NULL: app_base.receive_date"] == 1
+    assert len(mapped.rows["app_contact_address"]) == len(good.rows["app_contact_address"])
+
+
+def test_junk_in_an_expression_is_null_under_invalid_null(tmp_path: Path) -> None:
+    text = CONTRACT.replace("defaults: {overflow: truncate}",
+                            'defaults: {overflow: truncate, invalid: "null"}')  # fmt: skip
+    plan = load_plan(write_contract(tmp_path, text))
+    mapped = run(plan, DOCUMENT.replace(b'count="21"', b'count="lots"'))
+    names = next(table.column_names for table in plan.tables if table.name == "app")
+    (app,) = mapped.rows["app"]
+    assert dict(zip(names, app, strict=True))["doubled"] is None
+    assert mapped.notes["invalid set to NULL: app.doubled"] == 1

@@ -12,6 +12,7 @@ from tests.conftest import CONTRACT
 from tests.helpers import (
     copy_corpus_files,
     query,
+    row_id,
     run_args,
     table_contents,
     table_run_args,
@@ -98,6 +99,50 @@ def test_reprocess_ids_file_from_stdin_and_id_validation(
     target = base[base.index("--target") + 1]
     monkeypatch.setattr("sys.stdin", StringIO("3\n5\n"))
     assert main(["reprocess", *base, "--ids-file", "-"]) == 0
-    assert query(target, "SELECT source_key FROM processing_log ORDER BY 1") == [("3",), ("5",)]
+    keys = [row_id(k) for (k,) in query(target, "SELECT source_key FROM processing_log")]
+    assert sorted(keys) == [3, 5]
     assert main(["reprocess", *base, "--ids", "3,5;DROP TABLE docs"]) == 2
     assert "not a document id" in capsys.readouterr().err
+
+
+KEPT = ["sample--142305.xml", "sample--127582.xml", "sample--447945.xml"]
+
+
+@pytest.mark.parametrize("how", ["reprocess", "no-resume"])
+def test_a_failed_new_attempt_keeps_the_rows_loaded_before(
+    corpus_dir: Path, tmp_path: Path, capsys, how: str
+) -> None:
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", KEPT)
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    assert main(["run", *run_args(str(folder), target)]) == 0
+    before = table_contents(target, str(CONTRACT))
+    gone, cut = folder / KEPT[0], folder / KEPT[1]
+    gone.rename(tmp_path / "moved.xml")
+    cut.write_bytes(cut.read_bytes()[:500])
+    capsys.readouterr()
+    if how == "reprocess":
+        keys = f"{gone},{cut}"
+        base = ["--contract", str(CONTRACT), "--source", str(folder), "--target", target]
+        assert main(["reprocess", *base, "--ids", keys, "--progress", "none"]) == 3
+    else:
+        assert main(["run", *run_args(str(folder), target), "--no-resume"]) == 3
+    kept = 2 if how == "reprocess" else 1  # a run lists only the files still there
+    assert f"{kept} of the failed documents had loaded before" in capsys.readouterr().out
+    assert table_contents(target, str(CONTRACT)) == before
+    log = {
+        Path(key).name: rest
+        for key, *rest in query(
+            target, "SELECT source_key, status, stage, attempts, message FROM processing_log"
+        )
+    }
+    status, stage, attempts, message = log[KEPT[1]]
+    assert (status, stage, attempts) == ("success", "parse", 2)
+    assert message.startswith("rows of the earlier load kept")
+    if how == "reprocess":  # the folder's listing no longer has the moved file
+        assert tuple(log[KEPT[0]][:3]) == ("success", "source", 2)
+    # once the file is back and whole, a reprocess replaces the rows and clears the note
+    gone.write_bytes((tmp_path / "moved.xml").read_bytes())
+    cut.write_bytes((corpus_dir / KEPT[1]).read_bytes())
+    assert main(["run", *run_args(str(folder), target), "--no-resume"]) == 0
+    assert table_contents(target, str(CONTRACT)) == before
+    assert query(target, "SELECT count(*) FROM processing_log WHERE stage IS NOT NULL") == [(0,)]

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
-from tests.helpers import query, table_contents, table_run_args
+from tests.helpers import query, row_id, table_contents, table_run_args
 from xmlload.cli import main
 from xmlload.contract.loader import load_plan
 from xmlload.db.target import prepare_target
@@ -120,7 +120,7 @@ def test_table_source_with_id_range_limit_and_keyset_pages(
         source_table, target, "--id-start", "1010", "--id-end", "1059", "--limit", "40"
     )
     assert code in (0, 3)
-    keys = [int(k) for (k,) in query(target, "SELECT source_key FROM processing_log")]
+    keys = [row_id(k) for (k,) in query(target, "SELECT source_key FROM processing_log")]
     assert sorted(keys) == list(range(1010, 1050))
 
 
@@ -138,7 +138,7 @@ def test_generated_bad_documents_fail_alone_at_their_stage(
         "bad_value": "map",
     }
     logged = {
-        int(k): (status, stage)
+        row_id(k): (status, stage)
         for k, status, stage in query(
             target, "SELECT source_key, status, stage FROM processing_log"
         )

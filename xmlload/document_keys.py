@@ -29,10 +29,10 @@ class DocumentKeys:
         self.source, self.plan, self.target = source, plan, target
 
     def from_log(self, keys: Iterable[str]) -> list[SourceItem]:
-        """Source keys as the processing log holds them (reprocess --failed)."""
-        if isinstance(self.source, FileSourceConfig):
-            return [key for key in keys if key]
-        return [int(key) for key in keys if _ID.match(key)]
+        """This source's items among source keys as the processing log holds them
+        (reprocess --failed); keys of other sources are left out."""
+        items = (self.source.item_of(key) for key in keys)
+        return [item for item in items if item is not None]
 
     def resolve(self, keys: Iterable[str]) -> list[SourceItem]:
         """The documents the user named; SettingsError listing those that match none."""
@@ -71,10 +71,14 @@ class DocumentKeys:
         return items, unmatched
 
     def _rows(self, keys: list[str]) -> tuple[list[SourceItem], list[str]]:
-        bad = [key for key in keys if not _ID.match(key)]
+        """Row ids, or this source's keys as the processing log holds them."""
+        ids = [int(key) if _ID.match(key) else self.source.item_of(key) for key in keys]
+        bad = [key for key, item in zip(keys, ids, strict=True) if item is None]
         if bad:
-            raise SettingsError(f"not a document id: {bad[0][:40]!r} (ids are whole numbers)")
-        ids = [int(key) for key in keys]
+            raise SettingsError(
+                f"not a document id: {bad[0][:40]!r} (ids are whole numbers, or source keys "
+                "of this table as the processing log holds them)"
+            )
         source = open_source(self.source)
         try:
             present = {document.item for document in source.read(ids) if document.data is not None}

@@ -23,6 +23,7 @@ class DocumentOutcome:
     size_bytes: int = 0
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     notes: Counter[str] = field(default_factory=Counter)
+    kept_previous: bool = False  # failed, and the rows of an earlier success were kept
 
     @property
     def succeeded(self) -> bool:
@@ -51,6 +52,7 @@ class ChunkReport:
     busy_seconds: float = 0.0
     stage_seconds: Counter[str] = field(default_factory=Counter)  # the worker's totals so far
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # key, stage, message
+    kept_previous: int = 0  # failed documents whose earlier rows were kept
 
     def add(self, outcome: DocumentOutcome) -> None:
         self.documents += 1
@@ -62,4 +64,5 @@ class ChunkReport:
             self.notes.update(outcome.notes)
         else:
             self.failed_by_stage[outcome.stage or "unknown"] += 1
+            self.kept_previous += outcome.kept_previous
             self.failures.append((outcome.source_key, outcome.stage or "", outcome.message or ""))

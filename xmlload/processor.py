@@ -23,7 +23,7 @@ from xmlload.db.run_registry import RunRegistry, RunScope, runs_table
 from xmlload.db.target import connect_engine, describe_db_error, prepare_target, target_schema
 from xmlload.db.urls import mask_url, parse_url
 from xmlload.document_keys import DocumentKeys
-from xmlload.errors import SettingsError, TargetLostError
+from xmlload.errors import SettingsError, TargetError, TargetLostError
 from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.executor import CoordinatorCallbacks, StopControl
 from xmlload.parallel.executors import executor_class
@@ -33,7 +33,6 @@ from xmlload.parallel.worker import WorkerConfig
 from xmlload.report import write_report
 from xmlload.settings import Settings
 from xmlload.sources import Source, SourceItem, open_source
-from xmlload.sources.base import source_key
 from xmlload.summary import RunSummary
 
 
@@ -115,6 +114,7 @@ class ProductionProcessor:
             run_id = uuid.uuid4().hex[:12]
             registry = self._claim(run_id, whole_source=items is not None)
             try:
+                self._adopt_legacy_keys()
                 signals = _Signals(handle_signals, ignore_signals_after_stop)
                 return self._run(run_id, on_report, source, items, planned, console, signals)
             finally:
@@ -155,6 +155,28 @@ class ProductionProcessor:
             engine.dispose()
             raise
         return registry
+
+    def _adopt_legacy_keys(self) -> None:
+        """Entries an older version logged under bare row ids become this source's."""
+        prefix = self.source_config.legacy_prefix()
+        if prefix is None:
+            return
+        _, engine = connect_engine(self.target_url)
+        try:
+            with engine.begin() as connection:
+                adopted = ProcessingLog(target_schema(self.plan).log).adopt_bare_ids(
+                    connection, prefix
+                )
+        except DBAPIError as error:
+            raise TargetError(
+                f"target {mask_url(self.target_url)}: {describe_db_error(error)}"
+            ) from None
+        finally:
+            engine.dispose()
+        if adopted:
+            print(f"processing log: {adopted:,} entries keyed by a bare row id (written before "
+                  f"keys named their table) are now this source's: {prefix}<id>",
+                  file=sys.stderr)  # fmt: skip
 
     def _run(
         self,
@@ -249,7 +271,7 @@ class ProductionProcessor:
         gone (the run stops as after a signal)."""
         try:
             with engine.connect() as connection:
-                return log.logged_keys(connection, (source_key(item) for item in page))
+                return log.logged_keys(connection, map(self.source_config.key, page))
         except DBAPIError as error:
             raise TargetLostError(
                 f"target {mask_url(self.target_url)} unreachable: {describe_db_error(error)}"
@@ -266,7 +288,7 @@ class ProductionProcessor:
                 if settings.resume:
                     done = self._logged(engine, log, page)
                     summary.skipped_already_logged += len(done)
-                    page = [item for item in page if source_key(item) not in done]
+                    page = [item for item in page if self.source_config.key(item) not in done]
                 if remaining is not None:
                     page = page[:remaining]
                     remaining -= len(page)

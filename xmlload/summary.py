@@ -27,6 +27,7 @@ class RunSummary:
     documents: int = 0
     succeeded: int = 0
     failed_by_stage: Counter[str] = field(default_factory=Counter)
+    kept_previous: int = 0  # failed documents whose rows from an earlier load were kept
     rows_by_table: Counter[str] = field(default_factory=Counter)
     notes: Counter[str] = field(default_factory=Counter)
     bytes_read: int = 0
@@ -47,6 +48,7 @@ class RunSummary:
         self.documents += report.documents
         self.succeeded += report.succeeded
         self.failed_by_stage.update(report.failed_by_stage)
+        self.kept_previous += report.kept_previous
         self.rows_by_table.update(report.rows_by_table)
         self.notes.update(report.notes)
         self.bytes_read += report.bytes_read
@@ -145,6 +147,11 @@ class RunSummary:
             for stage, count in self.failed_by_stage.most_common():
                 failed.add_row(stage, f"{count:,}")
             console.print(failed)
+            if self.kept_previous:
+                console.print(
+                    f"{self.kept_previous:,} of the failed documents had loaded before: their "
+                    "earlier rows are kept (processing_log says so in its message)"
+                )
             console.print("[bold]First failures[/] (all are in processing_log):")
             for key, stage, message in self.failures[:10]:
                 console.print(f"  {key} [{stage}] {message[:300]}", markup=False)

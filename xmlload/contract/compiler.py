@@ -40,7 +40,7 @@ from xmlload.contract.transforms import (
 )
 from xmlload.contract.types import ColumnType, parse_type
 from xmlload.contract.unpivot import Unpivot, build_unpivot
-from xmlload.errors import ExpressionError
+from xmlload.errors import ExpressionError, ValueProblem
 
 
 @dataclass
@@ -48,6 +48,7 @@ class CompiledColumn:
     """How one column's value is converted and checked (where it comes from is per source)."""
 
     name: str
+    table: str
     kind: ColumnType
     source: str  # human description of where the value comes from, for messages
     convert: Converter
@@ -55,6 +56,15 @@ class CompiledColumn:
     required: bool
     nullable: bool
     counts_as_data: bool | str  # True, False or "nonzero"
+    lenient: bool  # a value that does not convert is NULL and counted (`invalid: null`)
+    notes: Notes
+
+    def invalid(self, problem: Exception) -> None:
+        """A value (an expression's result or input included) that does not convert: NULL
+        and counted when the column is lenient, else ValueProblem (the document fails)."""
+        if not self.lenient:
+            raise ValueProblem(str(problem))
+        self.notes.add("invalid set to NULL", f"{self.table}.{self.name}")
 
 
 @dataclass
@@ -223,6 +233,7 @@ class _TableCompiler:
         constant = "const" in spec.model_fields_set and not read
         return CompiledColumn(
             name=name,
+            table=self.name,
             kind=kind,
             source=_describe(spec),
             convert=converter,
@@ -230,6 +241,8 @@ class _TableCompiler:
             required=spec.required,
             nullable=spec.nullable,
             counts_as_data=False if constant else spec.counts_as_data,
+            lenient=rules.lenient,
+            notes=self.notes,
         )
 
     def paired(self, getters: list[Getter]) -> list[tuple[CompiledColumn, Getter]]:

@@ -163,14 +163,20 @@ class ColumnRules:
             return self.defaults.date_formats
         return self.defaults.datetime_formats
 
+    @property
+    def lenient(self) -> bool:
+        """Whether a value that does not convert is NULL (counted) rather than a failure.
+        A required value must be valid: the contract-wide `invalid: null` does not apply."""
+        spec = self.spec
+        return (spec.invalid or ("fail" if spec.required else self.defaults.invalid)) == "null"
+
 
 def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: Notes) -> Converter:
     """One closure: raw value in, typed value (or None) out; ValueProblem when invalid."""
     spec, kind, where = rules.spec, rules.kind, rules.where
     trim = rules.defaults.trim if spec.trim is None else spec.trim
     overflow = spec.overflow or rules.defaults.overflow
-    # A required value must be valid: the contract-wide `invalid: null` does not apply to it.
-    lenient = (spec.invalid or ("fail" if spec.required else rules.defaults.invalid)) == "null"
+    lenient = rules.lenient
     mapper = value_map_lookup(value_maps[spec.map], notes, where) if spec.map else None
     round_fractions = rules.defaults.fractional_integers == "round_half_up"
     typed = _type_converter(kind, rules.formats, round_fractions)

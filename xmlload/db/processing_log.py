@@ -3,6 +3,7 @@ the document's rows. Resume skips what it lists; reprocess starts from its failu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from xmlload.outcome import DocumentOutcome
 TABLE_NAME = "processing_log"
 KEY_LIMIT = 512  # characters of a source key (a path or a row id)
 MESSAGE_LIMIT = 2000
+_BARE_ID = re.compile(r"^-?\d{1,19}$")
 
 
 def log_table(metadata: sa.MetaData, id_type: sa.types.TypeEngine, schema: str | None) -> sa.Table:
@@ -42,13 +44,19 @@ def log_table(metadata: sa.MetaData, id_type: sa.types.TypeEngine, schema: str |
 @dataclass
 class Previous:
     """What the log says before a chunk is written: attempts by source key, the document
-    ids these keys loaded successfully before (their rows are replaced; a failed entry has
-    no rows, and its id may be another key's document), and which other source key already
-    loaded each of the chunk's document ids (a duplicate document)."""
+    id each key loaded successfully before (its rows are replaced by a new success, kept
+    after a failed attempt; a failed entry has no rows, and its id may be another key's
+    document), and which other source key already loaded each of the chunk's document ids
+    (a duplicate document)."""
 
     attempts: dict[str, int] = field(default_factory=dict)
-    stale_ids: set[object] = field(default_factory=set)
+    loaded: dict[str, object] = field(default_factory=dict)
     owners: dict[object, str] = field(default_factory=dict)
+
+    def stale_ids(self, replaced_keys: Iterable[str]) -> list[object]:
+        """Document ids whose rows these keys' new versions replace; never another key's."""
+        ids = {self.loaded[key] for key in replaced_keys if key in self.loaded}
+        return list(ids - set(self.owners))
 
 
 class ProcessingLog:
@@ -74,14 +82,35 @@ class ProcessingLog:
             if key in wanted:
                 found.attempts[key] = attempts
                 if status == "success" and document_id is not None:
-                    found.stale_ids.add(document_id)
+                    found.loaded[key] = document_id
             elif status == "success" and document_id is not None:
                 found.owners[document_id] = key
-        found.stale_ids -= set(found.owners)  # never another key's rows
         return found
 
     def delete(self, connection: Connection, keys: Sequence[str]) -> None:
         connection.execute(self.table.delete().where(self.table.c.source_key.in_(keys)))
+
+    def note_failed_attempts(
+        self, connection: Connection, kept: Sequence[DocumentOutcome], previous: Previous,
+        run_id: str, worker: str,
+    ) -> None:  # fmt: skip
+        """A failed attempt at a document loaded before: its entry stays a success (its
+        rows stay), counts the attempt and says what failed."""
+        table = self.table
+        for outcome in kept:
+            message = f"rows of the earlier load kept: this attempt (run {run_id}) failed at "
+            message += f"{outcome.stage}: {outcome.message or ''}"
+            connection.execute(
+                table.update()
+                .where(table.c.source_key == outcome.source_key)
+                .values(
+                    stage=outcome.stage,
+                    message=message[:MESSAGE_LIMIT],
+                    attempts=previous.attempts[outcome.source_key] + 1,
+                    worker=worker,
+                    finished_at=outcome.finished_at or datetime.now(),
+                )
+            )
 
     @staticmethod
     def entries(
@@ -115,6 +144,26 @@ class ProcessingLog:
             batch = wanted[start : start + 500]
             found.update(connection.execute(sa.select(column).where(column.in_(batch))).scalars())
         return found
+
+    def adopt_bare_ids(self, connection: Connection, prefix: str) -> int:
+        """Give the prefix to keys that are bare row ids (written before keys named their
+        table): they become entries of the source that now resumes this log. Returns how
+        many; those whose prefixed key exists already are left as they were."""
+        column = self.table.c.source_key
+        bare = [
+            key
+            for key in connection.execute(sa.select(column).where(~column.contains("#"))).scalars()
+            if _BARE_ID.match(key)
+        ]
+        taken = self.logged_keys(connection, (prefix + key for key in bare))
+        bare = [key for key in bare if prefix + key not in taken]
+        for start in range(0, len(bare), 500):
+            connection.execute(
+                self.table.update()
+                .where(column.in_(bare[start : start + 500]))
+                .values(source_key=sa.literal(prefix).concat(column))
+            )
+        return len(bare)
 
     def failed_keys(self, connection: Connection, stage: str | None = None) -> list[str]:
         """Source keys of failed documents (optionally of one stage), in key order."""

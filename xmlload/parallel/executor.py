@@ -33,7 +33,6 @@ from xmlload.parallel.scheduler import Chunk, GivenUp, Scheduler
 from xmlload.parallel.worker import WorkerConfig
 from xmlload.settings import Settings
 from xmlload.sources import SourceItem
-from xmlload.sources.base import source_key
 
 WATCH_EVERY = 0.5  # seconds between looks at the board and the workers
 
@@ -155,7 +154,7 @@ class Executor(ABC):
                 self.submit(chunk, results)
             for event in [*signals.events(), *_ready(results)]:
                 scheduler.handle(event)
-            _record(scheduler, board, callbacks)
+            _record(scheduler, board, callbacks, self.config.source.key)
             if time.monotonic() - last_look < WATCH_EVERY:
                 continue
             last_look = time.monotonic()
@@ -166,19 +165,25 @@ class Executor(ABC):
             scheduler.tick()
             for name in scheduler.kills():
                 self.kill(snapshot, name)
-            _record(scheduler, board, callbacks)
+            _record(scheduler, board, callbacks, self.config.source.key)
             board.set_total(callbacks.current_total())
             callbacks.on_progress(board.snapshot())
 
 
-def _record(scheduler: Scheduler, board: ProgressBoard, callbacks: CoordinatorCallbacks) -> None:
-    """Count what the scheduler accepted: chunk reports, and documents given up."""
+def _record(
+    scheduler: Scheduler,
+    board: ProgressBoard,
+    callbacks: CoordinatorCallbacks,
+    key: Callable[[SourceItem], str],
+) -> None:
+    """Count what the scheduler accepted: chunk reports, and documents given up (logged
+    under `key` of their item)."""
     for report in scheduler.reports():
         board.add_results(report.documents, report.succeeded, report.documents - report.succeeded)
         callbacks.on_report(report)
     given_up = scheduler.given_up()
     if given_up:
-        callbacks.on_lost_documents([_lost_outcome(lost) for lost in given_up])
+        callbacks.on_lost_documents([_lost_outcome(lost, key(lost.item)) for lost in given_up])
         board.add_results(len(given_up), 0, len(given_up))
 
 
@@ -237,9 +242,9 @@ def hang_limit(doc_timeout: float) -> float:
     return doc_timeout + max(2.0, doc_timeout / 4) if doc_timeout > 0 else float("inf")
 
 
-def _lost_outcome(lost: GivenUp) -> DocumentOutcome:
+def _lost_outcome(lost: GivenUp, key: str) -> DocumentOutcome:
     what = "was killed or died" if lost.stage == "worker_crash" else "stopped responding"
-    outcome = DocumentOutcome(source_key(lost.item), datetime.now(), finished_at=datetime.now())
+    outcome = DocumentOutcome(key, datetime.now(), finished_at=datetime.now())
     outcome.fail(
         lost.stage, f"the worker processing this document {what} twice (last: {lost.worker})"
     )

@@ -45,16 +45,29 @@ def source_key(item: SourceItem) -> str:
 class SourceConfig:
     """Picklable description of a source; each worker opens its own reader from it."""
 
+    def key(self, item: SourceItem) -> str:
+        """The item's processing-log key: it names the document within every source."""
+        return source_key(item)
+
+    def item_of(self, key: str) -> SourceItem | None:
+        """The item a processing-log key names, or None when it is another source's."""
+        return key or None
+
+    def legacy_prefix(self) -> str | None:
+        """What keys of an older processing log lacked for this source (None: nothing)."""
+        return None
+
 
 @dataclass(frozen=True)
 class SourceDocument:
     item: SourceItem
     data: bytes | None
     error: str | None = None
+    key: str = ""  # the processing-log key; the item's own text unless the source names it
 
-    @property
-    def key(self) -> str:
-        return source_key(self.item)
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", source_key(self.item))
 
 
 class Source(Protocol):

@@ -1,11 +1,15 @@
 """XML files: a directory (searched recursively for .xml files, in any case, and
-gzip-compressed .xml.gz), a glob, or one file."""
+gzip-compressed .xml.gz, following symbolic links to directories once each), a glob, or
+one file. A listed name that is not a regular file (a FIFO, a socket, a broken link)
+fails as a document at the source stage, never silently."""
 
 from __future__ import annotations
 
 import glob
 import gzip
 import os
+import stat
+import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -42,12 +46,12 @@ class FileSource:
         if self._paths is None:
             root = Path(self.location).expanduser()
             if root.is_dir():
-                found = [canonical(path) for path in root.rglob("*") if _is_document(path)]
-            elif root.is_file():
+                found = [canonical(path) for path in _walk(root) if _is_document(path)]
+            elif root.exists():
                 found = [canonical(root)]
             else:
                 found = [canonical(p) for p in glob.glob(str(root), recursive=True)
-                         if Path(p).is_file()]  # fmt: skip
+                         if not Path(p).is_dir()]  # fmt: skip
                 if not found and not glob.has_magic(str(root)):
                     raise SettingsError(f"source {self.location!r}: no such file or directory")
             if self.shard is not None:
@@ -84,12 +88,42 @@ class FileSource:
         self._paths = None
 
 
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFDIR: "a directory",
+}
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every entry under root, following links to directories; a directory reached again
+    (a link cycle, or two links to one place) is listed once and said."""
+    seen: set[tuple[int, int]] = set()
+    for folder, directories, files in os.walk(root, followlinks=True):
+        status = os.stat(folder)
+        if (status.st_dev, status.st_ino) in seen:
+            print(f"warning: {folder} is a directory already listed (a link back); "
+                  "not listed again", file=sys.stderr)  # fmt: skip
+            directories.clear()
+            continue
+        seen.add((status.st_dev, status.st_ino))
+        for name in files:
+            yield Path(folder) / name
+
+
 def _is_document(path: Path) -> bool:
-    """XML files in a directory source: `.xml` in any case, gzip-compressed `.xml.gz` too."""
-    return path.name.lower().endswith(EXTENSIONS) and path.is_file()
+    """XML files in a directory source: `.xml` in any case, gzip-compressed `.xml.gz` too;
+    whatever kind of file they are (reading says if they are not regular files)."""
+    return path.name.lower().endswith(EXTENSIONS)
 
 
 def _read(path: Path) -> bytes:
+    kind = stat.S_IFMT(path.stat().st_mode)
+    if kind != stat.S_IFREG:
+        what = _KINDS.get(kind, "not a file")
+        raise OSError(f"{what}, not a regular file; xmlload reads regular files only")
     if not path.name.lower().endswith(".gz"):
         return path.read_bytes()
     with gzip.open(path, "rb") as file:

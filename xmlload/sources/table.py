@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
@@ -25,7 +28,39 @@ class TableSourceConfig(SourceConfig):
     xml_column: str = "xml"
     id_start: int | None = None
     id_end: int | None = None
-    shard: tuple[int, int] | None = None  # (K, N): only ids with id % N == K
+    shard: tuple[int, int] | None = None  # (K, N): only ids with id mod N == K (0 <= K < N)
+
+    @cached_property
+    def key_prefix(self) -> str:
+        """`DATABASE:TABLE#`: a row's key names its table as a file's key names its path,
+        so two tables (or databases) whose ids overlap never share a key."""
+        url = parse_url(self.url)
+        database = url.database or ""
+        if url.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
+            database = str(Path(database).expanduser().resolve())
+        return f"{database}:{self.table}#"
+
+    def key(self, item: SourceItem) -> str:
+        return f"{self.key_prefix}{item}"
+
+    def legacy_prefix(self) -> str | None:
+        """Logs before 0.2 keyed rows by their bare id."""
+        return self.key_prefix
+
+    def item_of(self, key: str) -> SourceItem | None:
+        if key.startswith(self.key_prefix) and _ID.match(key[len(self.key_prefix) :]):
+            return int(key[len(self.key_prefix) :])
+        return None
+
+
+_ID = re.compile(r"^-?\d{1,19}$")
+
+
+def shard_condition(column: sa.ColumnElement, shard: tuple[int, int]) -> sa.ColumnElement[bool]:
+    """Ids in shard K of N: SQL's `%` keeps the sign of a negative id, so it is shifted
+    into 0..N-1 as Python's is; every id belongs to exactly one shard."""
+    index, count = shard
+    return (column % count + count) % count == index
 
 
 def _table(config: TableSourceConfig) -> sa.TableClause:
@@ -68,8 +103,7 @@ class TableSource:
         if self.config.id_end is not None:
             conditions.append(self.id <= self.config.id_end)
         if self.config.shard is not None:
-            index, count = self.config.shard
-            conditions.append(self.id % count == index)
+            conditions.append(shard_condition(self.id, self.config.shard))
         return conditions
 
     def _run(self, statement: sa.Executable) -> list[sa.Row]:
@@ -106,17 +140,19 @@ class TableSource:
 
     def read(self, items: Sequence[SourceItem]) -> Iterator[SourceDocument]:
         rows = dict(self._run(sa.select(self.id, self.xml).where(self.id.in_(list(items)))))
+        key = self.config.key
         for item in items:
             if item not in rows:
-                yield SourceDocument(item, None, "source row not found")
+                yield SourceDocument(item, None, "source row not found", key(item))
                 continue
             value = rows[item]
             if value is None:
-                yield SourceDocument(item, b"")
+                data = b""
             elif isinstance(value, str):
-                yield SourceDocument(item, text_to_bytes(value))
+                data = text_to_bytes(value)
             else:
-                yield SourceDocument(item, bytes(value))
+                data = bytes(value)
+            yield SourceDocument(item, data, None, key(item))
 
     def describe(self) -> str:
         return f"table {self.config.table} at {mask_url(self.url)}"

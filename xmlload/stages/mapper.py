@@ -114,7 +114,11 @@ class DataMapper:
         has_data = False
         for column, get in source.pairs:
             try:
-                value = column.convert(get(elements, item))
+                try:
+                    raw = get(elements, item)
+                except (ExpressionError, ArithmeticError) as problem:
+                    raw = column.invalid(problem)  # an expression fed junk: NULL, counted
+                value = column.convert(raw)
             except (ValueProblem, ExpressionError, ArithmeticError) as problem:
                 raise DocumentError(
                     "map", f"{table.name}.{column.name} ({column.source}): {problem}"
@@ -141,10 +145,14 @@ class DataMapper:
                 )
         return values
 
-    @staticmethod
-    def _holds(table: CompiledTable, source: CompiledSource, elements: list[Any]) -> bool:
+    def _holds(self, table: CompiledTable, source: CompiledSource, elements: list[Any]) -> bool:
+        """Whether the row's `where` holds; junk it reads makes it unknown (no row, counted)
+        under `defaults.invalid: null`, else fails the document."""
         assert source.condition is not None
         try:
             return truth(source.condition(elements, None))
         except (ExpressionError, ArithmeticError) as problem:
-            raise DocumentError("map", f"{table.name} (where): {problem}") from None
+            if self.plan.contract.defaults.invalid != "null":
+                raise DocumentError("map", f"{table.name} (where): {problem}") from None
+            self.plan.notes.add("invalid: where unknown, no row", table.name)
+            return False

@@ -111,25 +111,32 @@ class MigrationEngine:
         self._retrying(attempt)
 
     def _write(self, outcomes: Sequence[DocumentOutcome]) -> None:
-        """Replace these documents: delete the rows their source keys loaded before (rows
-        exist only where the log says so, since rows and log entry commit together), refuse
-        a document id another source key already loaded, insert rows and log entries
-        through the dialect's bulk path."""
+        """Replace these documents: a success deletes the rows its source key loaded before
+        (rows exist only where the log says so, since rows and log entry commit together);
+        a failed attempt at a document loaded before keeps its rows and says so in its log
+        entry. A document id another source key already loaded is refused. Rows and log
+        entries go through the dialect's bulk path."""
         keys = [outcome.source_key for outcome in outcomes]
         ids = list({o.document_id for o in outcomes if o.document_id is not None})
         previous = self.log.previous(self.connection, keys, ids)
         _refuse_duplicates(outcomes, previous.owners)
-        if previous.stale_ids:
-            stale = list(previous.stale_ids)
+        kept = [o for o in outcomes if not o.succeeded and o.source_key in previous.loaded]
+        for outcome in kept:
+            outcome.kept_previous = True
+        replaced = [o for o in outcomes if not o.kept_previous]
+        stale = previous.stale_ids(o.source_key for o in replaced if o.succeeded)
+        if stale:
             for table in reversed(self.tables):
                 self.strategy.delete_documents(self.connection, table, self.id_column, stale)
-        if previous.attempts:
-            self.log.delete(self.connection, list(previous.attempts))
+        logged = [o.source_key for o in replaced if o.source_key in previous.attempts]
+        if logged:
+            self.log.delete(self.connection, logged)
         for table in self.tables:
-            rows = [row for o in outcomes if o.succeeded for row in o.rows.get(table.name, ())]
+            rows = [row for o in replaced if o.succeeded for row in o.rows.get(table.name, ())]
             self.strategy.insert_rows(self.connection, table, rows)
-        entries = self.log.entries(outcomes, previous, self.run_id, self.worker)
+        entries = self.log.entries(replaced, previous, self.run_id, self.worker)
         self.strategy.insert_rows(self.connection, self.log.table, entries)
+        self.log.note_failed_attempts(self.connection, kept, previous, self.run_id, self.worker)
 
 
 def _refuse_duplicates(outcomes: Sequence[DocumentOutcome], owners: dict[object, str]) -> None:
