@@ -150,7 +150,7 @@ def test_keyset_source_reads_use_top(monkeypatch, pyodbc_usable) -> None:
     first, second = recorder.statements
     assert first == (
         "SELECT TOP 2 staging.app_xml.app_id FROM staging.app_xml WHERE "
-        "staging.app_xml.app_id >= ? AND staging.app_xml.app_id % ? = ? "
+        "staging.app_xml.app_id >= ? AND (staging.app_xml.app_id % ? + ?) % ? = ? "
         "ORDER BY staging.app_xml.app_id"
     )
     assert "staging.app_xml.app_id > ?" in second

@@ -203,9 +203,11 @@ def test_database_rejection_fails_only_that_document(
     assert children in ([], [(443309,)])
 
 
-def test_a_document_that_now_fails_leaves_no_rows_behind(good_dir: Path, tmp_path: Path) -> None:
-    """Reprocessing a loaded document whose source became unreadable XML: the log says
-    failed and its old rows are gone, though this attempt could not read its id."""
+def test_a_document_that_now_fails_keeps_the_rows_loaded_before(
+    good_dir: Path, tmp_path: Path
+) -> None:
+    """Reprocessing a loaded document whose source became unreadable XML: only a successful
+    new version replaces a document, so its rows stay and the log says what failed."""
     target = f"sqlite:///{tmp_path / 't.db'}"
     assert run("--source", str(good_dir), "--target", target, "--create-tables") == 0
     broken = good_dir / "sample--142305.xml"
@@ -230,10 +232,10 @@ def test_a_document_that_now_fails_leaves_no_rows_behind(good_dir: Path, tmp_pat
         target,
         "SELECT status, stage, attempts FROM processing_log WHERE source_key = :k",
         k=str(broken),
-    ) == [("failed", "parse", 2)]
-    for table in ("app_base", "app_contact_base", "scores"):
-        assert query(target, f"SELECT count(*) FROM {table} WHERE app_id = 142305") == [(0,)]
-    assert query(target, "SELECT count(*) FROM app_base") == [(2,)]
+    ) == [("success", "parse", 2)]
+    for table in ("app_base", "app_contact_base"):
+        assert query(target, f"SELECT count(*) FROM {table} WHERE app_id = 142305") == [(1,)]
+    assert query(target, "SELECT count(*) FROM app_base") == [(3,)]
 
 
 @pytest.mark.parametrize("chunk_size", ["1", "10"])

@@ -3,10 +3,11 @@ run; shards and disjoint id ranges run side by side; killed runs stop counting."
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 import subprocess
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import yaml
 from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
 from tests.helpers import cli_command, query, table_run_args, table_source, wait_for_log
 from xmlload.cli import main
-from xmlload.db.run_registry import RunScope
+from xmlload.db.run_registry import RunScope, host_identity, utc_now
 
 
 @pytest.mark.parametrize(
@@ -95,12 +96,12 @@ def test_shards_run_side_by_side_and_tables_are_created_once(
 def test_a_killed_runs_row_stops_counting(tmp_path: Path) -> None:
     source, target = table_source(tmp_path, 20), f"sqlite:///{tmp_path / 't.db'}"
     assert main(["run", *table_run_args(source, target), "--limit", "5"]) == 0
-    long_ago = datetime.now() - timedelta(hours=1)
+    long_ago = utc_now() - timedelta(hours=1)
     with sqlite3.connect(tmp_path / "t.db") as connection:
         insert = "INSERT INTO processing_runs VALUES (?, '|', ?, ?, ?, ?)"
         connection.execute(insert, ("gone-run", "elsewhere", 1, long_ago, long_ago))
-        now = datetime.now()
-        connection.execute(insert, ("dead-here", socket.gethostname(), 999_999_999, now, now))
+        now = utc_now()
+        connection.execute(insert, ("dead-here", host_identity(), 999_999_999, now, now))
     assert main(["run", *table_run_args(source, target)]) == 0
     assert query(target, "SELECT count(*) FROM app_base") == [(20,)]
     assert query(target, "SELECT count(*) FROM processing_runs") == [(0,)]
@@ -115,3 +116,46 @@ def test_an_older_target_gets_the_registry_table(tmp_path: Path) -> None:
     assert main(["run", "--contract", str(contract_with(tmp_path)), "--source", source,
                  "--source-table", "docs", "--target", target]) == 0  # fmt: skip
     assert query(target, "SELECT count(*) FROM app_base") == [(5,)]
+
+
+def test_a_coordinator_in_another_time_zone_is_refused(tmp_path: Path) -> None:
+    source, target = table_source(tmp_path, 200), f"sqlite:///{tmp_path / 't.db'}"
+    command = cli_command("run", *table_run_args(source, target, slow_contract(tmp_path)))
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "TZ": "America/Los_Angeles"})  # fmt: skip
+    wait_for_log(target, 10, first)
+    second = subprocess.run(cli_command("run", *table_run_args(source, target)),
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "TZ": "Asia/Tokyo"})  # fmt: skip
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert "another run is loading this target" in second.stderr
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 0, stderr.decode()[-2000:]
+    assert query(target, "SELECT count(*), max(attempts) FROM processing_log") == [(200, 1)]
+
+
+def test_a_live_run_on_this_host_name_in_another_pid_namespace_counts(tmp_path: Path) -> None:
+    source, target = table_source(tmp_path, 5), f"sqlite:///{tmp_path / 't.db'}"
+    assert main(["run", *table_run_args(source, target), "--limit", "1"]) == 0
+    elsewhere = f"{socket.gethostname()} (pid [1])"  # a container with the same host name
+    assert elsewhere != host_identity()
+    with sqlite3.connect(tmp_path / "t.db") as connection:
+        now = utc_now()
+        connection.execute("INSERT INTO processing_runs VALUES (?, '||', ?, ?, ?, ?)",
+                           ("in-a-container", elsewhere, 999_999_999, now, now))  # fmt: skip
+    assert main(["run", *table_run_args(source, target)]) == 2
+    assert query(target, "SELECT count(*) FROM processing_log") == [(1,)]
+
+
+def test_a_run_whose_registration_is_deleted_stops(tmp_path: Path) -> None:
+    source, target = table_source(tmp_path, 400), f"sqlite:///{tmp_path / 't.db'}"
+    command = cli_command("run", *table_run_args(source, target, slow_contract(tmp_path)))
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_log(target, 10, first)
+    with sqlite3.connect(tmp_path / "t.db") as connection:
+        connection.execute("DELETE FROM processing_runs")
+    stdout, stderr = first.communicate(timeout=120)
+    assert first.returncode == 4, stderr[-2000:]
+    assert "registration in processing_runs vanished" in stdout
+    (logged,) = query(target, "SELECT count(*) FROM processing_log")[0]
+    assert logged < 400

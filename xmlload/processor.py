@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType
@@ -116,7 +117,9 @@ class ProductionProcessor:
             try:
                 self._adopt_legacy_keys()
                 signals = _Signals(handle_signals, ignore_signals_after_stop)
-                return self._run(run_id, on_report, source, items, planned, console, signals)
+                return self._run(
+                    run_id, on_report, source, items, planned, console, signals, registry.vanished
+                )
             finally:
                 registry.release()
         finally:
@@ -187,6 +190,7 @@ class ProductionProcessor:
         planned: int,
         console: Console | None,
         signals: _Signals,
+        vanished: threading.Event,
     ) -> RunSummary:
         summary = RunSummary(
             run_id, source.describe(), mask_url(self.target_url), workers=self.settings.workers
@@ -219,11 +223,15 @@ class ProductionProcessor:
                 coordinator.run(
                     chunks,
                     summary.planned,
-                    StopControl(stop.stop_requested, stop.terminate_requested),
+                    StopControl(
+                        lambda: stop.stop_requested() or vanished.is_set(),
+                        stop.terminate_requested,
+                    ),
                     callbacks,
                 )
             summary.finish(coordinator.worker_stats, coordinator.peak_rss)
             summary.target_lost = coordinator.target_lost
+            summary.registration_vanished = vanished.is_set()
             summary.workers_recycled = coordinator.recycled
         finally:
             signals.restore()

@@ -36,6 +36,7 @@ class RunSummary:
     elapsed: float = 0.0
     stopped_by: str | None = None
     target_lost: str | None = None  # the run stopped because the target took no writes
+    registration_vanished: bool = False  # the run stopped: its processing_runs row is gone
     busy_seconds: float = 0.0
     stage_seconds_by_worker: dict[str, Counter[str]] = field(default_factory=dict)
     worker_stats: dict[str, WorkerEntry] = field(default_factory=dict)
@@ -104,7 +105,7 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        if self.target_lost is not None:
+        if self.target_lost is not None or self.registration_vanished:
             return EXIT_TARGET_LOST
         if self.stopped_by == "SIGINT":
             return EXIT_SIGINT
@@ -116,6 +117,8 @@ class RunSummary:
         state = f"stopped by {self.stopped_by}" if self.stopped_by else "finished"
         if self.target_lost is not None:
             state = "stopped: the target took no more writes"
+        elif self.registration_vanished:
+            state = "stopped: its registration in processing_runs vanished"
         console.print(
             f"[bold]Run {self.run_id} {state}[/]: {self.documents:,} documents in "
             f"{self.elapsed:.1f} s ({self.docs_per_second:,.1f} docs/s overall, "
@@ -135,6 +138,12 @@ class RunSummary:
         if self.target_lost is not None:
             console.print(
                 f"[bold red]{self.target_lost}[/]\nNothing half-written; `run` again to resume."
+            )
+        if self.registration_vanished:
+            console.print(
+                "[bold red]This run's row in processing_runs was deleted (by hand, or by "
+                "another run that took it for stale): it stopped so that two runs never load "
+                "the same documents.[/] Nothing half-written; `run` again to resume."
             )
         if self.workers_recycled:
             console.print(f"workers replaced over --max-worker-memory: {self.workers_recycled}")

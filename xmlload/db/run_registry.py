@@ -4,7 +4,9 @@ A run claims its scope (the whole source, a shard `K/N`, an id range) before any
 starts; a second run whose scope overlaps a live one is refused with a message naming it,
 so nothing is loaded twice. Shards and disjoint id ranges run side by side. A live run
 refreshes its row every few seconds; a row not refreshed for a minute (the run was killed),
-or of a process that no longer exists on this host, does not count.
+or of a process that no longer exists on this host and in this PID namespace, does not
+count. Times are UTC, whatever the time zone of each coordinator. A run whose row vanished
+(deleted by hand, or taken as stale) notices at its next refresh and stops.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psutil
 import sqlalchemy as sa
@@ -28,6 +30,21 @@ log = logging.getLogger(__name__)
 TABLE_NAME = "processing_runs"
 REFRESH_EVERY = 5.0  # seconds
 STALE_AFTER = timedelta(seconds=60)
+
+
+def utc_now() -> datetime:
+    """Naive UTC: comparable between coordinators in any time zone."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def host_identity() -> str:
+    """This host, and its PID namespace where there is one: a PID is only checked on the
+    host and namespace that wrote it (another container may share the host name)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()} ({namespace.replace(':', ' ')})"
 
 
 def runs_table(metadata: sa.MetaData, schema: str | None) -> sa.Table:
@@ -96,11 +113,12 @@ class RunRegistry:
             table.create(connection, checkfirst=True)
         self.run_id: str | None = None
         self._stop = threading.Event()
+        self.vanished = threading.Event()  # this run's row is gone: the run must stop
         self._refresher: threading.Thread | None = None
 
     def claim(self, run_id: str, scope: RunScope) -> None:
         """Register this run, or raise SettingsError naming the live run it overlaps."""
-        table, now = self.table, datetime.now()
+        table, now = self.table, utc_now()
         with self.engine.begin() as connection:
             self.strategy.lock_table(connection, table)
             for row in connection.execute(sa.select(table)).all():
@@ -110,7 +128,7 @@ class RunRegistry:
                     raise SettingsError(
                         f"another run is loading this target: run {row.run_id} "
                         f"({RunScope.parse(row.scope)}) on {row.host}, pid {row.pid}, "
-                        f"started {row.started_at:%Y-%m-%d %H:%M:%S}, last seen "
+                        f"started {row.started_at:%Y-%m-%d %H:%M:%S} UTC, last seen "
                         f"{(now - row.seen_at).total_seconds():.0f} s ago. Wait for it, or "
                         "split the work with --shard K/N or --id-start/--id-end."
                     )
@@ -118,7 +136,7 @@ class RunRegistry:
                 table.insert().values(
                     run_id=run_id,
                     scope=scope.encode(),
-                    host=socket.gethostname(),
+                    host=host_identity(),
                     pid=os.getpid(),
                     started_at=now,
                     seen_at=now,
@@ -148,16 +166,20 @@ class RunRegistry:
         while not self._stop.wait(REFRESH_EVERY):
             try:
                 with self.engine.begin() as connection:
-                    connection.execute(
+                    found = connection.execute(
                         self.table.update()
                         .where(self.table.c.run_id == self.run_id)
-                        .values(seen_at=datetime.now())
-                    )
+                        .values(seen_at=utc_now())
+                    ).rowcount
             except sa.exc.DBAPIError as error:  # the run itself notices a lost target
                 log.warning("could not refresh run %s: %s", self.run_id, error)
+                continue
+            if found == 0:
+                self.vanished.set()
+                return
 
     @staticmethod
     def _stale(row: sa.Row, now: datetime) -> bool:
         if now - row.seen_at > STALE_AFTER:
             return True
-        return row.host == socket.gethostname() and not psutil.pid_exists(row.pid)
+        return row.host == host_identity() and not psutil.pid_exists(row.pid)
