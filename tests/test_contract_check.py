@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from tests.conftest import CONTRACT, MYSQL_URL, POSTGRES_URL, contract_with
 from xmlload.cli import main
 from xmlload.contract.loader import load_plan
-from xmlload.db.target import prepare_target
+from xmlload.db.check import prepare_target
 from xmlload.db.urls import parse_url
 
 

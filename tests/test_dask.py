@@ -236,3 +236,43 @@ def test_executor_dask_without_a_scheduler_starts_a_local_cluster(
                          "ORDER BY status") == [("failed", 1), ("success", 81)]  # fmt: skip
     workers = json.loads((tmp_path / "r.json").read_text())["workers"]
     assert all(name.startswith("tcp://127.0.0.1:") for name in workers)
+
+
+def _allowed_failures(cluster: Cluster, value: int | None = None) -> int:
+    from distributed import Client
+
+    def read_or_set(dask_scheduler, value=value):  # runs on the scheduler
+        if value is not None:
+            dask_scheduler.allowed_failures = value
+        return dask_scheduler.allowed_failures
+
+    with Client(cluster.address, timeout=30) as client:
+        return client.run_on_scheduler(read_or_set)
+
+
+def test_allowed_failures_come_back_after_the_coordinator_is_killed(
+    cluster: Cluster, generated: str, postgres_schema: str
+) -> None:
+    cluster.wait_for_workers(2)
+    original = _allowed_failures(cluster)
+    _allowed_failures(cluster, 7)  # a value of the cluster's own, not the default
+    try:
+        source = ["--source", POSTGRES_URL, "--source-table", f"{postgres_schema}_src"]
+        command = dask_run(cluster, generated, source)
+        seen: list[int] = []
+
+        def kill(process: subprocess.Popen) -> None:
+            seen.append(_allowed_failures(cluster))  # held at 0 while the run is live
+            process.kill()
+
+        process = run_with_fault(command, postgres_schema, kill, at=(100,))
+        assert process.returncode == -signal.SIGKILL and seen == [0]
+        deadline = time.monotonic() + 30
+        while _allowed_failures(cluster) != 7 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _allowed_failures(cluster) == 7
+        finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert finished.returncode == 3, finished.stderr[-2000:]  # the bad documents
+        assert _allowed_failures(cluster) == 7
+    finally:
+        _allowed_failures(cluster, original)

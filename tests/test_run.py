@@ -13,7 +13,7 @@ from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
 from tests.helpers import query, row_id, table_contents, table_run_args
 from xmlload.cli import main
 from xmlload.contract.loader import load_plan
-from xmlload.db.target import prepare_target
+from xmlload.db.check import prepare_target
 from xmlload.db.urls import parse_url
 from xmlload.errors import SettingsError
 from xmlload.generate import DocumentGenerator, write_table
@@ -52,8 +52,8 @@ def test_missing_tables_are_a_clear_error_before_reading(
     target = f"sqlite:///{tmp_path / 't.db'}"
     assert run("--source", str(good_dir), "--target", target) == 2
     error = capsys.readouterr().err
-    assert "table app_base is missing" in error and "--create-tables" in error
-    assert "table processing_log is missing" in error
+    assert "ERROR app_base: table is missing" in error and "--create-tables" in error
+    assert "ERROR processing_log: table is missing" in error
 
 
 def test_unreachable_database_masks_the_password(good_dir: Path, capsys) -> None:

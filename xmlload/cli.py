@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
 from xmlload import __version__
 from xmlload.contract.loader import load_plan
+from xmlload.db.target import describe_db_error
 from xmlload.db.urls import mask_url
 from xmlload.errors import XmlloadError
 from xmlload.outcome import STAGES
@@ -505,4 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, console)
     except XmlloadError as error:  # contract, settings, target: nothing was loaded
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except DBAPIError as error:  # a database refusal no stage turned into its own error
+        print(f"error: database: {describe_db_error(error)}", file=sys.stderr)
         return EXIT_USAGE

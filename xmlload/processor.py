@@ -19,9 +19,10 @@ from sqlalchemy.exc import DBAPIError
 
 from xmlload.contract.compiler import Plan
 from xmlload.contract.loader import load_plan
+from xmlload.db.check import prepare_target
 from xmlload.db.processing_log import ProcessingLog
 from xmlload.db.run_registry import RunRegistry, RunScope, runs_table
-from xmlload.db.target import connect_engine, describe_db_error, prepare_target, target_schema
+from xmlload.db.target import connect_engine, describe_db_error, target_schema
 from xmlload.db.urls import mask_url, parse_url
 from xmlload.document_keys import DocumentKeys
 from xmlload.errors import SettingsError, TargetError, TargetLostError
@@ -154,6 +155,12 @@ class ProductionProcessor:
         try:
             registry = RunRegistry(strategy, engine, runs_table(sa.MetaData(), schema))
             registry.claim(run_id, scope)
+        except DBAPIError as error:
+            engine.dispose()
+            raise TargetError(
+                f"target {mask_url(self.target_url)}: cannot register the run in "
+                f"processing_runs: {describe_db_error(error)}"
+            ) from None
         except BaseException:
             engine.dispose()
             raise
@@ -274,9 +281,9 @@ class ProductionProcessor:
         any that match none."""
         return self.keys.resolve(keys)
 
-    def _logged(self, engine: Engine, log: ProcessingLog, page: list[SourceItem]) -> set[str]:
-        """Which of these items the log already has; TargetLostError when the target is
-        gone (the run stops as after a signal)."""
+    def _logged(self, engine: Engine, log: ProcessingLog, page: list[SourceItem]) -> dict[str, str]:
+        """Which of these items the log already has (key -> status); TargetLostError when
+        the target is gone (the run stops as after a signal)."""
         try:
             with engine.connect() as connection:
                 return log.logged_keys(connection, map(self.source_config.key, page))
@@ -296,6 +303,7 @@ class ProductionProcessor:
                 if settings.resume:
                     done = self._logged(engine, log, page)
                     summary.skipped_already_logged += len(done)
+                    summary.skipped_failed += sum(status == "failed" for status in done.values())
                     page = [item for item in page if self.source_config.key(item) not in done]
                 if remaining is not None:
                     page = page[:remaining]

@@ -24,6 +24,7 @@ class RunSummary:
     workers: int = 1
     planned: int = 0
     skipped_already_logged: int = 0
+    skipped_failed: int = 0  # of those, documents whose last attempt failed
     documents: int = 0
     succeeded: int = 0
     failed_by_stage: Counter[str] = field(default_factory=Counter)
@@ -133,6 +134,11 @@ class RunSummary:
             console.print(
                 f"[bold yellow]{truncated:,} values were cut to their column's length[/] "
                 f"({', '.join(columns)}): see `Values changed while loading` below"
+            )
+        if self.skipped_failed:
+            console.print(
+                f"[bold yellow]{self.skipped_failed:,} of the skipped documents had failed "
+                "before[/]: `xmlload reprocess --failed` (same options) retries them"
             )
         console.print(f"source: {self.source}\ntarget: {self.target}")
         if self.target_lost is not None:

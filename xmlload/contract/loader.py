@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from xmlload.contract.compiler import Location, Plan, compile_contract
+from xmlload.contract.depth import MAX_DEPTH, deepest_line
 from xmlload.contract.model import Contract
 from xmlload.errors import ContractError
 
@@ -38,9 +39,13 @@ def _read(path: Path) -> tuple[Any, dict[Location, int]]:
         raise ContractError(str(path), [f"cannot read: {error.strerror}"]) from None
     except UnicodeDecodeError as error:
         raise ContractError(str(path), [f"not UTF-8 text: {error}"]) from None
+    if (line := deepest_line(text, MAX_DEPTH)) is not None:
+        raise ContractError(str(path), [f"{path}:{line}: nested more than {MAX_DEPTH} levels deep"])
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise ContractError(str(path), [f"{path}: nested too deeply to read"]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""

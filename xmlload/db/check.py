@@ -1,5 +1,6 @@
-"""`xmlload contract check`: compare the contract with a live database, column by column,
-and say which differences would make loads fail."""
+"""Compare the contract with a live database, column by column, and say which differences
+would make loads fail: `xmlload contract check`, and the check every run makes (after
+creating what is missing, with --create-tables) before any document is read."""
 
 from __future__ import annotations
 
@@ -133,19 +134,53 @@ def _table_differences(inspector: Any, table: sa.Table, dialect: sa.Dialect) -> 
     return found
 
 
+def _differences(connection: sa.Connection, plan: Plan) -> list[Difference]:
+    schema = target_schema(plan)
+    inspector = sa.inspect(connection)
+    return [
+        difference
+        for table in [*schema.tables, schema.log]
+        for difference in _table_differences(inspector, table, connection.dialect)
+    ]
+
+
+def prepare_target(url: URL, plan: Plan, create: bool) -> None:
+    """Create missing tables (create=True), then refuse (TargetError) a target whose tables
+    differ from the contract in a way that would fail loads, listing every difference."""
+    strategy, engine = connect_engine(url)
+    try:
+        with engine.begin() as connection:
+            if create:
+                strategy.serialize_ddl(connection)
+                if plan.contract.target_schema:
+                    strategy.create_schema(connection, plan.contract.target_schema)
+                target_schema(plan).metadata.create_all(connection)
+        with engine.connect() as connection:
+            fatal = [d for d in _differences(connection, plan) if d.fatal]
+    except DBAPIError as error:
+        raise TargetError(f"target {mask_url(url)}: {describe_db_error(error)}") from None
+    finally:
+        engine.dispose()
+    if fatal:
+        listed = "\n  ".join(str(d) for d in fatal)
+        advice = (
+            "existing tables are never altered: fix or drop them"
+            if create
+            else "run with --create-tables to create missing tables"
+        )
+        raise TargetError(
+            f"target {mask_url(url)} does not match the contract ({advice}; "
+            f"`xmlload contract check` lists every difference):\n  {listed}"
+        )
+
+
 def check_target(url: URL, plan: Plan) -> list[Difference]:
     """Every difference between the contract's tables (and the processing log) and the
     live database."""
-    schema = target_schema(plan)
     _, engine = connect_engine(url)
     try:
         with engine.connect() as connection:
-            inspector = sa.inspect(connection)
-            return [
-                difference
-                for table in [*schema.tables, schema.log]
-                for difference in _table_differences(inspector, table, connection.dialect)
-            ]
+            return _differences(connection, plan)
     except DBAPIError as error:
         raise TargetError(f"target {mask_url(url)}: {describe_db_error(error)}") from None
     finally:

@@ -135,14 +135,14 @@ class ProcessingLog:
             for outcome in outcomes
         ]
 
-    def logged_keys(self, connection: Connection, keys: Iterable[str]) -> set[str]:
-        """Which of these source keys already have an entry (any status)."""
+    def logged_keys(self, connection: Connection, keys: Iterable[str]) -> dict[str, str]:
+        """Which of these source keys already have an entry: key -> its status."""
         wanted = list(keys)
-        found: set[str] = set()
-        column = self.table.c.source_key
+        found: dict[str, str] = {}
+        key, status = self.table.c.source_key, self.table.c.status
         for start in range(0, len(wanted), 500):
             batch = wanted[start : start + 500]
-            found.update(connection.execute(sa.select(column).where(column.in_(batch))).scalars())
+            found.update(connection.execute(sa.select(key, status).where(key.in_(batch))).all())
         return found
 
     def adopt_bare_ids(self, connection: Connection, prefix: str) -> int:

@@ -1,5 +1,5 @@
-"""The target database as the contract sees it: its tables, the processing log, and the
-check (or creation) done once before any document is read."""
+"""The target database as the contract sees it: its tables, the processing log, and how
+to connect to it."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from xmlload.contract.compiler import Plan
 from xmlload.contract.schema import build_metadata, sql_type
 from xmlload.db.dialects import DialectStrategy, strategy_for
 from xmlload.db.processing_log import log_table
-from xmlload.db.urls import mask_url
-from xmlload.errors import TargetError
 
 
 @dataclass
@@ -41,42 +39,3 @@ def describe_db_error(error: SQLAlchemyError) -> str:
 def connect_engine(url: URL, client: str = "xmlload") -> tuple[DialectStrategy, Engine]:
     strategy = strategy_for(url)
     return strategy, strategy.create_engine(url, client)
-
-
-def prepare_target(url: URL, plan: Plan, create: bool) -> None:
-    """Create missing tables (create=True) or fail with the list of what is missing."""
-    strategy, engine = connect_engine(url)
-    schema = target_schema(plan)
-    try:
-        with engine.begin() as connection:
-            if create:
-                strategy.serialize_ddl(connection)
-                if plan.contract.target_schema:
-                    strategy.create_schema(connection, plan.contract.target_schema)
-                schema.metadata.create_all(connection)
-                return
-            missing = _missing(connection, schema)
-    except DBAPIError as error:
-        raise TargetError(f"target {mask_url(url)}: {describe_db_error(error)}") from None
-    finally:
-        engine.dispose()
-    if missing:
-        listed = "; ".join(missing)
-        raise TargetError(
-            f"target {mask_url(url)} does not match the contract: {listed}. "
-            "Run with --create-tables to create missing tables."
-        )
-
-
-def _missing(connection: sa.Connection, schema: TargetSchema) -> list[str]:
-    inspector = sa.inspect(connection)
-    problems = []
-    for table in [*schema.tables, schema.log]:
-        if not inspector.has_table(table.name, schema=table.schema):
-            problems.append(f"table {table.fullname} is missing")
-            continue
-        present = {column["name"] for column in inspector.get_columns(table.name, table.schema)}
-        absent = [column.name for column in table.columns if column.name not in present]
-        if absent:
-            problems.append(f"table {table.fullname} lacks columns {', '.join(absent)}")
-    return problems

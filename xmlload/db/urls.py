@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from xmlload.errors import SettingsError
 
@@ -19,8 +20,27 @@ DEFAULT_DRIVERS = {
 }
 
 
+SCHEMES = ("postgresql", "mysql", "mariadb", "mssql", "sqlite")
+# driver module -> the package that installs it
+DRIVER_PACKAGES = {
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary",
+    "pg8000": "pg8000",
+    "asyncpg": "asyncpg",
+    "pymysql": "PyMySQL",
+    "mysqldb": "mysqlclient",
+    "mysqlconnector": "mysql-connector-python",
+    "mariadbconnector": "mariadb",
+    "pyodbc": "pyodbc",
+    "pymssql": "pymssql",
+    "oracledb": "oracledb",
+    "cx_oracle": "cx_Oracle",
+}
+
+
 def parse_url(text: str) -> URL:
-    """A SQLAlchemy URL; a bare file path means SQLite; default drivers filled in."""
+    """A SQLAlchemy URL; a bare file path means SQLite; default drivers filled in. A scheme
+    nobody knows, or a driver that is not installed, is a SettingsError saying which."""
     if "://" not in text:
         return make_url(f"sqlite:///{Path(text).expanduser()}")
     try:
@@ -28,7 +48,38 @@ def parse_url(text: str) -> URL:
     except ArgumentError:
         raise SettingsError(f"not a database URL: {mask_text(text)}") from None
     driver = DEFAULT_DRIVERS.get(url.drivername)
-    return url.set(drivername=driver) if driver else url
+    url = url.set(drivername=driver) if driver else url
+    _check_scheme(url, text)
+    return url
+
+
+def _check_scheme(url: URL, text: str) -> None:
+    try:
+        url.get_dialect()
+    except NoSuchModuleError:
+        scheme = url.drivername.partition("+")[0]
+        close = difflib.get_close_matches(scheme, SCHEMES, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise SettingsError(
+            f"unknown database scheme {url.drivername!r} in {mask_text(text)}{hint}; "
+            f"supported: {', '.join(SCHEMES)}, each optionally +driver"
+        ) from None
+
+
+def check_driver(url: URL) -> None:
+    """SettingsError naming the package to install when the URL's driver is missing."""
+    dialect = url.get_dialect()
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:
+        module = dialect.driver
+        package = DRIVER_PACKAGES.get(module, module)
+        default = DEFAULT_DRIVERS.get(url.get_backend_name())
+        instead = f", or use {default}://" if default and default != url.drivername else ""
+        raise SettingsError(
+            f"the driver {module!r} for {url.drivername}:// is not installed "
+            f"({error}): pip install {package}{instead}"
+        ) from None
 
 
 # PWD=...; or Password=...; inside an ODBC connection string (`odbc_connect=`)

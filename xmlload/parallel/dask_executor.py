@@ -5,9 +5,11 @@
 (dask_worker.py), which builds the pipeline once per thread; tasks carry chunks of ids or
 paths, never XML. Back-pressure is the Scheduler's: two chunks in flight per worker thread.
 
-Faults: the cluster's allowed-failures is set to 0 for the run (restored after), so a
-chunk whose worker died comes straight back as KilledWorker and the Scheduler retries its
-documents one by one (ChunkLost). A worker silent past the hang limit is restarted through
+Faults: the cluster's allowed-failures is 0 while xmlload runs use it, so a chunk whose
+worker died comes straight back as KilledWorker and the Scheduler retries its documents one
+by one (ChunkLost). Its original value is kept on the Dask scheduler, with the clients
+holding it, and comes back when the last of them ends or disconnects (a coordinator killed
+with SIGKILL included). A worker silent past the hang limit is restarted through
 its nanny. A scheduler that goes away ends the run with ClusterLostError.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 
 from distributed import Client, LocalCluster
 from distributed.comm import CommClosedError
+from distributed.diagnostics.plugin import SchedulerPlugin
 from distributed.scheduler import KilledWorker
 
 from xmlload.errors import ClusterLostError, SettingsError
@@ -39,10 +42,40 @@ LOST_AFTER = 10.0  # seconds without the scheduler before the run ends
 REGISTER_ATTEMPTS = 3  # a worker dying while the plugin is installed closes the call
 
 
-def _set_allowed_failures(dask_scheduler: Any, value: int) -> int:
-    previous: int = dask_scheduler.allowed_failures
-    dask_scheduler.allowed_failures = value
-    return previous
+class FailureHold(SchedulerPlugin):
+    """On the Dask scheduler: allowed-failures stays 0 while an xmlload client holds it; the
+    value it had before the first hold comes back when the last holder releases it or
+    disconnects."""
+
+    name = "xmlload-allowed-failures"
+
+    def __init__(self, original: int) -> None:
+        self.original = original
+        self.holders: set[str] = set()
+
+    def remove_client(self, scheduler: Any, client: str) -> None:
+        self.release(scheduler, client)
+
+    def release(self, scheduler: Any, client: str) -> None:
+        self.holders.discard(client)
+        if not self.holders:
+            scheduler.allowed_failures = self.original
+            scheduler.remove_plugin(name=self.name)
+
+
+def hold_allowed_failures(dask_scheduler: Any, client: str) -> None:
+    plugin = dask_scheduler.plugins.get(FailureHold.name)
+    if plugin is None:
+        plugin = FailureHold(dask_scheduler.allowed_failures)
+        dask_scheduler.add_plugin(plugin, name=FailureHold.name)
+    plugin.holders.add(client)
+    dask_scheduler.allowed_failures = 0
+
+
+def release_allowed_failures(dask_scheduler: Any, client: str) -> None:
+    plugin = dask_scheduler.plugins.get(FailureHold.name)
+    if plugin is not None:
+        plugin.release(dask_scheduler, client)
 
 
 class DaskExecutor(Executor):
@@ -55,7 +88,7 @@ class DaskExecutor(Executor):
         self.futures: dict[int, Any] = {}
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.losses: queue.Queue[Event] = queue.Queue()
-        self.allowed_failures: int | None = None
+        self.holding_failures = False
         self.disconnected_at: float | None = None
         self.subscribed = False
 
@@ -82,7 +115,8 @@ class DaskExecutor(Executor):
         self.workers = threads
         self.client.subscribe_topic(self.name, lambda event: self.messages.put(event[1]))
         self.subscribed = True
-        self.allowed_failures = self.client.run_on_scheduler(_set_allowed_failures, value=0)
+        self.client.run_on_scheduler(hold_allowed_failures, client=self.client.id)
+        self.holding_failures = True
         return {}
 
     def launch(self, board: ProgressBoard) -> None:
@@ -108,8 +142,9 @@ class DaskExecutor(Executor):
             self._record_memory()
             self.client.unregister_worker_plugin(self.name)  # closes the workers' engines
             self.client.set_metadata([self.name], None)  # the started-chunk notes
-            if self.allowed_failures is not None:
-                self.client.run_on_scheduler(_set_allowed_failures, value=self.allowed_failures)
+            if self.holding_failures:
+                self.client.run_on_scheduler(release_allowed_failures, client=self.client.id)
+                self.holding_failures = False
 
     def shutdown(self) -> None:
         if self.client is not None:

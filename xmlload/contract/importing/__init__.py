@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from xmlload.contract.depth import MAX_DEPTH, deepest_line
 from xmlload.contract.importing.assemble import assemble
 from xmlload.contract.importing.reference import ReferenceContract
 from xmlload.errors import ContractError
@@ -35,6 +36,10 @@ def import_contract(path: str | Path, fix_defects: bool = False) -> ImportResult
         raw = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return ImportResult("", [f"{file}: cannot read: {error}"])
+    if (line := deepest_line(raw, MAX_DEPTH)) is not None:
+        return ImportResult(
+            "", [f"{file}:{line}: nested more than {MAX_DEPTH} levels deep; not a contract"]
+        )
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as error:

@@ -13,6 +13,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema, DropSchema
 
+from xmlload.db.urls import check_driver
+
 
 class DialectStrategy:
     backend = "default"
@@ -24,11 +26,14 @@ class DialectStrategy:
     def create_engine(self, url: URL, client: str = "xmlload") -> Engine:
         """An engine whose connections name themselves `client` where the server shows it
         (a run's connections carry its run id, so an operator can tell runs apart)."""
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool, **self.engine_options(client))
+        check_driver(url)
+        options = self.engine_options(client, url)
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool, **options)
         self.configure(engine)
         return engine
 
-    def engine_options(self, client: str) -> dict[str, Any]:
+    def engine_options(self, client: str, url: URL | None = None) -> dict[str, Any]:
+        """Keyword arguments for `create_engine`; `url` is the target's, for what it sets."""
         return {}
 
     def configure(self, engine: Engine) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
 from xmlload.db.dialects.base import DialectStrategy
@@ -16,7 +16,7 @@ TRANSIENT_SQLSTATES = {"40001", "HYT00", "HYT01", "08S01", "08001", "08003", "08
 class MSSQLStrategy(DialectStrategy):
     backend = "mssql"
 
-    def engine_options(self, client: str) -> dict[str, Any]:
+    def engine_options(self, client: str, url: URL | None = None) -> dict[str, Any]:
         return {"fast_executemany": True}
 
     def is_transient(self, error: DBAPIError) -> bool:

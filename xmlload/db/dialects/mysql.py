@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import DropSchema
 
@@ -26,7 +26,7 @@ class MySQLStrategy(DialectStrategy):
     backend = "mysql"
     packet_margin = 64 * 1024  # room for the statement text around the values
 
-    def engine_options(self, client: str) -> dict[str, Any]:
+    def engine_options(self, client: str, url: URL | None = None) -> dict[str, Any]:
         wait = f"SET SESSION innodb_lock_wait_timeout = {self.lock_wait_seconds:.0f}"
         return {"connect_args": {"charset": "utf8mb4", "init_command": wait}}
 
@@ -70,7 +70,7 @@ class MySQLStrategy(DialectStrategy):
 class MySQLODBCStrategy(MySQLStrategy):
     """MySQL/MariaDB through pyodbc (e.g. Debian's odbc-mariadb): errors carry SQLSTATEs."""
 
-    def engine_options(self, client: str) -> dict[str, Any]:
+    def engine_options(self, client: str, url: URL | None = None) -> dict[str, Any]:
         return {}
 
     def is_transient(self, error: DBAPIError) -> bool:

@@ -23,8 +23,11 @@ UNAVAILABLE_SQLSTATES = {"53100", "53200", "25006", "58030"}
 class PostgreSQLStrategy(DialectStrategy):
     backend = "postgresql"
 
-    def engine_options(self, client: str) -> dict[str, Any]:
-        options = f"-c lock_timeout={self.lock_wait_seconds * 1000:.0f}"
+    def engine_options(self, client: str, url: sa.URL | None = None) -> dict[str, Any]:
+        """Server options the URL sets (`?options=-c ...`) are kept, before ours."""
+        given = url.query.get("options", "") if url is not None else ""
+        given = " ".join(given) if isinstance(given, tuple) else given
+        options = f"{given} -c lock_timeout={self.lock_wait_seconds * 1000:.0f}".strip()
         return {"connect_args": {"application_name": client[:63], "options": options}}
 
     def is_transient(self, error: DBAPIError) -> bool:

@@ -25,7 +25,7 @@ SQLITE_UNAVAILABLE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_
 class SQLiteStrategy(DialectStrategy):
     backend = "sqlite"
 
-    def engine_options(self, client: str) -> dict[str, Any]:
+    def engine_options(self, client: str, url: URL | None = None) -> dict[str, Any]:
         return {"connect_args": {"timeout": self.lock_wait_seconds}}
 
     def configure(self, engine: Engine) -> None:
