@@ -207,3 +207,29 @@ def test_verify_reports_differences(corpus_dir: Path, tmp_path: Path, capsys) ->
     )
     assert main(["verify", *base, "--ids", str(folder / "sample--127582.xml")]) == 3
     assert "not in the processing log, but has rows in app_base" in capsys.readouterr().out
+
+
+def test_an_element_with_600000_attributes_is_mapped_within_the_deadline(
+    corpus_dir: Path, tmp_path: Path
+) -> None:
+    """Through an imported contract (attributes read in any case): every attribute is
+    listed in linear time, so the per-document deadline holds and no worker stops
+    responding (lxml's `attrib.items()` is quadratic in C, holding the GIL for hours)."""
+    from xmlload.contract.importing import import_contract
+
+    imported = import_contract(corpus_dir.parent / "mapping_contract.json")
+    assert not imported.problems
+    contract = write_contract(tmp_path, imported.text, "imported.yaml")
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", GOOD[:1])
+    text = (corpus_dir / GOOD[1]).read_text(encoding="utf-8")
+    many = " ".join(f'a{i}="{i}"' for i in range(600_000))
+    (folder / "wide.xml").write_text(text.replace("<application ", f"<application {many} ", 1))
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    done = subprocess.run(
+        cli_command("run", *run_args(str(folder), target, str(contract)), "--doc-timeout", "20",
+                    "--max-document-bytes", str(64 << 20), "--progress", "none"),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = query(target, "SELECT status, message FROM processing_log")
+    assert rows == [("success", None), ("success", None)]

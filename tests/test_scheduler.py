@@ -161,12 +161,31 @@ def test_a_second_stop_ends_the_run_now() -> None:
     assert scheduler.done and scheduler.terminate
 
 
-def test_a_worker_that_cannot_start_ends_the_run() -> None:
-    scheduler, _ = make([1], [2])
+def test_when_no_worker_can_start_the_run_ends() -> None:
+    scheduler, _ = make([1], [2], workers=2)
     scheduler.submissions()
-    scheduler.handle(WorkerStartFailed("a worker could not start: permission denied"))
+    scheduler.handle(WorkerStartFailed("w1", "w1 could not start: permission denied"))
+    assert not scheduler.done  # w2 may still start
+    scheduler.handle(WorkerStartFailed("w2", "w2 could not start: permission denied"))
     assert scheduler.done and scheduler.submissions() == []
-    assert scheduler.start_failure == "a worker could not start: permission denied"
+    assert scheduler.start_failure == "w1 could not start: permission denied"
+
+
+def test_a_worker_that_cannot_start_is_left_out_and_the_others_go_on() -> None:
+    scheduler, _ = make([1], [2], [3], workers=2)
+    first, second, third = scheduler.submissions()[:3]
+    scheduler.handle(WorkerStartFailed("w1", "w1 could not start: too many connections"))
+    scheduler.handle(WorkerReady("w2"))
+    # w1 answers a chunk with its start error: the chunk goes out again, no strike
+    scheduler.handle(ChunkFailed(first.id, WorkerStartError("w1 could not start")))
+    assert scheduler.fatal is None and scheduler.target_lost is None
+    assert scheduler.start_failure is None and not scheduler.done
+    (again,) = [c for c in scheduler.submissions() if c.items == [1]]
+    assert not again.alone and again.id != first.id
+    for chunk in (second, third, again):
+        scheduler.handle(ChunkFinished(chunk.id, report(1)))
+    assert scheduler.done and scheduler.given_up() == []
+    assert scheduler.not_started == {"w1": "w1 could not start: too many connections"}
 
 
 def test_a_lost_target_stops_handing_out_work_and_waits_for_the_rest() -> None:
@@ -222,20 +241,18 @@ def test_a_queued_chunk_is_not_orphaned_while_a_worker_is_busy() -> None:
     assert third.id in scheduler.pending and scheduler.retries == deque()
 
 
-def test_a_worker_that_cannot_start_mid_run_stops_the_run_as_a_lost_target() -> None:
-    # the first start failure is the user's (exit 2); once the run is under way it is an
-    # outage: stop handing out work, finish what is out, and resume later (exit 4)
-    scheduler, _ = make([1], [2], [3], workers=2)
+def test_replacements_that_cannot_start_mid_run_stop_the_run_as_a_lost_target() -> None:
+    # once the run was under way and no worker is left that can start, the target (or
+    # source) went away: stop handing out work and resume later (exit 4)
+    scheduler, _ = make([1], [2], [3], workers=1)
     first = scheduler.submissions()
     scheduler.handle(WorkerReady("w1"))
     scheduler.handle(ChunkStarted("w1", first[0].id))
-    scheduler.handle(WorkerStartFailed("a worker could not start: target unreachable"))
+    scheduler.handle(ChunkFinished(first[0].id, report(1)))
+    scheduler.handle(WorkerLost("w1", "died"))
+    scheduler.handle(WorkerStartFailed("w2", "w2 could not start: target unreachable"))
     assert scheduler.start_failure is None
-    assert scheduler.target_lost == "a worker could not start: target unreachable"
-    assert scheduler.submissions() == [] and not scheduler.done
-    # the worker that could not start answers its chunk with the error: not fatal now
-    scheduler.handle(ChunkFailed(first[1].id, WorkerStartError("a worker could not start")))
-    assert scheduler.fatal is None
-    for chunk in first[::2]:
-        scheduler.handle(ChunkFinished(chunk.id, report(1)))
-    assert scheduler.done
+    assert scheduler.target_lost == "w2 could not start: target unreachable"
+    assert scheduler.submissions() == []
+    scheduler.handle(ChunkFailed(first[1].id, WorkerStartError("w2 could not start")))
+    assert scheduler.fatal is None and scheduler.done

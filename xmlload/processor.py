@@ -239,6 +239,7 @@ class ProductionProcessor:
             summary.finish(coordinator.worker_stats, coordinator.peak_rss)
             summary.target_lost = coordinator.target_lost
             summary.registration_vanished = vanished.is_set()
+            summary.workers_not_started = coordinator.not_started
             summary.workers_recycled = coordinator.recycled
         finally:
             signals.restore()

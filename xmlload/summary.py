@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from xmlload.outcome import ChunkReport, DocumentOutcome
@@ -37,6 +38,7 @@ class RunSummary:
     elapsed: float = 0.0
     stopped_by: str | None = None
     target_lost: str | None = None  # the run stopped because the target took no writes
+    workers_not_started: dict[str, str] = field(default_factory=dict)  # worker -> why
     registration_vanished: bool = False  # the run stopped: its processing_runs row is gone
     busy_seconds: float = 0.0
     stage_seconds_by_worker: dict[str, Counter[str]] = field(default_factory=dict)
@@ -112,7 +114,8 @@ class RunSummary:
             return EXIT_SIGINT
         if self.stopped_by == "SIGTERM":
             return EXIT_SIGTERM
-        return EXIT_FAILED_DOCUMENTS if self.failed else EXIT_OK
+        incomplete = self.failed or self.workers_not_started
+        return EXIT_FAILED_DOCUMENTS if incomplete else EXIT_OK
 
     def render(self, console: Console) -> None:
         state = f"stopped by {self.stopped_by}" if self.stopped_by else "finished"
@@ -144,6 +147,12 @@ class RunSummary:
         if self.target_lost is not None:
             console.print(
                 f"[bold red]{self.target_lost}[/]\nNothing half-written; `run` again to resume."
+            )
+        if self.workers_not_started:
+            first = next(iter(self.workers_not_started.values()))
+            console.print(
+                f"[bold red]{len(self.workers_not_started)} of the workers could not start[/] "
+                f"(the others loaded the documents): {escape(first)}"
             )
         if self.registration_vanished:
             console.print(

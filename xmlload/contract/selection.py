@@ -11,6 +11,7 @@ from xmlload.contract.paths import (
     AttributeReader,
     Element,
     XmlPath,
+    attribute_items,
     attribute_reader,
     element_locator,
     elements_locator,
@@ -26,14 +27,14 @@ class CaselessAttributes(Mapping[str, Any]):
     """An element's attributes for expressions, found in any case when not exact."""
 
     def __init__(self, element: Element) -> None:
-        self.attrib = element.attrib
+        self.element, self.attrib = element, element.attrib
 
     def __getitem__(self, name: str) -> Any:
         value = self.attrib.get(name)
         if value is not None:
             return value
         folded = name.casefold()
-        for key, other in self.attrib.items():
+        for key, other in attribute_items(self.element):
             if key.casefold() == folded:
                 return other
         raise KeyError(name)

@@ -18,7 +18,7 @@ from typing import Any
 from xmlload.parallel.memory import peak_rss_bytes
 
 _WORKER = "worker:"
-_START_FAILURE = "start_failure"
+_START_FAILURE = "start_failure:"  # + worker name
 _TOTALS = "totals"
 
 
@@ -54,7 +54,7 @@ class WorkerEntry:
 class BoardSnapshot:
     totals: Totals
     workers: dict[str, WorkerEntry]
-    start_failure: str | None = None
+    start_failures: dict[str, str] = field(default_factory=dict)  # worker -> why
 
 
 class ProgressBoard:
@@ -87,11 +87,15 @@ class ProgressBoard:
         """One copy of the whole board (a single round trip to the Manager)."""
         copy = dict(self.shared)
         workers = {k[len(_WORKER) :]: v for k, v in copy.items() if k.startswith(_WORKER)}
-        return BoardSnapshot(copy.get(_TOTALS, self.totals), workers, copy.get(_START_FAILURE))
+        failures = {
+            k[len(_START_FAILURE) :]: v for k, v in copy.items() if k.startswith(_START_FAILURE)
+        }
+        return BoardSnapshot(copy.get(_TOTALS, self.totals), workers, failures)
 
     # -- worker side -------------------------------------------------------------------------
-    def start_failed(self, message: str) -> None:
-        self.shared.setdefault(_START_FAILURE, message)
+    def start_failed(self, name: str, message: str) -> None:
+        """This worker could not build its pipeline (its own key: no lost updates)."""
+        self.shared.setdefault(_START_FAILURE + name, message)
 
     def register(self, name: str) -> None:
         now = time.time()
@@ -133,7 +137,7 @@ class ProgressBoard:
     def mirror(self, message: dict[str, Any]) -> None:
         """Apply what a remote worker's PublishingBoard published."""
         if "start_failure" in message:
-            self.start_failed(message["start_failure"])
+            self.start_failed(message["worker"], message["start_failure"])
         else:
             self._put(message["worker"], WorkerEntry(**message["entry"]))
 
@@ -154,9 +158,9 @@ class PublishingBoard(ProgressBoard):
         super().__init__({})
         self.publish = publish
 
-    def start_failed(self, message: str) -> None:
-        super().start_failed(message)
-        self.publish({"start_failure": message})
+    def start_failed(self, name: str, message: str) -> None:
+        super().start_failed(name, message)
+        self.publish({"worker": name, "start_failure": message})
 
     def _put(self, name: str, entry: WorkerEntry) -> None:
         super()._put(name, entry)

@@ -14,6 +14,7 @@ import hashlib
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from xmlload.errors import WorkerStartError
 from xmlload.outcome import ChunkReport
 from xmlload.parallel.board import PublishingBoard
 from xmlload.parallel.pool_executor import describe_start_error
-from xmlload.parallel.worker import Worker, WorkerConfig
+from xmlload.parallel.worker import BOUNCE_SECONDS, Worker, WorkerConfig
 from xmlload.sources import SourceItem
 
 
@@ -86,7 +87,8 @@ class PipelinePlugin(WorkerPlugin):
         built: Worker | WorkerStartError | None = getattr(self.local, "worker", None)
         if built is None:
             built = self.local.worker = self._build()
-        if isinstance(built, WorkerStartError):
+        if isinstance(built, WorkerStartError):  # the chunk goes back, unchanged
+            time.sleep(BOUNCE_SECONDS)
             raise built
         return built
 
@@ -105,11 +107,9 @@ class PipelinePlugin(WorkerPlugin):
                     self.config, contract_path=str(path), doc_timeout=0, max_worker_memory_mb=None
                 )
                 worker = Worker(config, board, name=name)
-            except Exception as error:  # any failure to start ends the run, with this message
-                failure = WorkerStartError(
-                    f"a worker could not start: {describe_start_error(error)}"
-                )
-                board.start_failed(str(failure))
+            except Exception as error:  # the coordinator decides what a start failure means
+                failure = WorkerStartError(f"{name} could not start: {describe_start_error(error)}")
+                board.start_failed(name, str(failure))
                 return failure
             self.built.append(worker)
         return worker

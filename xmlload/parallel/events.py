@@ -16,6 +16,9 @@ class WorkerReady:
 
 @dataclass(frozen=True)
 class WorkerStartFailed:
+    """This worker could not build its pipeline (connect to the target or the source)."""
+
+    worker: str
     message: str
 
 

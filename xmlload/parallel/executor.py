@@ -62,6 +62,7 @@ class Executor(ABC):
         self.worker_stats: dict[str, WorkerEntry] = {}
         self.recycled = 0  # chunks handed back unprocessed (memory limit, SIGTERM)
         self.target_lost: str | None = None  # why the target stopped taking writes
+        self.not_started: dict[str, str] = {}  # workers that could not start, and why
         self.peak_rss: dict[str, int] = {}  # worker -> largest RSS seen, bytes
 
     @classmethod
@@ -133,6 +134,7 @@ class Executor(ABC):
             self.shutdown()
             if scheduler is not None:
                 self.recycled, self.target_lost = scheduler.recycled, scheduler.target_lost
+                self.not_started = dict(scheduler.not_started)
         if scheduler.start_failure is not None:
             raise WorkerStartError(scheduler.start_failure)
         if scheduler.fatal is not None:
@@ -217,13 +219,14 @@ class _BoardObserver:
 
     def __init__(self) -> None:
         self.previous: dict[str, WorkerEntry] = {}
-        self.failure_seen = False
+        self.failures_seen: set[str] = set()
 
     def events(self, snapshot: BoardSnapshot) -> list[Event]:
         found: list[Event] = []
-        if snapshot.start_failure is not None and not self.failure_seen:
-            self.failure_seen = True
-            found.append(WorkerStartFailed(snapshot.start_failure))
+        for name, message in snapshot.start_failures.items():
+            if name not in self.failures_seen:
+                self.failures_seen.add(name)
+                found.append(WorkerStartFailed(name, message))
         for name, entry in snapshot.workers.items():
             before = self.previous.get(name)
             if before is None:

@@ -8,7 +8,9 @@ gone (watchdog.py), and a hung one is killed by pid.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
+import time
 from collections.abc import MutableMapping
 from multiprocessing.managers import SyncManager
 from typing import Any
@@ -24,7 +26,7 @@ from xmlload.parallel.executor import Executor
 from xmlload.parallel.processes import WorkerStop, manager_initializer, worker_pool
 from xmlload.parallel.scheduler import Chunk
 from xmlload.parallel.watchdog import Watchdog
-from xmlload.parallel.worker import Worker, WorkerConfig
+from xmlload.parallel.worker import BOUNCE_SECONDS, Worker, WorkerConfig
 from xmlload.sources import SourceItem
 
 _worker: Worker | None = None
@@ -42,11 +44,12 @@ def _initialize(config: WorkerConfig, shared: Any) -> None:
     global _worker, _start_error, _stop
     _stop = WorkerStop()
     board = ProgressBoard(shared)
+    name = f"worker-{os.getpid()}"
     try:
-        _worker = Worker(config, board)
-    except Exception as error:  # any failure to start ends the run, with this message
-        _start_error = WorkerStartError(f"a worker could not start: {describe_start_error(error)}")
-        board.start_failed(str(_start_error))
+        _worker = Worker(config, board, name)
+    except Exception as error:  # the coordinator decides what a start failure means
+        _start_error = WorkerStartError(f"{name} could not start: {describe_start_error(error)}")
+        board.start_failed(name, str(_start_error))
 
 
 def describe_start_error(error: Exception) -> str:
@@ -58,8 +61,9 @@ def describe_start_error(error: Exception) -> str:
 
 
 def _process(chunk_id: int, items: list[SourceItem]) -> ChunkReport:
-    if _worker is None:
+    if _worker is None:  # the chunk goes back, unchanged, for a worker that started
         assert _start_error is not None
+        time.sleep(BOUNCE_SECONDS)
         raise _start_error
     if _stop is not None and _stop.requested:
         _worker.hand_back(chunk_id)  # exits; the coordinator sees the chunk handed back

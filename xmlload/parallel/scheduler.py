@@ -72,7 +72,8 @@ class Scheduler:
     retries: deque[Chunk] = field(default_factory=deque)
     recycled: int = 0  # chunks handed back unprocessed (memory limit, SIGTERM)
     target_lost: str | None = None
-    start_failure: str | None = None
+    start_failure: str | None = None  # no worker could start: the run ends with this
+    not_started: dict[str, str] = field(default_factory=dict)  # workers that could not start
     fatal: BaseException | None = None
     stopping: bool = False
     terminate: bool = False
@@ -207,8 +208,15 @@ class Scheduler:
         # else: given up as lost and retried already; the retry counts
 
     def _failed(self, event: ChunkFailed) -> None:
-        started_late = isinstance(event.error, WorkerStartError) and self._under_way
-        if isinstance(event.error, TargetLostError) or started_late:
+        if isinstance(event.error, WorkerStartError) and not self._no_worker_can_start:
+            # a worker that could not start handed the chunk back: no strike, out again
+            chunk = self.pending.pop(event.chunk_id, None)
+            if chunk is not None:
+                self.retries.append(Chunk(next(self._ids), chunk.items, 0.0, alone=chunk.alone))
+        elif isinstance(event.error, WorkerStartError):  # and none can: the run ends
+            self.pending.pop(event.chunk_id, None)
+            self._end_for_start_failures(str(event.error))
+        elif isinstance(event.error, TargetLostError):
             # like a stop: no new chunks; this chunk's documents stay unlogged
             self.pending.pop(event.chunk_id, None)
             self.target_lost = self.target_lost or str(event.error)
@@ -225,18 +233,24 @@ class Scheduler:
             self._lose(worker.chunk, reason, event.worker)
 
     def _start_failed(self, event: WorkerStartFailed) -> None:
-        """Before any worker is up, a start failure is the user's to fix (bad contract,
-        target, source). Once the run is under way, a replacement worker that cannot start
-        means the target (or source) went away: stop as after a signal; a new run resumes."""
-        if self._under_way:
-            self.target_lost = self.target_lost or event.message
-        else:
-            self.start_failure = self.start_failure or event.message
+        """A worker that cannot start is left out; the others go on (the run reports it
+        and ends non-zero). When no worker can start: before any was up, the problem is
+        the user's to fix (target, source); once the run was under way, the target (or
+        source) went away: stop as after a signal, a new run resumes."""
+        self.not_started.setdefault(event.worker, event.message)
+        if self._no_worker_can_start:
+            self._end_for_start_failures(next(iter(self.not_started.values())))
 
     @property
-    def _under_way(self) -> bool:
-        """Some worker started (or some chunk finished) before now."""
-        return self._reports_seen or any(not w.gone for w in self._known.values())
+    def _no_worker_can_start(self) -> bool:
+        live = any(not w.gone for w in self._known.values())
+        return not live and len(self.not_started) >= self.workers
+
+    def _end_for_start_failures(self, message: str) -> None:
+        if self._reports_seen or self._known:
+            self.target_lost = self.target_lost or message
+        else:
+            self.start_failure = self.start_failure or message
 
     def _lost_chunk(self, event: ChunkLost) -> None:
         """A chunk that only waited in the queue of a worker that died is no strike

@@ -27,6 +27,8 @@ from xmlload.stages.migration import MigrationEngine
 from xmlload.stages.pipeline import DocumentPipeline
 
 HEARTBEAT_EVERY = 1.0  # seconds between heartbeats on the board
+# a worker that could not start holds each chunk it is given this long, then hands it back
+BOUNCE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
