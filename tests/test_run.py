@@ -170,15 +170,16 @@ def test_two_worker_processes_write_what_one_writes(source_table: str, tmp_path:
 def test_database_rejection_fails_only_that_document(
     good_dir: Path, postgres_engine: sa.Engine, postgres_schema: str, tmp_path: Path
 ) -> None:
-    """A column narrower than the contract says: PostgreSQL rejects one document's row;
-    it is logged failed at the load stage with no rows, and the others load."""
+    """A constraint the contract does not know (the shape check cannot see it): PostgreSQL
+    rejects one document's row; it is logged failed at the load stage with no rows, and the
+    others load."""
     contract = str(contract_with(tmp_path, target_schema=postgres_schema))
     prepare_target(parse_url(POSTGRES_URL), load_plan(contract), create=True)
     with postgres_engine.begin() as connection:
         connection.execute(
             sa.text(
                 f"ALTER TABLE {postgres_schema}.app_contact_base "
-                "ALTER COLUMN first_name TYPE varchar(6)"
+                "ADD CONSTRAINT short_first_name CHECK (char_length(first_name) <= 6)"
             )
         )
     assert (
@@ -191,11 +192,15 @@ def test_database_rejection_fails_only_that_document(
         f"{postgres_schema}.processing_log ORDER BY source_key",
     )
     failed = sorted(Path(row[0]).name for row in rows if row[1] == "failed")
-    # FERNANDO and FPPINTRO do not fit varchar(6); MARK and Connie do
+    # FERNANDO and FPPINTRO are longer than 6; MARK and Connie are not
     assert len(rows) == 3
     assert failed == ["sample--127582.xml", "sample--142305.xml"]
     assert {(row[2], row[3]) for row in rows if row[1] == "failed"} == {
-        ("load", "StringDataRightTruncation: value too long for type character varying(6)")
+        (
+            "load",
+            'CheckViolation: new row for relation "app_contact_base" violates check '
+            'constraint "short_first_name"',
+        )
     }
     loaded = query(POSTGRES_URL, f"SELECT app_id FROM {postgres_schema}.app_base ORDER BY 1")
     assert loaded == [(443309,)]
