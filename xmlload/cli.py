@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from xmlload import __version__
 from xmlload.contract.loader import load_plan
+from xmlload.db.dialects import schemes
 from xmlload.db.target import describe_db_error
 from xmlload.db.urls import mask_url
 from xmlload.errors import XmlloadError
@@ -157,9 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--target", required=True, help="target database URL")
     ddl = contract_commands.add_parser("ddl", help="print CREATE TABLE statements")
     ddl.add_argument("file")
-    ddl.add_argument(
-        "--dialect", default="sqlite", choices=["sqlite", "postgresql", "mysql", "mssql"]
-    )
+    ddl.add_argument("--dialect", default="sqlite", choices=schemes())
 
     generate = commands.add_parser("generate", help="make synthetic documents")
     generate.add_argument("--documents", type=int, required=True, help="how many documents")
@@ -336,12 +335,12 @@ def command_contract(args: argparse.Namespace, console: Console) -> int:
         return 0
     if args.contract_command == "check":
         return _check_contract(plan, args)
-    from sqlalchemy.dialects import registry
+    from sqlalchemy.engine import make_url
 
-    from xmlload.contract.schema import build_metadata, ddl_statements, sql_type
     from xmlload.db.processing_log import log_table
+    from xmlload.db.schema import build_metadata, ddl_statements, sql_type
 
-    dialect = registry.load(args.dialect)()
+    dialect = make_url(f"{args.dialect}://").get_dialect()()
     metadata = build_metadata(plan)
     log_table(metadata, sql_type(plan.id_kind), plan.contract.target_schema)
     for statement in ddl_statements(metadata, dialect):

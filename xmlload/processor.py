@@ -20,10 +20,11 @@ from sqlalchemy.exc import DBAPIError
 from xmlload.contract.compiler import Plan
 from xmlload.contract.loader import load_plan
 from xmlload.db.check import prepare_target
+from xmlload.db.dialects import strategy_for
 from xmlload.db.processing_log import ProcessingLog
 from xmlload.db.run_registry import RunRegistry, RunScope, runs_table
 from xmlload.db.target import connect_engine, describe_db_error, target_schema
-from xmlload.db.urls import check_driver, mask_url, parse_url
+from xmlload.db.urls import mask_url, parse_url
 from xmlload.document_keys import DocumentKeys
 from xmlload.errors import SettingsError, TargetError, TargetLostError
 from xmlload.outcome import ChunkReport, DocumentOutcome
@@ -89,7 +90,7 @@ class ProductionProcessor:
         self.executor = executor_class(settings.executor)  # its library must be installed
         self.plan: Plan = load_plan(settings.contract)
         self.target_url = parse_url(settings.target)
-        check_driver(self.target_url)
+        strategy_for(self.target_url).check_driver(self.target_url)
         self.source_config = settings.source_config()
         self.keys = DocumentKeys(self.source_config, self.plan, self.target_url)
 

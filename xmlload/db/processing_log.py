@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from xmlload.contract.schema import TABLE_OPTIONS, datetime_type, text_type
+from xmlload.db.schema import TABLE_OPTIONS, datetime_type, text_type
 from xmlload.outcome import DocumentOutcome
 
 TABLE_NAME = "processing_log"

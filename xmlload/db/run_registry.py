@@ -22,8 +22,8 @@ import psutil
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from xmlload.contract.schema import TABLE_OPTIONS, datetime_type
 from xmlload.db.dialects.base import DialectStrategy
+from xmlload.db.schema import TABLE_OPTIONS, datetime_type
 from xmlload.errors import SettingsError
 
 log = logging.getLogger(__name__)

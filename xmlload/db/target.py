@@ -10,9 +10,9 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from xmlload.contract.compiler import Plan
-from xmlload.contract.schema import build_metadata, sql_type
 from xmlload.db.dialects import DialectStrategy, strategy_for
 from xmlload.db.processing_log import log_table
+from xmlload.db.schema import build_metadata, sql_type
 
 
 @dataclass

@@ -9,33 +9,10 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from xmlload.db.dialects import default_driver, schemes
 from xmlload.errors import SettingsError
 
-DEFAULT_DRIVERS = {
-    "postgresql": "postgresql+psycopg",
-    "postgres": "postgresql+psycopg",
-    "mysql": "mysql+pymysql",
-    "mariadb": "mariadb+pymysql",
-    "mssql": "mssql+pyodbc",
-}
-
-
-SCHEMES = ("postgresql", "mysql", "mariadb", "mssql", "sqlite")
-# driver module -> the package that installs it
-DRIVER_PACKAGES = {
-    "psycopg": "psycopg[binary]",
-    "psycopg2": "psycopg2-binary",
-    "pg8000": "pg8000",
-    "asyncpg": "asyncpg",
-    "pymysql": "PyMySQL",
-    "mysqldb": "mysqlclient",
-    "mysqlconnector": "mysql-connector-python",
-    "mariadbconnector": "mariadb",
-    "pyodbc": "pyodbc",
-    "pymssql": "pymssql",
-    "oracledb": "oracledb",
-    "cx_oracle": "cx_Oracle",
-}
+ALIASES = {"postgres": "postgresql"}  # schemes people type that SQLAlchemy does not know
 
 
 def parse_url(text: str) -> URL:
@@ -47,8 +24,10 @@ def parse_url(text: str) -> URL:
         url = make_url(text)
     except ArgumentError:
         raise SettingsError(f"not a database URL: {mask_text(text)}") from None
-    driver = DEFAULT_DRIVERS.get(url.drivername)
-    url = url.set(drivername=driver) if driver else url
+    backend, plus, driver = url.drivername.partition("+")
+    backend = ALIASES.get(backend, backend)
+    driver = driver if plus else default_driver(backend)
+    url = url.set(drivername=f"{backend}+{driver}" if driver else backend)
     _check_scheme(url, text)
     return url
 
@@ -58,27 +37,12 @@ def _check_scheme(url: URL, text: str) -> None:
         url.get_dialect()
     except NoSuchModuleError:
         scheme = url.drivername.partition("+")[0]
-        close = difflib.get_close_matches(scheme, SCHEMES, n=1)
+        known = schemes()
+        close = difflib.get_close_matches(scheme, known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise SettingsError(
             f"unknown database scheme {url.drivername!r} in {mask_text(text)}{hint}; "
-            f"supported: {', '.join(SCHEMES)}, each optionally +driver"
-        ) from None
-
-
-def check_driver(url: URL) -> None:
-    """SettingsError naming the package to install when the URL's driver is missing."""
-    dialect = url.get_dialect()
-    try:
-        dialect.import_dbapi()
-    except ImportError as error:
-        module = dialect.driver
-        package = DRIVER_PACKAGES.get(module, module)
-        default = DEFAULT_DRIVERS.get(url.get_backend_name())
-        instead = f", or use {default}://" if default and default != url.drivername else ""
-        raise SettingsError(
-            f"the driver {module!r} for {url.drivername}:// is not installed "
-            f"({error}): pip install {package}{instead}"
+            f"supported: {', '.join(known)}, each optionally +driver"
         ) from None
 
 

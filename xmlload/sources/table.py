@@ -15,7 +15,7 @@ from xmlload.contract.model import check_identifier
 from xmlload.db.dialects import strategy_for
 from xmlload.db.retry import RetryPolicy, with_retries
 from xmlload.db.target import describe_db_error
-from xmlload.db.urls import check_driver, mask_url, parse_url
+from xmlload.db.urls import mask_url, parse_url
 from xmlload.errors import SettingsError, TargetError
 from xmlload.sources.base import SourceConfig, SourceDocument, SourceItem, text_to_bytes
 
@@ -88,8 +88,7 @@ class TableSource:
         self.id = self.table.c[config.id_column]
         self.xml = self.table.c[config.xml_column]
         self.strategy, self.retry = strategy_for(self.url), RetryPolicy()
-        check_driver(self.url)
-        self.engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+        self.engine = self.strategy.reader_engine(self.url)
         self._connection: sa.Connection | None = None
 
     def _drop(self) -> None:

@@ -1,36 +1,101 @@
-"""DialectStrategy: how xmlload talks to one kind of database. The base works for any
-SQLAlchemy backend; subclasses override only what differs (bulk path, pragmas, schemas)."""
+"""DialectStrategy: how xmlload talks to one kind of database. What a database *is* —
+URL schemes, default driver, column types, identifier length, table options, bulk path,
+lock timeout, transient and unavailable error codes — is data, its `Capabilities`; what
+it *does* differently (bulk insert, pragmas, schemas) are the few methods a subclass
+overrides. The base works for any SQLAlchemy backend."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema, DropSchema
 
-from xmlload.db.urls import check_driver
+from xmlload.errors import SettingsError
+
+ErrorCode = int | str  # a driver error number, or an SQLSTATE
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """One database as data. `column_types` overrides the portable type of a column kind
+    ("datetime", "text") on this database; `transient_codes` are worth a retry (deadlock,
+    lock timeout, lost connection), `unavailable_codes` mean no write can succeed (disk
+    full, read-only): the run stops and no document is blamed."""
+
+    name: str  # the registry key, also `contract ddl --dialect NAME`
+    schemes: tuple[str, ...]  # SQLAlchemy backend names this serves
+    default_driver: str | None  # what `scheme://` without `+driver` means
+    drivers: tuple[str, ...] = ()  # only these drivers (empty: any)
+    driver_packages: Mapping[str, str] = field(default_factory=dict)  # module -> package
+    identifier_length: int = 63
+    column_types: Mapping[str, Callable[[], sa.types.TypeEngine]] = field(default_factory=dict)
+    table_options: Mapping[str, str] = field(default_factory=dict)
+    bulk_path: str = "executemany"
+    lock_wait_seconds: float = 120.0  # a statement waits this long for a lock, then fails
+    transient_codes: frozenset[ErrorCode] = frozenset()
+    unavailable_codes: frozenset[ErrorCode] = frozenset()
+
+
+# ODBC SQLSTATEs: serialization failure/deadlock, timeouts, connection failures
+ODBC_TRANSIENT = frozenset({"40001", "HYT00", "HYT01", "08S01", "08001", "08003", "08004",
+                            "08007"})  # fmt: skip
+# ODBC SQLSTATEs: disk full / out of space (HY000 is too general to count)
+ODBC_UNAVAILABLE = frozenset({"HY001", "25006"})
 
 
 class DialectStrategy:
-    backend = "default"
+    capabilities: ClassVar[Capabilities] = Capabilities("default", (), None)
 
-    # How long one statement may wait for a lock another connection holds before the
-    # database gives up (then the retry policy applies, then the run stops: exit 4).
-    lock_wait_seconds: float = 120.0
+    @property
+    def backend(self) -> str:
+        return self.capabilities.name
+
+    @property
+    def lock_wait_seconds(self) -> float:
+        return self.capabilities.lock_wait_seconds
 
     def create_engine(self, url: URL, client: str = "xmlload") -> Engine:
         """An engine whose connections name themselves `client` where the server shows it
         (a run's connections carry its run id, so an operator can tell runs apart)."""
-        check_driver(url)
+        self.check_driver(url)
+        url = self.prepare_url(url)
         options = self.engine_options(client, url)
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool, **options)
         self.configure(engine)
         return engine
+
+    def prepare_url(self, url: URL) -> URL:
+        """The URL the engine connects with (a subclass adds what the driver needs)."""
+        return url
+
+    def reader_engine(self, url: URL) -> Engine:
+        """An engine for reading a source table: no session settings, no write locks."""
+        self.check_driver(url)
+        return sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+    def check_driver(self, url: URL) -> None:
+        """SettingsError naming the package to install when the URL's driver is missing."""
+        dialect = url.get_dialect()
+        try:
+            dialect.import_dbapi()
+        except ImportError as error:
+            module = dialect.driver
+            package = self.capabilities.driver_packages.get(module, module)
+            default = self.capabilities.default_driver
+            instead = ""
+            if default and default != module:
+                instead = f", or use {url.get_backend_name()}+{default}://"
+            raise SettingsError(
+                f"the driver {module!r} for {url.drivername}:// is not installed "
+                f"({error}): pip install {package}{instead}"
+            ) from None
 
     def engine_options(self, client: str, url: URL | None = None) -> dict[str, Any]:
         """Keyword arguments for `create_engine`; `url` is the target's, for what it sets."""
@@ -79,12 +144,13 @@ class DialectStrategy:
         prepare: Callable[[Any], None] | None = None,
     ) -> None:
         """Positional executemany on the raw DBAPI cursor (`marker` is the driver's
-        placeholder); driver errors come back wrapped as SQLAlchemy's DBAPIError."""
+        placeholder; with `{}` in it, numbered from 1, as Oracle's `:1`); driver errors
+        come back wrapped as SQLAlchemy's DBAPIError."""
         quote = connection.dialect.identifier_preparer
         columns = ", ".join(quote.quote(column.name) for column in table.columns)
+        markers = [marker.format(position + 1) for position in range(len(table.columns))]
         statement = (
-            f"INSERT INTO {quote.format_table(table)} ({columns}) "
-            f"VALUES ({', '.join([marker] * len(table.columns))})"
+            f"INSERT INTO {quote.format_table(table)} ({columns}) VALUES ({', '.join(markers)})"
         )
         values = [tuple(map(adapt, row)) for row in rows] if adapt else list(rows)
         dbapi_error = connection.dialect.loaded_dbapi.Error
@@ -98,9 +164,18 @@ class DialectStrategy:
         finally:
             cursor.close()
 
+    @staticmethod
+    def error_code(error: DBAPIError) -> ErrorCode | None:
+        """The driver's code for this error: the first argument (an error number or an
+        ODBC SQLSTATE); drivers that carry it elsewhere override this."""
+        args = getattr(error.orig, "args", ())
+        return args[0] if args and isinstance(args[0], int | str) else None
+
     def is_transient(self, error: DBAPIError) -> bool:
-        """Worth retrying: the connection was lost. Subclasses add their driver codes."""
-        return bool(error.connection_invalidated)
+        """Worth retrying: the connection was lost, or a code the database calls transient."""
+        return bool(error.connection_invalidated) or (
+            self.error_code(error) in self.capabilities.transient_codes
+        )
 
     def missing_database(self, url: URL) -> str | None:
         """Why the URL names no existing database, for read-only commands that must not
@@ -109,8 +184,8 @@ class DialectStrategy:
 
     def is_unavailable(self, error: DBAPIError) -> bool:
         """The target cannot take writes at all (disk full, read-only, I/O error): no
-        document is to blame, so the run stops. Subclasses add their driver codes."""
-        return False
+        document is to blame, so the run stops."""
+        return self.error_code(error) in self.capabilities.unavailable_codes
 
 
 def as_text(value: Any) -> Any:

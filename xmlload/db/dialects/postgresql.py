@@ -11,17 +11,28 @@ from psycopg import sql
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from xmlload.db.dialects.base import DialectStrategy
-
-# serialization_failure, deadlock_detected, lock_not_available, query_canceled by timeout,
-# admin/crash shutdown, cannot_connect_now; and every connection exception (class 08).
-TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03"}
-# disk_full, out_of_memory, read_only_sql_transaction, io_error (class 58)
-UNAVAILABLE_SQLSTATES = {"53100", "53200", "25006", "58030"}
+from xmlload.db.dialects.base import Capabilities, DialectStrategy, ErrorCode
 
 
 class PostgreSQLStrategy(DialectStrategy):
-    backend = "postgresql"
+    capabilities = Capabilities(
+        name="postgresql",
+        schemes=("postgresql",),
+        default_driver="psycopg",
+        driver_packages={
+            "psycopg": "psycopg[binary]",
+            "psycopg2": "psycopg2-binary",
+            "pg8000": "pg8000",
+            "asyncpg": "asyncpg",
+        },
+        identifier_length=63,
+        bulk_path="COPY FROM STDIN (psycopg 3)",
+        # serialization_failure, deadlock_detected, lock_not_available, query_canceled by
+        # timeout, admin/crash shutdown, cannot_connect_now; and class 08 (connection)
+        transient_codes=frozenset({"40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03"}),
+        # disk_full, out_of_memory, read_only_sql_transaction, io_error
+        unavailable_codes=frozenset({"53100", "53200", "25006", "58030"}),
+    )
 
     def engine_options(self, client: str, url: sa.URL | None = None) -> dict[str, Any]:
         """Server options the URL sets (`?options=-c ...`) are kept, before ours."""
@@ -30,12 +41,15 @@ class PostgreSQLStrategy(DialectStrategy):
         options = f"{given} -c lock_timeout={self.lock_wait_seconds * 1000:.0f}".strip()
         return {"connect_args": {"application_name": client[:63], "options": options}}
 
+    @staticmethod
+    def error_code(error: DBAPIError) -> ErrorCode | None:
+        return getattr(error.orig, "sqlstate", None)
+
     def is_transient(self, error: DBAPIError) -> bool:
-        state = getattr(error.orig, "sqlstate", None) or ""
+        state = self.error_code(error) or ""
         return (
             super().is_transient(error)
-            or state in TRANSIENT_SQLSTATES
-            or state.startswith("08")
+            or str(state).startswith("08")
             or (isinstance(error.orig, psycopg.OperationalError) and not state)
         )
 
@@ -45,9 +59,6 @@ class PostgreSQLStrategy(DialectStrategy):
 
     def serialize_ddl(self, connection: Connection) -> None:
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('xmlload ddl'))")
-
-    def is_unavailable(self, error: DBAPIError) -> bool:
-        return getattr(error.orig, "sqlstate", None) in UNAVAILABLE_SQLSTATES
 
     def insert_rows(self, connection: Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
         if not rows:

@@ -13,17 +13,28 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from xmlload.db.dialects.base import DialectStrategy, as_text
+from xmlload.db.dialects.base import Capabilities, DialectStrategy, ErrorCode, as_text
 from xmlload.errors import TargetError
-
-SQLITE_BUSY_OR_LOCKED = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
-# disk full, I/O error, read-only database or file, cannot open (primary result codes)
-SQLITE_UNAVAILABLE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY,
-                      sqlite3.SQLITE_CANTOPEN}  # fmt: skip
 
 
 class SQLiteStrategy(DialectStrategy):
-    backend = "sqlite"
+    capabilities = Capabilities(
+        name="sqlite",
+        schemes=("sqlite",),
+        default_driver=None,  # `sqlite://` is pysqlite already
+        identifier_length=1000,
+        bulk_path="executemany (sqlite3)",
+        transient_codes=frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}),
+        # disk full, I/O error, read-only database or file, cannot open
+        unavailable_codes=frozenset(
+            {
+                sqlite3.SQLITE_FULL,
+                sqlite3.SQLITE_IOERR,
+                sqlite3.SQLITE_READONLY,
+                sqlite3.SQLITE_CANTOPEN,
+            }
+        ),
+    )
 
     def engine_options(self, client: str, url: URL | None = None) -> dict[str, Any]:
         return {"connect_args": {"timeout": self.lock_wait_seconds}}
@@ -48,9 +59,11 @@ class SQLiteStrategy(DialectStrategy):
         def _begin(connection: Connection) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    def is_transient(self, error: DBAPIError) -> bool:
+    @staticmethod
+    def error_code(error: DBAPIError) -> ErrorCode | None:
+        """The primary result code (extended codes carry it in their low byte)."""
         code = getattr(error.orig, "sqlite_errorcode", None)
-        return super().is_transient(error) or code in SQLITE_BUSY_OR_LOCKED
+        return None if code is None else code & 0xFF
 
     def lock_table(self, connection: Connection, table: sa.Table) -> None:
         """Transactions begin IMMEDIATE: one writer at a time already."""
@@ -62,10 +75,6 @@ class SQLiteStrategy(DialectStrategy):
         if not Path(database).expanduser().is_file():
             return f"no SQLite database file at {database}"
         return None
-
-    def is_unavailable(self, error: DBAPIError) -> bool:
-        code = getattr(error.orig, "sqlite_errorcode", None)
-        return code is not None and code & 0xFF in SQLITE_UNAVAILABLE  # extended -> primary
 
     def create_schema(self, connection: Connection, schema: str) -> None:
         raise TargetError(f"SQLite has no schemas: remove target_schema ({schema!r}) for SQLite")

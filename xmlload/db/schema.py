@@ -1,38 +1,45 @@
-"""SQLAlchemy tables for a compiled plan: the DDL, and the column order rows are built in."""
+"""SQLAlchemy tables for a compiled plan: the DDL, and the column order rows are built in.
+Database-specific types and table options come from the dialect registry."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql, mysql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from xmlload.contract.compiler import CompiledTable, Plan
 from xmlload.contract.types import ColumnType
+from xmlload.db.dialects import DIALECTS, column_type_variants
 
-# Per-backend table options: MySQL/MariaDB need InnoDB (transactions, foreign keys) and
-# utf8mb4 (all of Unicode); other backends ignore these keywords.
-TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mariadb_engine": "InnoDB",
-                 "mariadb_charset": "utf8mb4"}  # fmt: skip
+
+def _table_options() -> dict[str, str]:
+    """Every dialect's table options as SQLAlchemy keywords (`mysql_engine`, ...); each
+    backend reads its own and ignores the others."""
+    return {
+        f"{scheme}_{key}": value
+        for strategy in DIALECTS.values()
+        for scheme in strategy.capabilities.schemes
+        for key, value in strategy.capabilities.table_options.items()
+    }
+
+
+TABLE_OPTIONS = _table_options()
+
+
+def _with_variants(portable: sa.types.TypeEngine, kind: str) -> sa.types.TypeEngine:
+    """The portable type, with each dialect's own type for this column kind."""
+    for capabilities, factory in column_type_variants(kind):
+        portable = portable.with_variant(factory(), *capabilities.schemes)
+    return portable
 
 
 def datetime_type() -> sa.types.TypeEngine:
-    """Timestamps with microseconds everywhere: DATETIME(6) on MySQL/MariaDB (plain DATETIME
-    drops them), DATETIME2 on SQL Server."""
-    return (
-        sa.DateTime()
-        .with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-        .with_variant(mssql.DATETIME2(), "mssql")
-    )
+    """Timestamps with microseconds everywhere (each dialect says how)."""
+    return _with_variants(sa.DateTime(), "datetime")
 
 
 def text_type() -> sa.types.TypeEngine:
-    """Unbounded text: NVARCHAR(max) on SQL Server (NTEXT is deprecated), LONGTEXT on
-    MySQL/MariaDB (TEXT stops at 64 KB)."""
-    return (
-        sa.UnicodeText()
-        .with_variant(mssql.NVARCHAR(None), "mssql")
-        .with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-    )
+    """Unbounded text (each dialect says how)."""
+    return _with_variants(sa.UnicodeText(), "text")
 
 
 def sql_type(kind: ColumnType) -> sa.types.TypeEngine:
