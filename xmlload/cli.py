@@ -21,6 +21,7 @@ from xmlload.db.target import describe_db_error
 from xmlload.db.urls import mask_url
 from xmlload.errors import XmlloadError
 from xmlload.outcome import STAGES
+from xmlload.parallel.executors import EXECUTORS
 
 if TYPE_CHECKING:
     from xmlload.contract.compiler import Plan
@@ -61,8 +62,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="worker processes (default 1)")
     parser.add_argument(
         "--executor",
-        choices=["pool", "dask"],
-        help="pool: processes on this machine (default); dask: a Dask cluster (docs/scale-out.md)",
+        choices=list(EXECUTORS),
+        help="; ".join(f"{kind.name}: {kind.description}" for kind in EXECUTORS.values()),
     )
     parser.add_argument(
         "--scheduler", help="Dask scheduler address, tcp://HOST:8786 (default: a local cluster)"
@@ -429,7 +430,11 @@ def command_bench(args: argparse.Namespace, console: Console) -> int:
     name = settings.source
     with tempfile.TemporaryDirectory(prefix="xmlload-bench-") as scratch:
         if args.loop > 1:
-            if settings.source is None or "://" in settings.source or settings.contract is None:
+            if (
+                settings.source is None
+                or not Path(settings.source).is_dir()
+                or not settings.contract
+            ):
                 raise XmlloadError("--loop needs --contract and a directory --source")
             # the copies are large: kept in --out only when asked
             looped = args.out / "corpus" if args.keep_corpus else Path(scratch) / "corpus"

@@ -17,7 +17,7 @@ from xmlload.contract.compiler import Plan
 from xmlload.db.processing_log import ProcessingLog
 from xmlload.db.target import connect_engine, target_schema
 from xmlload.errors import SettingsError
-from xmlload.sources import FileSourceConfig, SourceConfig, SourceItem, open_source
+from xmlload.sources import SourceConfig, SourceItem, open_source
 from xmlload.sources.files import canonical
 
 _ID = re.compile(r"^-?\d{1,19}$")
@@ -39,7 +39,7 @@ class DocumentKeys:
         wanted = [key.strip() for key in keys if key.strip()]
         if not wanted:
             raise SettingsError("no ids given")
-        if isinstance(self.source, FileSourceConfig):
+        if self.source.items_are_paths:
             items, unmatched = self._files(wanted)
         else:
             items, unmatched = self._rows(wanted)

@@ -29,7 +29,7 @@ from xmlload.document_keys import DocumentKeys
 from xmlload.errors import SettingsError, TargetError, TargetLostError
 from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.executor import CoordinatorCallbacks, StopControl
-from xmlload.parallel.executors import executor_class
+from xmlload.parallel.executors import EXECUTORS, executor_class
 from xmlload.parallel.lost import LostDocumentWriter
 from xmlload.parallel.progress import make_progress
 from xmlload.parallel.worker import WorkerConfig
@@ -87,7 +87,7 @@ class ProductionProcessor:
         if settings.contract is None:
             raise SettingsError("no contract: give --contract FILE")
         self.settings = settings
-        self.executor = executor_class(settings.executor)  # its library must be installed
+        self.executor_class = executor_class(settings.executor)  # its library must be installed
         self.plan: Plan = load_plan(settings.contract)
         self.target_url = parse_url(settings.target)
         strategy_for(self.target_url).check_driver(self.target_url)
@@ -135,7 +135,7 @@ class ProductionProcessor:
         if documents == 0:
             raise SettingsError(f"no documents found in the source: {source.describe()}")
         workers, cores = self.settings.workers, os.cpu_count() or 1
-        if self.settings.executor == "pool" and workers > cores:
+        if EXECUTORS[self.settings.executor].on_this_machine and workers > cores:
             print(f"warning: --workers {workers} is more than this machine's {cores} cores",
                   file=sys.stderr)  # fmt: skip
         if workers > documents:
@@ -221,7 +221,7 @@ class ProductionProcessor:
         try:
             summary.planned = planned
             chunks = self._chunks(source, summary) if items is None else self._given(items)
-            coordinator = self.executor.from_settings(config, self.settings)
+            coordinator = self.executor_class.from_settings(config, self.settings)
             callbacks = CoordinatorCallbacks(
                 on_report=record,
                 on_lost_documents=record_lost,

@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from xmlload.db.retry import RetryPolicy
 from xmlload.errors import SettingsError
-from xmlload.sources import FileSourceConfig, SourceConfig, TableSourceConfig
+from xmlload.parallel.executors import EXECUTORS
+from xmlload.sources import SourceConfig, source_config
 
 DEFAULT_CONFIG = Path("config/xmlload.toml")
 ENV_PREFIX = "XMLLOAD_"
@@ -34,9 +35,7 @@ class Settings(BaseModel):
     xml_column: str = "xml"
     target: str = "sqlite:///xmlload.db"
     workers: int = Field(1, ge=1, le=256)
-    executor: Literal["pool", "dask"] = Field(
-        "pool", description="pool: processes on this machine; dask: a Dask cluster"
-    )
+    executor: str = Field("pool", description="a name in xmlload.parallel.executors")
     scheduler: str | None = Field(
         None, description="Dask scheduler address (tcp://host:8786); none: a local cluster"
     )
@@ -61,6 +60,13 @@ class Settings(BaseModel):
     retry_backoff_base: float = Field(2.0, ge=1)
     retry_jitter: bool = True
 
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, value: str) -> str:
+        if value not in EXECUTORS:
+            raise ValueError(f"unknown executor {value!r}: choose one of {', '.join(EXECUTORS)}")
+        return value
+
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
             self.retry_max_retries,
@@ -71,32 +77,8 @@ class Settings(BaseModel):
         )
 
     def source_config(self) -> SourceConfig:
-        """The source these settings name; SettingsError if they are incomplete."""
-        if not self.source:
-            raise SettingsError("no source: give --source (a directory, glob or database URL)")
-        if "://" in self.source:
-            if not self.source_table:
-                raise SettingsError("a database source needs --source-table")
-            start, end = self.id_start, self.id_end
-            if start is not None and end is not None and start > end:
-                raise SettingsError(
-                    f"--id-start {start} is above --id-end {end}: no id can be in that range"
-                )
-            return TableSourceConfig(
-                self.source,
-                self.source_table,
-                self.id_column,
-                self.xml_column,
-                self.id_start,
-                self.id_end,
-                self.shard_pair,
-            )
-        if self.source_table or self.id_start is not None or self.id_end is not None:
-            raise SettingsError(
-                "--source-table and --id-start/--id-end apply to database "
-                f"sources; {self.source!r} is a file location"
-            )
-        return FileSourceConfig(self.source, self.shard_pair)
+        """The source these settings name (by the source-kind registry)."""
+        return source_config(self)
 
     @property
     def shard_pair(self) -> tuple[int, int] | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from xmlload.db.processing_log import KEY_LIMIT
 
@@ -41,9 +42,41 @@ def source_key(item: SourceItem) -> str:
     return text
 
 
+class SourceSettings(Protocol):
+    """What a source kind reads of the run's settings."""
+
+    source: str | None
+    source_table: str | None
+    id_column: str
+    xml_column: str
+    id_start: int | None
+    id_end: int | None
+
+    @property
+    def shard_pair(self) -> tuple[int, int] | None: ...
+
+
 @dataclass(frozen=True)
-class SourceConfig:
-    """Picklable description of a source; each worker opens its own reader from it."""
+class SourceConfig(ABC):
+    """Picklable description of a source; each worker opens its own reader from it.
+    A kind says whether its items are file paths (`--ids` may name files) and how to
+    open its reader."""
+
+    items_are_paths: ClassVar[bool] = False
+
+    @classmethod
+    @abstractmethod
+    def claims(cls, location: str) -> bool:
+        """Whether `--source LOCATION` names a source of this kind."""
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: SourceSettings) -> SourceConfig:
+        """This kind's configuration; SettingsError for settings that do not fit it."""
+
+    @abstractmethod
+    def open(self) -> Source:
+        """A reader, with its own connection where it needs one."""
 
     def key(self, item: SourceItem) -> str:
         """The item's processing-log key: it names the document within every source."""

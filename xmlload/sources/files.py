@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xmlload.errors import SettingsError
-from xmlload.sources.base import SourceConfig, SourceDocument, SourceItem, key_problem
+from xmlload.sources.base import (
+    SourceConfig,
+    SourceDocument,
+    SourceItem,
+    SourceSettings,
+    key_problem,
+)
 
 
 def canonical(path: str | Path) -> str:
@@ -32,6 +38,24 @@ MAX_DECOMPRESSED = 256 << 20  # a gzip bomb stops here (documents are bounded la
 class FileSourceConfig(SourceConfig):
     location: str
     shard: tuple[int, int] | None = None  # (K, N): files whose CRC-32 of the path % N == K
+
+    items_are_paths = True
+
+    @classmethod
+    def claims(cls, location: str) -> bool:
+        return "://" not in location
+
+    @classmethod
+    def from_settings(cls, settings: SourceSettings) -> FileSourceConfig:
+        if settings.source_table or settings.id_start is not None or settings.id_end is not None:
+            raise SettingsError(
+                "--source-table and --id-start/--id-end apply to database "
+                f"sources; {settings.source!r} is a file location"
+            )
+        return cls(str(settings.source), settings.shard_pair)
+
+    def open(self) -> FileSource:
+        return FileSource(self)
 
 
 class FileSource:

@@ -17,7 +17,13 @@ from xmlload.db.retry import RetryPolicy, with_retries
 from xmlload.db.target import describe_db_error
 from xmlload.db.urls import mask_url, parse_url
 from xmlload.errors import SettingsError, TargetError
-from xmlload.sources.base import SourceConfig, SourceDocument, SourceItem, text_to_bytes
+from xmlload.sources.base import (
+    SourceConfig,
+    SourceDocument,
+    SourceItem,
+    SourceSettings,
+    text_to_bytes,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,25 @@ class TableSourceConfig(SourceConfig):
     id_start: int | None = None
     id_end: int | None = None
     shard: tuple[int, int] | None = None  # (K, N): only ids with id mod N == K (0 <= K < N)
+
+    @classmethod
+    def claims(cls, location: str) -> bool:
+        return "://" in location
+
+    @classmethod
+    def from_settings(cls, settings: SourceSettings) -> TableSourceConfig:
+        if not settings.source_table:
+            raise SettingsError("a database source needs --source-table")
+        start, end = settings.id_start, settings.id_end
+        if start is not None and end is not None and start > end:
+            raise SettingsError(
+                f"--id-start {start} is above --id-end {end}: no id can be in that range"
+            )
+        return cls(str(settings.source), settings.source_table, settings.id_column,
+                   settings.xml_column, start, end, settings.shard_pair)  # fmt: skip
+
+    def open(self) -> TableSource:
+        return TableSource(self)
 
     @cached_property
     def key_prefix(self) -> str:
