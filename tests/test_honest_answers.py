@@ -112,3 +112,35 @@ def test_upper_case_and_gzip_compressed_files_are_read(corpus_dir: Path, tmp_pat
         ("broken.xml.gz", "failed", "source"),
         ("packed.xml.gz", "success", None),
     ]
+
+
+def test_the_size_cap_applies_before_reading_and_to_decompressed_data(
+    corpus_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """A file over --max-document-bytes is refused from its size, never read; a .xml.gz is
+    decompressed up to the same cap and no further."""
+    import gzip
+
+    from xmlload.sources.files import FileSource, FileSourceConfig
+
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    (folder / "big.xml").write_bytes(b"<Provenir>" + b" " * 300_000 + b"</Provenir>")
+    (folder / "bomb.xml.gz").write_bytes(gzip.compress(b"<a>" + b"x" * 5_000_000 + b"</a>"))
+    (folder / "small.xml").write_bytes((corpus_dir / FILES[0]).read_bytes())
+    opened: list[str] = []
+    real_open = Path.open
+
+    def watching(path: Path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(path.name)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", watching)
+    source = FileSource(FileSourceConfig(str(folder), max_bytes=100_000))
+    found = {Path(str(d.item)).name: d for d in source.read(sorted(map(str, folder.iterdir())))}
+    assert "big.xml" not in opened  # refused from its size alone
+    assert found["big.xml"].data is None
+    assert "300,021 bytes, over the 100,000-byte cap (max_document_bytes)" in found["big.xml"].error
+    assert found["bomb.xml.gz"].data is None
+    assert "more than the 100,000-byte cap" in found["bomb.xml.gz"].error
+    assert found["small.xml"].data == (corpus_dir / FILES[0]).read_bytes()

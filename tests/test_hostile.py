@@ -233,3 +233,22 @@ def test_an_element_with_600000_attributes_is_mapped_within_the_deadline(
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     rows = query(target, "SELECT status, message FROM processing_log")
     assert rows == [("success", None), ("success", None)]
+
+
+def test_configs_that_cross_to_workers_never_show_a_password() -> None:
+    """Settings, a table source and a worker's configuration keep URLs as secrets: their
+    repr and str mask the password; pickling (to a Dask worker) keeps what it needs."""
+    import pickle
+
+    from xmlload.db.urls import SecretURL
+    from xmlload.parallel.worker import WorkerConfig
+    from xmlload.settings import Settings
+
+    url = f"postgresql://loader:{SECRET}@db/apps"
+    settings = Settings(target=url, source=url, source_table="docs")
+    source = settings.source_config()
+    config = WorkerConfig("c.yaml", source, SecretURL(url), "run", 1024)
+    for shown in (repr(settings), str(settings), repr(source), repr(config), str(config)):
+        assert SECRET not in shown and "loader:***@db" in shown
+    again = pickle.loads(pickle.dumps(config))
+    assert again.target_url.reveal() == url and again.source.url.reveal() == url

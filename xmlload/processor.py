@@ -24,7 +24,7 @@ from xmlload.db.dialects import strategy_for
 from xmlload.db.processing_log import ProcessingLog
 from xmlload.db.run_registry import RunRegistry, RunScope, runs_table
 from xmlload.db.target import connect_engine, describe_db_error, target_schema
-from xmlload.db.urls import mask_url, parse_url
+from xmlload.db.urls import SecretURL, mask_url, parse_url
 from xmlload.document_keys import DocumentKeys
 from xmlload.errors import SettingsError, TargetError, TargetLostError
 from xmlload.outcome import ChunkReport, DocumentOutcome
@@ -255,7 +255,7 @@ class ProductionProcessor:
         return WorkerConfig(
             contract_path=str(self.settings.contract),
             source=self.source_config,
-            target_url=self.target_url.render_as_string(hide_password=False),
+            target_url=SecretURL(self.target_url.render_as_string(hide_password=False)),
             run_id=run_id,
             max_document_bytes=self.settings.max_document_bytes,
             doc_timeout=self.settings.doc_timeout,

@@ -9,13 +9,14 @@ import difflib
 import os
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from xmlload.db.retry import RetryPolicy
+from xmlload.db.urls import mask_text
 from xmlload.errors import SettingsError
 from xmlload.parallel.executors import EXECUTORS
 from xmlload.sources import SourceConfig, source_config
@@ -59,6 +60,12 @@ class Settings(BaseModel):
     retry_max_delay: float = Field(60.0, ge=0)
     retry_backoff_base: float = Field(2.0, ge=1)
     retry_jitter: bool = True
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """As pydantic's, with passwords in URLs masked."""
+        for name, value in super().__repr_args__():
+            masked = name in ("source", "target") and isinstance(value, str) and "://" in value
+            yield name, mask_text(value) if masked else value
 
     @field_validator("executor")
     @classmethod

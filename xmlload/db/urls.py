@@ -73,3 +73,39 @@ def mask_text(text: str) -> str:
             user = credentials.split(":", 1)[0]
             return f"{head}://{user}:***@{host}"
         return text
+
+
+class SecretURL:
+    """A database URL that never shows its password: `str`, `repr` and formatting mask
+    it; `reveal()` gives the text, only where an engine is created. (It pickles whole: a
+    worker on another machine needs the password to connect.)"""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str | SecretURL) -> None:
+        self._text = text.reveal() if isinstance(text, SecretURL) else text
+
+    def reveal(self) -> str:
+        return self._text
+
+    def url(self) -> URL:
+        """The parsed URL (its own repr masks the password too)."""
+        return parse_url(self._text)
+
+    def __str__(self) -> str:
+        return mask_text(self._text)
+
+    def __repr__(self) -> str:
+        return f"SecretURL({mask_text(self._text)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretURL) and other._text == self._text
+
+    def __hash__(self) -> int:
+        return hash(self._text)
+
+    def __getstate__(self) -> str:
+        return self._text
+
+    def __setstate__(self, state: str) -> None:
+        self._text = state

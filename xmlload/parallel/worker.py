@@ -16,7 +16,7 @@ import psutil
 
 from xmlload.contract.loader import load_plan
 from xmlload.db.retry import RetryPolicy
-from xmlload.db.urls import parse_url
+from xmlload.db.urls import SecretURL
 from xmlload.errors import DocumentError
 from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.board import ProgressBoard
@@ -37,7 +37,7 @@ class WorkerConfig:
 
     contract_path: str
     source: SourceConfig
-    target_url: str
+    target_url: SecretURL
     run_id: str
     max_document_bytes: int
     doc_timeout: float = 300.0
@@ -76,7 +76,7 @@ class Worker:
         plan = load_plan(config.contract_path)
         self.pipeline = DocumentPipeline(plan, config.max_document_bytes)
         self.engine = MigrationEngine(
-            plan, parse_url(config.target_url), config.run_id, self.name, config.retry
+            plan, config.target_url.url(), config.run_id, self.name, config.retry
         )
         self.source = open_source(config.source)
         self.deadline = Deadline(config.doc_timeout)

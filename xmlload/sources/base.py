@@ -51,6 +51,7 @@ class SourceSettings(Protocol):
     xml_column: str
     id_start: int | None
     id_end: int | None
+    max_document_bytes: int
 
     @property
     def shard_pair(self) -> tuple[int, int] | None: ...

@@ -31,13 +31,14 @@ def canonical(path: str | Path) -> str:
 
 
 EXTENSIONS = (".xml", ".xml.gz")
-MAX_DECOMPRESSED = 256 << 20  # a gzip bomb stops here (documents are bounded later too)
+DEFAULT_MAX_BYTES = 32 << 20  # as the max_document_bytes setting's default
 
 
 @dataclass(frozen=True)
 class FileSourceConfig(SourceConfig):
     location: str
     shard: tuple[int, int] | None = None  # (K, N): files whose CRC-32 of the path % N == K
+    max_bytes: int = DEFAULT_MAX_BYTES  # larger files (or decompressed data) are not read
 
     items_are_paths = True
 
@@ -52,7 +53,7 @@ class FileSourceConfig(SourceConfig):
                 "--source-table and --id-start/--id-end apply to database "
                 f"sources; {settings.source!r} is a file location"
             )
-        return cls(str(settings.source), settings.shard_pair)
+        return cls(str(settings.source), settings.shard_pair, settings.max_document_bytes)
 
     def open(self) -> FileSource:
         return FileSource(self)
@@ -61,7 +62,7 @@ class FileSourceConfig(SourceConfig):
 class FileSource:
     def __init__(self, config: FileSourceConfig) -> None:
         self.location = config.location
-        self.shard = config.shard
+        self.shard, self.max_bytes = config.shard, config.max_bytes
         self._paths: list[str] | None = None
 
     def _list(self) -> list[str]:
@@ -99,7 +100,7 @@ class FileSource:
                 yield SourceDocument(item, None, problem)
                 continue
             try:
-                yield SourceDocument(item, _read(Path(str(item))))
+                yield SourceDocument(item, _read(Path(str(item)), self.max_bytes))
             except OSError as error:
                 yield SourceDocument(item, None, f"cannot read file: {error.strerror or error}")
             except EOFError:
@@ -143,15 +144,22 @@ def _is_document(path: Path) -> bool:
     return path.name.lower().endswith(EXTENSIONS)
 
 
-def _read(path: Path) -> bytes:
-    kind = stat.S_IFMT(path.stat().st_mode)
+def _read(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes (decompressed for .gz); OSError, before reading more than
+    `max_bytes`, for a larger document or anything but a regular file."""
+    status = path.stat()
+    kind = stat.S_IFMT(status.st_mode)
     if kind != stat.S_IFREG:
         what = _KINDS.get(kind, "not a file")
         raise OSError(f"{what}, not a regular file; xmlload reads regular files only")
+    cap = f"the {max_bytes:,}-byte cap (max_document_bytes)"
     if not path.name.lower().endswith(".gz"):
-        return path.read_bytes()
+        if status.st_size > max_bytes:
+            raise OSError(f"the file is {status.st_size:,} bytes, over {cap}; not read")
+        with path.open("rb") as file:
+            return file.read(max_bytes + 1)  # a file that grew meanwhile stays bounded
     with gzip.open(path, "rb") as file:
-        data = file.read(MAX_DECOMPRESSED + 1)
-    if len(data) > MAX_DECOMPRESSED:
-        raise OSError(f"more than {MAX_DECOMPRESSED // 2**20} MB once decompressed")
+        data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OSError(f"more than {cap} once decompressed; not read further")
     return data

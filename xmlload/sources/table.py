@@ -15,7 +15,7 @@ from xmlload.contract.model import check_identifier
 from xmlload.db.dialects import strategy_for
 from xmlload.db.retry import RetryPolicy, with_retries
 from xmlload.db.target import describe_db_error
-from xmlload.db.urls import mask_url, parse_url
+from xmlload.db.urls import SecretURL, mask_url
 from xmlload.errors import SettingsError, TargetError
 from xmlload.sources.base import (
     SourceConfig,
@@ -28,13 +28,16 @@ from xmlload.sources.base import (
 
 @dataclass(frozen=True)
 class TableSourceConfig(SourceConfig):
-    url: str
+    url: SecretURL  # a str is taken and kept as a SecretURL
     table: str
     id_column: str = "id"
     xml_column: str = "xml"
     id_start: int | None = None
     id_end: int | None = None
     shard: tuple[int, int] | None = None  # (K, N): only ids with id mod N == K (0 <= K < N)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", SecretURL(self.url))
 
     @classmethod
     def claims(cls, location: str) -> bool:
@@ -59,7 +62,7 @@ class TableSourceConfig(SourceConfig):
     def key_prefix(self) -> str:
         """`DATABASE:TABLE#`: a row's key names its table as a file's key names its path,
         so two tables (or databases) whose ids overlap never share a key."""
-        url = parse_url(self.url)
+        url = self.url.url()
         database = url.database or ""
         if url.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
             database = str(Path(database).expanduser().resolve())
@@ -108,7 +111,7 @@ def _table(config: TableSourceConfig) -> sa.TableClause:
 class TableSource:
     def __init__(self, config: TableSourceConfig) -> None:
         self.config = config
-        self.url = parse_url(config.url)
+        self.url = config.url.url()
         self.table = _table(config)
         self.id = self.table.c[config.id_column]
         self.xml = self.table.c[config.xml_column]
