@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from xmlload.contract.functions import function_table
 from xmlload.contract.getters import Getter, Location, Problems, SourceLocator, SourceReader
 from xmlload.contract.model import (
     ColumnSpec,
@@ -384,15 +385,21 @@ def _compile_table(
     )  # fmt: skip
 
 
-def _scope(contract: Contract, notes: Notes) -> Scope:
+def _scope(contract: Contract, notes: Notes, problems: Problems) -> Scope:
     maps: dict[str, Callable[[Any], Any]] = {
         name: value_map_lookup(spec, notes, f"MAP('{name}')")
         for name, spec in contract.value_maps.items()
     }
+    try:
+        functions = function_table(contract.extensions)
+    except ValueError as error:
+        problems.add(("extensions",), str(error))
+        functions = function_table()
     return Scope(
         formats=contract.defaults.datetime_formats,
         namespaces=contract.namespaces,
         maps=maps,
+        functions=functions,
         ignore_attribute_case=contract.defaults.ignore_attribute_case,
         last_match=contract.defaults.path_match == "last",
     )
@@ -403,7 +410,7 @@ def compile_contract(contract: Contract) -> tuple[Plan | None, Problems]:
     warning found, with where it is."""
     problems = Problems()
     notes = Notes()
-    scope = _scope(contract, notes)
+    scope = _scope(contract, notes, problems)
     try:
         id_path = scope.path(contract.document.id.path)
     except ValueError as error:

@@ -98,13 +98,18 @@ def _literal(value: Any) -> _Node:
 
 class _Parser:
     def __init__(
-        self, source: str, date_formats: list[str], maps: Mapping[str, Callable[[Any], Any]]
+        self,
+        source: str,
+        date_formats: list[str],
+        maps: Mapping[str, Callable[[Any], Any]],
+        functions: fn_lib.FunctionTable,
     ) -> None:
         self.tokens = tokenize(source)
         self.index = 0
         self.names: set[str] = set()
         self.formats = date_formats
         self.maps = maps
+        self.functions = functions
 
     # -- token helpers -------------------------------------------------------------------
     def peek(self, offset: int = 0) -> Token:
@@ -287,9 +292,9 @@ class _Parser:
         name = token.text.upper()
         if name == "MAP":
             return self.map_call(token)
-        function = fn_lib.FUNCTIONS.get(name)
+        function = self.functions.get(name)
         if function is None:
-            known = ", ".join(sorted(fn_lib.FUNCTIONS))
+            known = ", ".join(sorted(self.functions))
             raise ExpressionError(
                 f"unknown function {token.text!r} at position {token.position}; known: {known}"
             )
@@ -365,10 +370,12 @@ def compile_expression(
     source: str,
     date_formats: list[str],
     maps: Mapping[str, Callable[[Any], Any]] | None = None,
+    functions: fn_lib.FunctionTable = fn_lib.FUNCTIONS,
 ) -> Expression:
     """Parse `source` once; raise ExpressionError with the position of a syntax error.
 
-    `maps` are the contract's value maps by name, for MAP('name', x)."""
-    parser = _Parser(source, date_formats, maps or {})
+    `maps` are the contract's value maps by name, for MAP('name', x); `functions` the
+    plan's own (the built-ins and its extensions')."""
+    parser = _Parser(source, date_formats, maps or {}, functions)
     node = parser.parse()
     return Expression(source, node.run, parser.names)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -14,7 +16,16 @@ from typing import Any
 from xmlload.contract.values import blank, to_datetime, to_number, truth
 from xmlload.errors import ExpressionError
 
-__all__ = ["BINARY", "FUNCTIONS", "PURE", "UNIT_FUNCTIONS", "register_function", "truth"]
+__all__ = [
+    "BINARY",
+    "FUNCTIONS",
+    "PURE",
+    "UNIT_FUNCTIONS",
+    "function_table",
+    "loading_extension",
+    "register_function",
+    "truth",
+]
 
 
 def _arith(operation: Callable[[Decimal, Decimal], Decimal]) -> Callable[[Any, Any], Any]:
@@ -200,16 +211,46 @@ _ARITY: dict[str, tuple[int, int]] = {
 }
 
 
+FunctionTable = Mapping[str, Callable[..., Any]]
+# Functions extension modules registered, by module: a plan sees only its own extensions'.
+_BY_MODULE: dict[str, dict[str, Callable[..., Any]]] = {}
+_LOADING: list[str] = []  # the extension module being imported for a plan, if any
+
+
 def register_function(name: str, function: Callable[..., Any], low: int, high: int) -> None:
-    """Make `NAME(args)` available to expressions (for contract `extensions` modules).
+    """Make `NAME(args)` available to the expressions of contracts that list the calling
+    module in `extensions` (call it when the module is imported).
 
     `function` receives the contract's date formats first, then the argument values.
     """
     key = name.upper()
-    if key in FUNCTIONS and FUNCTIONS[key] is not function:
-        raise ValueError(f"function {key} is already defined")
-    FUNCTIONS[key] = function
+    if key in FUNCTIONS:
+        raise ValueError(f"function {key} is built in")
+    module = _LOADING[-1] if _LOADING else sys._getframe(1).f_globals.get("__name__", "")
+    _BY_MODULE.setdefault(module, {})[key] = function
     _ARITY[key] = (low, high)
+
+
+@contextmanager
+def loading_extension(module: str) -> Iterator[None]:
+    """While `module` is imported, the functions registered are its own."""
+    _LOADING.append(module)
+    try:
+        yield
+    finally:
+        _LOADING.pop()
+
+
+def function_table(modules: Sequence[str] = ()) -> FunctionTable:
+    """The built-in functions and those the given extension modules registered; the same
+    name from two modules is a ValueError."""
+    table: dict[str, Callable[..., Any]] = dict(FUNCTIONS)
+    for module in modules:
+        for name, function in _BY_MODULE.get(module, {}).items():
+            if table.get(name, function) is not function:
+                raise ValueError(f"function {name} comes from two extensions")
+            table[name] = function
+    return table
 
 
 def check_arity(name: str, count: int, position: int) -> None:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from xmlload.contract.compiler import Location, Plan, compile_contract
 from xmlload.contract.depth import MAX_DEPTH, deepest_line
+from xmlload.contract.functions import loading_extension
 from xmlload.contract.model import Contract
 from xmlload.errors import ContractError
 
@@ -146,7 +147,8 @@ def _import_extensions(file: Path, lines: dict[Location, int], modules: list[str
     problems = []
     for position, module in enumerate(modules):
         try:
-            importlib.import_module(module)
+            with loading_extension(module):
+                importlib.import_module(module)
         except ImportError as error:
             place = ("extensions", position)
             problems.append(_format(file, lines, place, f"cannot import {module!r}: {error}"))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from xmlload.contract.expressions import Expression, compile_expression
+from xmlload.contract.functions import FunctionTable, function_table
 from xmlload.contract.paths import XmlPath, parse_path
 
 Result = TypeVar("Result")
@@ -17,6 +18,7 @@ class Scope:
     formats: list[str]
     namespaces: Mapping[str, str] = field(default_factory=dict)
     maps: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    functions: FunctionTable = field(default_factory=function_table)
     ignore_attribute_case: bool = False
     last_match: bool = False  # a path naming several elements reads the last one
     # Per-document results of selections, shared by every table that makes the same one;
@@ -42,4 +44,4 @@ class Scope:
         return parse_path(text, allow_attribute, self.namespaces)
 
     def expression(self, source: str) -> Expression:
-        return compile_expression(source, self.formats, self.maps)
+        return compile_expression(source, self.formats, self.maps, self.functions)
