@@ -21,6 +21,7 @@ from xmlload.parallel.events import (
     WorkerStartFailed,
 )
 from xmlload.parallel.scheduler import ORPHAN_AFTER, GivenUp, Scheduler
+from xmlload.states import WorkerExit
 
 
 class Clock:
@@ -69,12 +70,12 @@ def test_a_dead_workers_chunk_is_retried_per_document_then_given_up() -> None:
     (chunk,) = scheduler.submissions()
     scheduler.handle(WorkerReady("w1"))
     scheduler.handle(ChunkStarted("w1", chunk.id))
-    scheduler.handle(WorkerLost("w1", "died"))
+    scheduler.handle(WorkerLost("w1", WorkerExit.DIED))
     retries = scheduler.submissions()
     assert [c.items for c in retries] == [[1], [2]]  # two in flight per worker
     scheduler.handle(WorkerReady("w2"))
     scheduler.handle(ChunkStarted("w2", retries[0].id))
-    scheduler.handle(WorkerLost("w2", "died"))  # document 1 kills a worker again
+    scheduler.handle(WorkerLost("w2", WorkerExit.DIED))  # document 1 kills a worker again
     assert scheduler.given_up() == [GivenUp(1, "worker_crash", "w2")]
     scheduler.handle(ChunkFinished(chunk.id, report(3)))  # a late report of the lost chunk
     assert scheduler.reports() == []  # does not count: its documents were retried
@@ -124,7 +125,7 @@ def test_a_handed_back_chunk_goes_out_again_unchanged() -> None:
     scheduler, _ = make([1, 2])
     (chunk,) = scheduler.submissions()
     scheduler.handle(ChunkStarted("w1", chunk.id))
-    scheduler.handle(WorkerLost("w1", "handed_back"))
+    scheduler.handle(WorkerLost("w1", WorkerExit.HANDED_BACK))
     (again,) = scheduler.submissions()
     assert again.items == [1, 2] and not again.alone and scheduler.recycled == 1
 
@@ -145,7 +146,7 @@ def test_a_stop_completes_without_running_queued_retries() -> None:
     scheduler, _ = make([1, 2, 3], [4], workers=1)
     first, second = scheduler.submissions()
     scheduler.handle(ChunkStarted("w1", first.id))
-    scheduler.handle(WorkerLost("w1", "died"))  # three retries queued
+    scheduler.handle(WorkerLost("w1", WorkerExit.DIED))  # three retries queued
     scheduler.handle(StopRequested())
     assert scheduler.submissions() == [] and not scheduler.done  # `second` is still out
     scheduler.handle(ChunkFinished(second.id, report(1)))
@@ -218,8 +219,8 @@ def test_any_other_task_error_is_fatal() -> None:
     assert scheduler.done and scheduler.fatal is error
 
 
-@pytest.mark.parametrize("how", ["died", "handed_back"])
-def test_losing_an_idle_worker_loses_nothing(how: str) -> None:
+@pytest.mark.parametrize("how", list(WorkerExit))
+def test_losing_an_idle_worker_loses_nothing(how: WorkerExit) -> None:
     scheduler, _ = make([1])
     scheduler.handle(WorkerReady("w1"))
     scheduler.handle(WorkerLost("w1", how))  # e.g. a worker recycled between chunks
@@ -249,7 +250,7 @@ def test_replacements_that_cannot_start_mid_run_stop_the_run_as_a_lost_target() 
     scheduler.handle(WorkerReady("w1"))
     scheduler.handle(ChunkStarted("w1", first[0].id))
     scheduler.handle(ChunkFinished(first[0].id, report(1)))
-    scheduler.handle(WorkerLost("w1", "died"))
+    scheduler.handle(WorkerLost("w1", WorkerExit.DIED))
     scheduler.handle(WorkerStartFailed("w2", "w2 could not start: target unreachable"))
     assert scheduler.start_failure is None
     assert scheduler.target_lost == "w2 could not start: target unreachable"

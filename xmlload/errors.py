@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from xmlload.states import Stage
+
 
 class XmlloadError(Exception):
     """A problem the user must fix before loading can start (exit status 2)."""
@@ -52,8 +54,8 @@ class TargetError(XmlloadError):
 class DocumentError(Exception):
     """One document failed at a pipeline stage; it is logged and the run goes on."""
 
-    def __init__(self, stage: str, message: str) -> None:
-        self.stage = stage
+    def __init__(self, stage: Stage, message: str) -> None:
+        self.stage = Stage(stage)
         self.message = message
         super().__init__(f"{stage}: {message}")
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-STAGES = ("source", "validation", "parse", "map", "load", "timeout", "worker_crash")
+from xmlload.states import Stage, Status
+
+STAGES = tuple(Stage)
 
 
 @dataclass
@@ -17,8 +19,8 @@ class DocumentOutcome:
     started_at: datetime
     finished_at: datetime | None = None
     document_id: Any = None
-    status: str = "success"  # or "failed"
-    stage: str | None = None
+    status: Status = Status.SUCCESS
+    stage: Stage | None = None
     message: str | None = None
     size_bytes: int = 0
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
@@ -27,14 +29,14 @@ class DocumentOutcome:
 
     @property
     def succeeded(self) -> bool:
-        return self.status == "success"
+        return self.status is Status.SUCCESS
 
     @property
     def rows_written(self) -> int:
         return sum(len(rows) for rows in self.rows.values()) if self.succeeded else 0
 
-    def fail(self, stage: str, message: str) -> None:
-        self.status, self.stage, self.message = "failed", stage, message
+    def fail(self, stage: Stage, message: str) -> None:
+        self.status, self.stage, self.message = Status.FAILED, stage, message
         self.rows = {}
 
 

@@ -36,6 +36,7 @@ from xmlload.parallel.worker import WorkerConfig
 from xmlload.report import write_report
 from xmlload.settings import Settings
 from xmlload.sources import Source, SourceItem, open_source
+from xmlload.states import Status
 from xmlload.summary import RunSummary
 
 
@@ -306,7 +307,9 @@ class ProductionProcessor:
                 if settings.resume:
                     done = self._logged(engine, log, page)
                     summary.skipped_already_logged += len(done)
-                    summary.skipped_failed += sum(status == "failed" for status in done.values())
+                    summary.skipped_failed += sum(
+                        status == Status.FAILED for status in done.values()
+                    )
                     page = [item for item in page if self.source_config.key(item) not in done]
                 if remaining is not None:
                     page = page[:remaining]

@@ -23,6 +23,7 @@ from xmlload.db.target import TargetSchema, connect_engine, target_schema
 from xmlload.outcome import DocumentOutcome
 from xmlload.sources import Source, SourceItem
 from xmlload.stages.pipeline import DocumentPipeline
+from xmlload.states import Status
 
 BATCH = 100
 ORPHANED = "rows without a logged success"
@@ -84,7 +85,7 @@ class Verifier:
         Mapping documents again cannot find these; one anti-join per table does."""
         log = self.schema.log
         owned = sa.select(log.c.document_id).where(
-            log.c.status == "success", log.c.document_id.is_not(None)
+            log.c.status == Status.SUCCESS, log.c.document_id.is_not(None)
         )
         tables_by_id: dict[Any, list[str]] = {}
         with self.engine.connect() as connection:
@@ -130,7 +131,7 @@ class Verifier:
         owners = dict(
             connection.execute(
                 sa.select(log.c.document_id, log.c.source_key).where(
-                    log.c.status == "success", log.c.document_id.in_(list(ids))
+                    log.c.status == Status.SUCCESS, log.c.document_id.in_(list(ids))
                 )
             ).all()
         )
@@ -160,7 +161,7 @@ class Verifier:
         document_id = logged_id if logged_id is not None else outcome.document_id
         check = DocumentCheck(outcome.source_key, document_id, status)
         rows = stored.get(document_id, {})
-        if status == "success":
+        if status == Status.SUCCESS:
             if not outcome.succeeded:
                 check.problems.append(
                     f"logged success, but now fails at {outcome.stage}: {outcome.message}"
@@ -176,7 +177,7 @@ class Verifier:
         if owner is not None and owner != outcome.source_key:
             return check  # the rows belong to the source key that loaded this id
         if any(rows.values()):
-            what = "logged failed" if status == "failed" else "not in the processing log"
+            what = "logged failed" if status == Status.FAILED else "not in the processing log"
             tables = ", ".join(sorted(table for table, found in rows.items() if found))
             check.problems.append(f"{what}, but has rows in {tables}")
         return check

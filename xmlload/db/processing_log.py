@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from xmlload.db.schema import TABLE_OPTIONS, datetime_type, text_type
 from xmlload.outcome import DocumentOutcome
+from xmlload.states import Status
 
 TABLE_NAME = "processing_log"
 KEY_LIMIT = 512  # characters of a source key (a path or a row id)
@@ -81,9 +82,9 @@ class ProcessingLog:
         for key, document_id, attempts, status in connection.execute(statement.where(condition)):
             if key in wanted:
                 found.attempts[key] = attempts
-                if status == "success" and document_id is not None:
+                if status == Status.SUCCESS and document_id is not None:
                     found.loaded[key] = document_id
-            elif status == "success" and document_id is not None:
+            elif status == Status.SUCCESS and document_id is not None:
                 found.owners[document_id] = key
         return found
 
@@ -168,7 +169,7 @@ class ProcessingLog:
     def failed_keys(self, connection: Connection, stage: str | None = None) -> list[str]:
         """Source keys of failed documents (optionally of one stage), in key order."""
         table = self.table
-        statement = sa.select(table.c.source_key).where(table.c.status == "failed")
+        statement = sa.select(table.c.source_key).where(table.c.status == Status.FAILED)
         if stage is not None:
             statement = statement.where(table.c.stage == stage)
         return list(connection.execute(statement.order_by(table.c.source_key)).scalars())
@@ -189,7 +190,7 @@ class ProcessingLog:
         count = sa.func.count().label("documents")
         statement = (
             sa.select(table.c.stage, table.c.message, count)
-            .where(table.c.status == "failed")
+            .where(table.c.status == Status.FAILED)
             .group_by(table.c.stage, table.c.message)
             .order_by(count.desc(), table.c.stage)
             .limit(limit)

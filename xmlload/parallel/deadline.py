@@ -7,6 +7,7 @@ import signal
 from types import FrameType, TracebackType
 
 from xmlload.errors import DocumentError
+from xmlload.states import Stage
 
 
 class Deadline:
@@ -25,7 +26,7 @@ class Deadline:
 
     def _expire(self, number: int, frame: FrameType | None) -> None:
         raise DocumentError(
-            "timeout", f"document took longer than {self.seconds:g} s (doc_timeout)"
+            Stage.TIMEOUT, f"document took longer than {self.seconds:g} s (doc_timeout)"
         )
 
     def __enter__(self) -> Deadline:

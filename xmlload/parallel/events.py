@@ -1,12 +1,12 @@
-"""What happens in a run, as the scheduler hears it. An executor (the process pool; later
-Dask) turns what it observes into these events; the scheduler turns them into decisions."""
+"""What happens in a run, as the scheduler hears it. An executor (the process pool, Dask)
+turns what it observes into these events; the scheduler turns them into decisions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from xmlload.outcome import ChunkReport
+from xmlload.states import WorkerExit
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class WorkerLost:
     """The worker's process is gone: it died (OOM, SIGKILL) or handed its chunk back."""
 
     worker: str
-    how: Literal["died", "handed_back"]
+    how: WorkerExit
 
 
 @dataclass(frozen=True)

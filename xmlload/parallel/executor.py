@@ -33,6 +33,7 @@ from xmlload.parallel.scheduler import Chunk, GivenUp, Scheduler
 from xmlload.parallel.worker import WorkerConfig
 from xmlload.settings import Settings
 from xmlload.sources import SourceItem
+from xmlload.states import Stage
 
 WATCH_EVERY = 0.5  # seconds between looks at the board and the workers
 
@@ -246,7 +247,7 @@ def hang_limit(doc_timeout: float) -> float:
 
 
 def _lost_outcome(lost: GivenUp, key: str) -> DocumentOutcome:
-    what = "was killed or died" if lost.stage == "worker_crash" else "stopped responding"
+    what = "was killed or died" if lost.stage is Stage.WORKER_CRASH else "stopped responding"
     outcome = DocumentOutcome(key, datetime.now(), finished_at=datetime.now())
     outcome.fail(
         lost.stage, f"the worker processing this document {what} twice (last: {lost.worker})"

@@ -32,6 +32,7 @@ from xmlload.parallel.events import (
 )
 from xmlload.parallel.prefetch import NOT_YET
 from xmlload.sources import SourceItem
+from xmlload.states import Loss, Stage, WorkerExit
 
 ORPHAN_AFTER = 5.0  # seconds a chunk may wait unclaimed while every worker sits idle
 
@@ -50,7 +51,7 @@ class GivenUp:
     """A document that took a worker down twice: log it failed with this stage."""
 
     item: SourceItem
-    stage: str  # "worker_crash" or "timeout"
+    stage: Stage  # WORKER_CRASH or TIMEOUT
     worker: str
 
 
@@ -116,7 +117,7 @@ class Scheduler:
                 continue
             worker.gone = True
             self._kills.append(name)
-            self._lose(worker.chunk, "timeout", name)
+            self._lose(worker.chunk, Loss.TIMEOUT, name)
         # A chunk nobody picked up while every live worker sat idle was taken by a worker
         # that died before it could say so. (While any worker is busy, an unclaimed chunk
         # may simply be waiting in the queue.)
@@ -124,7 +125,7 @@ class Scheduler:
         if live and all(w.chunk is None and now - w.seen_at >= ORPHAN_AFTER for w in live):
             for chunk in list(self.pending.values()):
                 if not chunk.claimed and now - chunk.submitted_at > ORPHAN_AFTER:
-                    self._lose(chunk.id, "worker_crash", "unknown")
+                    self._lose(chunk.id, Loss.WORKER_CRASH, "unknown")
 
     # -- decisions -----------------------------------------------------------------------
     def submissions(self) -> list[Chunk]:
@@ -229,7 +230,8 @@ class Scheduler:
             return
         worker.gone = True
         if worker.chunk is not None:
-            reason = "recycled" if event.how == "handed_back" else "worker_crash"
+            handed_back = event.how is WorkerExit.HANDED_BACK
+            reason = Loss.RECYCLED if handed_back else Loss.WORKER_CRASH
             self._lose(worker.chunk, reason, event.worker)
 
     def _start_failed(self, event: WorkerStartFailed) -> None:
@@ -263,17 +265,17 @@ class Scheduler:
             del self.pending[event.chunk_id]
             self.retries.append(Chunk(next(self._ids), chunk.items, 0.0, alone=chunk.alone))
             return
-        self._lose(event.chunk_id, "worker_crash", event.worker)
+        self._lose(event.chunk_id, Loss.WORKER_CRASH, event.worker)
 
-    def _lose(self, chunk_id: int, reason: str, worker: str) -> None:
+    def _lose(self, chunk_id: int, reason: Loss, worker: str) -> None:
         chunk = self.pending.pop(chunk_id, None)
         if chunk is None:
             return
-        if reason == "recycled":
+        if reason is Loss.RECYCLED:
             self.recycled += 1
             self.retries.append(Chunk(next(self._ids), chunk.items, 0.0, alone=chunk.alone))
         elif chunk.alone:
-            self._given_up.append(GivenUp(chunk.items[0], reason, worker))
+            self._given_up.append(GivenUp(chunk.items[0], Stage(reason.value), worker))
         else:
             self.retries.extend(
                 Chunk(next(self._ids), [item], 0.0, alone=True) for item in chunk.items

@@ -10,6 +10,7 @@ import psutil
 
 from xmlload.parallel.board import BoardSnapshot
 from xmlload.parallel.events import WorkerLost
+from xmlload.states import WorkerExit
 
 
 @dataclass
@@ -26,7 +27,11 @@ class Watchdog:
             process = _live(entry.pid)
             if process is None:
                 self.gone.add(name)
-                lost.append(WorkerLost(name, "handed_back" if entry.handing_back else "died"))
+                lost.append(
+                    WorkerLost(
+                        name, WorkerExit.HANDED_BACK if entry.handing_back else WorkerExit.DIED
+                    )
+                )
             else:
                 self._sample(name, process)
         return lost

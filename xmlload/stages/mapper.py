@@ -12,6 +12,7 @@ from xmlload.contract.getters import Item
 from xmlload.contract.paths import Element
 from xmlload.contract.values import truth
 from xmlload.errors import DocumentError, ExpressionError, ValueProblem
+from xmlload.states import Stage
 
 
 @dataclass
@@ -121,7 +122,7 @@ class DataMapper:
                 value = column.convert(raw)
             except (ValueProblem, ExpressionError, ArithmeticError) as problem:
                 raise DocumentError(
-                    "map", f"{table.name}.{column.name} ({column.source}): {problem}"
+                    Stage.MAP, f"{table.name}.{column.name} ({column.source}): {problem}"
                 ) from None
             if value is not None and not has_data and column.counts_as_data is not False:
                 has_data = column.counts_as_data is True or value != 0
@@ -133,13 +134,14 @@ class DataMapper:
                 continue
             if column.required:
                 raise DocumentError(
-                    "map", f"required value missing: {table.name}.{column.name} ({column.source})"
+                    Stage.MAP,
+                    f"required value missing: {table.name}.{column.name} ({column.source})",
                 )
             if column.default is not None:
                 values[position] = column.default
             elif not column.nullable:
                 raise DocumentError(
-                    "map",
+                    Stage.MAP,
                     f"no value for NOT NULL column {table.name}.{column.name} "
                     f"({column.source}) and no default",
                 )
@@ -153,6 +155,6 @@ class DataMapper:
             return truth(source.condition(elements, None))
         except (ExpressionError, ArithmeticError) as problem:
             if self.plan.contract.defaults.invalid != "null":
-                raise DocumentError("map", f"{table.name} (where): {problem}") from None
+                raise DocumentError(Stage.MAP, f"{table.name} (where): {problem}") from None
             self.plan.notes.add("invalid: where unknown, no row", table.name)
             return False

@@ -20,6 +20,7 @@ from xmlload.db.target import connect_engine, describe_db_error, target_schema
 from xmlload.db.urls import mask_url
 from xmlload.errors import TargetLostError
 from xmlload.outcome import DocumentOutcome
+from xmlload.states import Stage
 
 T = TypeVar("T")
 
@@ -102,7 +103,7 @@ class MigrationEngine:
 
     def _record_failure(self, outcome: DocumentOutcome, error: SQLAlchemyError) -> None:
         """Log the document failed at the load stage, with none of its rows left behind."""
-        outcome.fail("load", describe_db_error(error))
+        outcome.fail(Stage.LOAD, describe_db_error(error))
 
         def attempt() -> None:
             with self.connection.begin():
@@ -149,7 +150,7 @@ def _refuse_duplicates(outcomes: Sequence[DocumentOutcome], owners: dict[object,
         owner = claimed.get(outcome.document_id)
         if owner is not None and owner != outcome.source_key:
             outcome.fail(
-                "validation",
+                Stage.VALIDATION,
                 f"duplicate document id {outcome.document_id}: already "
                 f"loaded from source key {owner!r}",
             )

@@ -6,6 +6,7 @@ from lxml import etree
 
 from xmlload.contract.paths import Element
 from xmlload.errors import DocumentError
+from xmlload.states import Stage
 
 
 class ExternalReadRefused(Exception):
@@ -48,13 +49,14 @@ class XMLParser:
         try:
             root = etree.fromstring(data, self._parser)
         except etree.XMLSyntaxError as error:
-            raise DocumentError("parse", f"not well-formed XML: {error}") from None
+            raise DocumentError(Stage.PARSE, f"not well-formed XML: {error}") from None
         except ExternalReadRefused:
             raise DocumentError(
-                "parse", "the document refers to an external DTD or entity; xmlload never reads one"
+                Stage.PARSE,
+                "the document refers to an external DTD or entity; xmlload never reads one",
             ) from None
         if root is None:
-            raise DocumentError("parse", "no root element")
+            raise DocumentError(Stage.PARSE, "no root element")
         self._check_doctype(root)
         return root
 
@@ -64,7 +66,10 @@ class XMLParser:
             return
         if not self.allow_doctype:
             raise DocumentError(
-                "parse", "the document has a DOCTYPE, which is not allowed (document.allow_doctype)"
+                Stage.PARSE,
+                "the document has a DOCTYPE, which is not allowed (document.allow_doctype)",
             )
         if any(True for _ in dtd.iterentities()):
-            raise DocumentError("parse", "the document declares entities, which are never accepted")
+            raise DocumentError(
+                Stage.PARSE, "the document declares entities, which are never accepted"
+            )

@@ -16,6 +16,7 @@ from xmlload.sources.base import SourceDocument
 from xmlload.stages.mapper import DataMapper
 from xmlload.stages.parser import XMLParser
 from xmlload.stages.validator import PreProcessingValidator
+from xmlload.states import Stage
 
 
 class DocumentPipeline:
@@ -29,7 +30,7 @@ class DocumentPipeline:
         """Fill `outcome` with rows, or raise DocumentError naming the failing stage."""
         clock = time.perf_counter()
         if document.data is None:
-            raise DocumentError("source", document.error or "no data")
+            raise DocumentError(Stage.SOURCE, document.error or "no data")
         root = self.parser.parse(self.validator.check_bytes(document.data))
         element, outcome.document_id = self.validator.check_tree(root)
         parsed = time.perf_counter()

@@ -12,6 +12,7 @@ from xmlload.contract.model import ColumnSpec
 from xmlload.contract.paths import Element, XmlPath, element_locator
 from xmlload.contract.transforms import ColumnRules, Notes, build_converter
 from xmlload.errors import DocumentError, ValueProblem
+from xmlload.states import Stage
 
 _DECLARATION = re.compile(rb'^<\?xml[^>]*?encoding\s*=\s*["\']([A-Za-z0-9._-]+)["\']')
 _UTF8_NAMES = {"utf-8", "utf8"}
@@ -104,22 +105,22 @@ class PreProcessingValidator:
         """Return the bytes to parse (BOM kept) or raise DocumentError(stage='validation')."""
         if len(data) > self.max_bytes:
             raise DocumentError(
-                "validation",
+                Stage.VALIDATION,
                 f"document is {len(data):,} bytes, over the "
                 f"{self.max_bytes:,}-byte cap (max_document_bytes)",
             )
         if not data.strip():
-            raise DocumentError("validation", "empty document")
+            raise DocumentError(Stage.VALIDATION, "empty document")
         body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
         family = _wide_encoding(body)
         if family is not None:
-            raise DocumentError("validation", f"{family} documents are not accepted; use UTF-8")
+            raise DocumentError(Stage.VALIDATION, f"{family} documents are not accepted; use UTF-8")
         text = self._decode(body, bom=body is not data)
         if not self.allow_doctype:
             markup = _prolog_markup(text)
             if markup is not None:
                 raise DocumentError(
-                    "validation",
+                    Stage.VALIDATION,
                     f"markup declaration {markup!r} is not allowed (DOCTYPE/ENTITY; "
                     "document.allow_doctype allows a DOCTYPE)",
                 )
@@ -131,15 +132,17 @@ class PreProcessingValidator:
         encoding = _declared_encoding(body)
         if bom and encoding not in _UTF8_NAMES:
             raise DocumentError(
-                "validation", f"a UTF-8 byte order mark, but the declaration says {encoding!r}"
+                Stage.VALIDATION, f"a UTF-8 byte order mark, but the declaration says {encoding!r}"
             )
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise DocumentError("validation", f"unknown declared encoding {encoding!r}") from None
+            raise DocumentError(
+                Stage.VALIDATION, f"unknown declared encoding {encoding!r}"
+            ) from None
         if not _ascii_compatible(encoding):
             raise DocumentError(
-                "validation",
+                Stage.VALIDATION,
                 f"declared encoding {encoding!r} is not accepted: use UTF-8 or an encoding "
                 "that writes markup as ASCII does",
             )
@@ -147,18 +150,20 @@ class PreProcessingValidator:
             return body.decode(encoding)
         except UnicodeDecodeError as error:
             shown = "UTF-8" if encoding in _UTF8_NAMES else encoding
-            raise DocumentError("validation", f"not valid {shown} at byte {error.start}") from None
+            raise DocumentError(
+                Stage.VALIDATION, f"not valid {shown} at byte {error.start}"
+            ) from None
 
     def check_tree(self, root: Element) -> tuple[Element, Any]:
         """Return (document element, document id) or raise DocumentError(stage='validation')."""
         if root.tag != self.root_tag:
             raise DocumentError(
-                "validation", f"root element is <{root.tag}>, expected <{self.root_tag}>"
+                Stage.VALIDATION, f"root element is <{root.tag}>, expected <{self.root_tag}>"
             )
         element = self.find_element(root, root)
         if element is None:
             raise DocumentError(
-                "validation",
+                Stage.VALIDATION,
                 f"document element {self.element_path} not found (wrong document type?)",
             )
         holder = self.find_id(element, root)
@@ -168,7 +173,7 @@ class PreProcessingValidator:
         try:
             document_id = self.convert_id(raw)
         except ValueProblem as problem:
-            raise DocumentError("validation", f"bad document id: {problem}") from None
+            raise DocumentError(Stage.VALIDATION, f"bad document id: {problem}") from None
         if document_id is None:
-            raise DocumentError("validation", "document id missing")
+            raise DocumentError(Stage.VALIDATION, "document id missing")
         return element, document_id
