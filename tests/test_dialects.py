@@ -27,6 +27,7 @@ from xmlload.db.schema import build_metadata, ddl_statements
 from xmlload.db.urls import parse_url
 from xmlload.errors import SettingsError
 from xmlload.sources.table import TableSource, TableSourceConfig
+from xmlload.states import Fault
 
 ORACLE_URL = os.environ.get("XMLLOAD_TEST_ORACLE_URL")
 
@@ -230,3 +231,21 @@ def test_a_live_oracle_load(corpus_dir: Path, tmp_path: Path) -> None:
             connection.execute(sa.text(f"DROP TABLE {table.name}"))
         connection.execute(sa.text("DROP TABLE processing_log"))
         connection.execute(sa.text("DROP TABLE processing_runs"))
+
+
+class PgOrig(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "fault"),
+    [("40P01", Fault.TRANSIENT), ("08006", Fault.TRANSIENT), ("25006", Fault.UNAVAILABLE),
+     ("53100", Fault.UNAVAILABLE), ("23505", Fault.REJECTED), ("22001", Fault.REJECTED)],
+)  # fmt: skip
+def test_a_database_error_is_a_fault_of_one_kind(sqlstate: str, fault: Fault) -> None:
+    from xmlload.db.dialects.postgresql import PostgreSQLStrategy
+
+    error = DBAPIError("INSERT", None, PgOrig(sqlstate))
+    assert PostgreSQLStrategy().classify(error) is fault

@@ -38,3 +38,11 @@ class WorkerExit(StrEnum):
 
     DIED = "died"
     HANDED_BACK = "handed_back"
+
+
+class Fault(StrEnum):
+    """What a database error means for the document being written."""
+
+    TRANSIENT = "transient"  # deadlock, lock timeout, lost connection: retry
+    UNAVAILABLE = "unavailable"  # disk full, read-only: no write can succeed, stop the run
+    REJECTED = "rejected"  # this document's rows: it fails alone

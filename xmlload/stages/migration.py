@@ -20,7 +20,7 @@ from xmlload.db.target import connect_engine, describe_db_error, target_schema
 from xmlload.db.urls import mask_url
 from xmlload.errors import TargetLostError
 from xmlload.outcome import DocumentOutcome
-from xmlload.states import Stage
+from xmlload.states import Fault, Stage
 
 T = TypeVar("T")
 
@@ -59,7 +59,7 @@ class MigrationEngine:
                 action, self.strategy.is_transient, self.retry, self._drop_connection
             )
         except DBAPIError as error:
-            if self.strategy.is_unavailable(error):
+            if self.strategy.classify(error) is Fault.UNAVAILABLE:
                 raise self._lost(error, "cannot take writes") from None
             raise self._lost(error, f"failed after {self.retry.max_retries} retries") from None
 
@@ -92,7 +92,7 @@ class MigrationEngine:
                 with self.connection.begin():
                     self._write(outcomes)
             except DBAPIError as error:
-                if self.strategy.is_transient(error) or self.strategy.is_unavailable(error):
+                if self.strategy.classify(error) is not Fault.REJECTED:
                     raise  # retried, or the run stops: not the documents' fault
                 return error
             except SQLAlchemyError as error:

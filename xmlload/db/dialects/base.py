@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from xmlload.errors import SettingsError
+from xmlload.states import Fault
 
 ErrorCode = int | str  # a driver error number, or an SQLSTATE
 
@@ -163,6 +164,14 @@ class DialectStrategy:
             raise DBAPIError.instance(statement, None, error, dbapi_error) from error
         finally:
             cursor.close()
+
+    def classify(self, error: DBAPIError) -> Fault:
+        """What this error means: retry it, stop the run, or fail the document."""
+        if self.is_transient(error):
+            return Fault.TRANSIENT
+        if self.is_unavailable(error):
+            return Fault.UNAVAILABLE
+        return Fault.REJECTED
 
     @staticmethod
     def error_code(error: DBAPIError) -> ErrorCode | None:
