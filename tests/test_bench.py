@@ -74,15 +74,13 @@ def test_bench_writes_table_json_and_chart(
     assert [row["workers"] for row in rows] == [1, 2]
     for row in rows:
         assert row["documents"] == 12 and row["failed"] == 4  # 4 wrong-schema copies
-        assert row["docs_per_minute"] > 0 and row["ceiling_docs_per_minute"] > 0
-        assert row["fraction_of_ceiling"] == pytest.approx(
-            row["docs_per_minute"] / row["ceiling_docs_per_minute"]
-        )
+        # loading parses too, so it never outruns parsing the same bytes alone
+        assert 0 < row["docs_per_minute"] < row["ceiling_docs_per_minute"]
+        assert 0 < row["fraction_of_ceiling"] < 1
         assert row["peak_rss_mb"] > 10
-    # the figures derived from the measured rates, for the row where that is not trivial
-    speedup = rows[1]["docs_per_minute"] / rows[0]["docs_per_minute"]
-    assert rows[1]["speedup"] == pytest.approx(speedup, rel=0.01)
-    assert rows[1]["efficiency"] == pytest.approx(speedup / 2, rel=0.01)
+    # one worker is the baseline; two on a small corpus gain at most twofold
+    assert rows[0]["speedup"] == pytest.approx(1.0) and rows[0]["efficiency"] == pytest.approx(1)
+    assert 0 < rows[1]["speedup"] < 2.2 and 0 < rows[1]["efficiency"] < 1.1
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob("*.db"))  # throw-away targets are removed
     assert not (out / "corpus").exists()  # the looped copies are not left behind

@@ -9,9 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import POSTGRES_URL, REPO
+from tests.conftest import POSTGRES_URL, REPO, _unavailable
 from tests.helpers import run_args
 from xmlload.cli import main
 
@@ -41,7 +39,7 @@ def imported(tmp_path: Path, *flags: str, schema: str | None = None) -> Path:
 
 def agreement(corpus_dir: Path, url: str, contract: Path, tmp_path: Path, schema: str = "") -> dict:
     if not AGREEMENT_TOOL.is_file():
-        pytest.skip(f"agreement tool not found at {AGREEMENT_TOOL}")
+        _unavailable(f"agreement tool not found at {AGREEMENT_TOOL} (../shared/tools)")
     # the wrong-schema document is rejected by both systems: exit 3
     assert main(["run", *run_args(str(corpus_dir), url, str(contract))]) == 3
     if schema:  # the tool reads the default schema: point the search path at ours

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import CONTRACT, CORPUS, POSTGRES_URL
+from tests.conftest import CONTRACT, POSTGRES_URL
 from tests.helpers import cli_command, query, table_run_args, table_source, wait_for_log
 from xmlload.cli import main
 from xmlload.contract.loader import load_plan
@@ -80,19 +80,19 @@ def test_target_lost_mid_run_stops_with_a_summary_and_resumes(
 
 
 def test_a_full_sqlite_target_stops_the_run_instead_of_failing_documents(
-    tmp_path: Path,
+    corpus_dir: Path, tmp_path: Path
 ) -> None:
     """SQLITE_FULL (here: the database may not grow past its current size) is the target's
     problem, not the documents': the engine raises TargetLostError and logs nothing."""
     target = f"sqlite:///{tmp_path / 't.db'}"
-    first = CORPUS / "sample--142305.xml"
+    first = corpus_dir / "sample--142305.xml"
     assert main(["run", "--contract", str(CONTRACT), "--source", str(first),
                  "--target", target, "--create-tables", "--progress", "none"]) == 0  # fmt: skip
     plan = load_plan(CONTRACT)
     pipeline = DocumentPipeline(plan, 64 << 20)
     outcomes = [
         pipeline.process(SourceDocument(str(path), path.read_bytes()))
-        for path in sorted(CORPUS.glob("sample*.xml"))  # more rows than the free pages hold
+        for path in sorted(corpus_dir.glob("sample*.xml"))  # more rows than the free pages hold
     ]
     engine = MigrationEngine(plan, parse_url(target), "full-disk", "test-worker")
     try:

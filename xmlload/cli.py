@@ -1,4 +1,5 @@
-"""The `xmlload` command. Parses arguments and calls the package; no logic of its own."""
+"""The `xmlload` command: parses arguments, calls the package, prints what it returns and
+turns errors into exit statuses. What to do with a document is decided elsewhere."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ class _StopFlag:
         return self.count >= 2
 
 
-class _Signals:
+class _SignalHandlers:
     """SIGINT/SIGTERM handlers for the run's duration (main thread only), then restored."""
 
     def __init__(self, handle: bool, ignore_after_stop: bool) -> None:
@@ -120,7 +120,7 @@ class ProductionProcessor:
             registry = self._claim(run_id, whole_source=items is not None)
             try:
                 self._adopt_legacy_keys()
-                signals = _Signals(handle_signals, ignore_signals_after_stop)
+                signals = _SignalHandlers(handle_signals, ignore_signals_after_stop)
                 return self._run(
                     run_id, on_report, source, items, planned, console, signals, registry.vanished
                 )
@@ -199,7 +199,7 @@ class ProductionProcessor:
         items: Sequence[SourceItem] | None,
         planned: int,
         console: Console | None,
-        signals: _Signals,
+        signals: _SignalHandlers,
         vanished: threading.Event,
     ) -> RunSummary:
         summary = RunSummary(

@@ -279,11 +279,6 @@ class ColumnSpec(Strict):
             raise ValueError("paths must list at least one path")
         return self
 
-    @property
-    def reads_document(self) -> bool:
-        """True when the value comes from the document (not a constant)."""
-        return self.const is None
-
 
 class TableSpec(Strict):
     description: str | None = None

@@ -89,6 +89,7 @@ class DaskExecutor(Executor):
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.losses: queue.Queue[Event] = queue.Queue()
         self.holding_failures = False
+        self.distributed_level: int | None = None  # restored at shutdown
         self.disconnected_at: float | None = None
         self.subscribed = False
 
@@ -98,7 +99,9 @@ class DaskExecutor(Executor):
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> MutableMapping[str, Any]:
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)  # our messages say it
+        quiet = logging.getLogger("distributed")  # our messages say what matters
+        self.distributed_level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
         if self.address is None:
             self.cluster = LocalCluster(
                 n_workers=self.workers, threads_per_worker=1, dashboard_address=None
@@ -153,6 +156,8 @@ class DaskExecutor(Executor):
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+        if self.distributed_level is not None:
+            logging.getLogger("distributed").setLevel(self.distributed_level)
 
     # -- work --------------------------------------------------------------------------
     def submit(self, chunk: Chunk, results: queue.Queue[Event]) -> None:

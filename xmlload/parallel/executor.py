@@ -149,7 +149,7 @@ class Executor(ABC):
         callbacks: CoordinatorCallbacks,
     ) -> None:
         results: queue.Queue[Event] = queue.Queue()
-        signals = _Signals(stop)
+        signals = _StopEvents(stop)
         observer = _BoardObserver()
         last_look = 0.0
         while not scheduler.done:
@@ -201,7 +201,7 @@ def _ready(results: queue.Queue[Event]) -> list[Event]:
     return ready
 
 
-class _Signals:
+class _StopEvents:
     """Stop signals as events: one StopRequested per signal noticed."""
 
     def __init__(self, stop: StopControl) -> None:

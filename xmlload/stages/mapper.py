@@ -21,10 +21,6 @@ class MappedDocument:
     rows: dict[str, list[tuple[Any, ...]]]
     notes: Counter[str] = field(default_factory=Counter)
 
-    @property
-    def row_count(self) -> int:
-        return sum(len(rows) for rows in self.rows.values())
-
 
 @dataclass
 class _RowContext:

@@ -162,7 +162,3 @@ def parse_chain(types: list[str]) -> tuple[list[Step], list[str]]:
 
 def last_segment(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
-
-
-def meaningful_literal(value: Any) -> bool:
-    return value is not None and str(value).strip() != ""
