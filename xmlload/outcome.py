@@ -26,6 +26,7 @@ class DocumentOutcome:
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     notes: Counter[str] = field(default_factory=Counter)
     kept_previous: bool = False  # failed, and the rows of an earlier success were kept
+    fingerprint: str | None = None  # of the source bytes
 
     @property
     def succeeded(self) -> bool:
@@ -55,6 +56,8 @@ class ChunkReport:
     stage_seconds: Counter[str] = field(default_factory=Counter)  # the worker's totals so far
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # key, stage, message
     kept_previous: int = 0  # failed documents whose earlier rows were kept
+    unchanged: int = 0  # `--refresh`: logged documents whose bytes had not changed (skipped)
+    changed: int = 0  # `--refresh`: logged documents reloaded because their bytes changed
 
     def add(self, outcome: DocumentOutcome) -> None:
         self.documents += 1
@@ -65,6 +68,7 @@ class ChunkReport:
                 self.rows_by_table[table] += len(rows)
             self.notes.update(outcome.notes)
         else:
-            self.failed_by_stage[outcome.stage or "unknown"] += 1
+            stage = outcome.stage.value if outcome.stage else "unknown"  # plain text for users
+            self.failed_by_stage[stage] += 1
             self.kept_previous += outcome.kept_previous
-            self.failures.append((outcome.source_key, outcome.stage or "", outcome.message or ""))
+            self.failures.append((outcome.source_key, stage, outcome.message or ""))
