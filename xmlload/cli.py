@@ -100,6 +100,18 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="also reload documents already in the processing log",
     )
+    parser.add_argument(
+        "--refresh",
+        action="store_true",
+        default=None,
+        help="load new documents and reload those whose source bytes changed since logged",
+    )
+    parser.add_argument(
+        "--rehash",
+        action="store_true",
+        default=None,
+        help="with --refresh: reload documents logged before fingerprints were kept",
+    )
     parser.add_argument("--config", type=Path, help="settings file (default config/xmlload.toml)")
 
 
@@ -240,7 +252,8 @@ def _processor(args: argparse.Namespace) -> ProductionProcessor:
     from xmlload.settings import load_settings
 
     flags = {name: getattr(args, name) for name in RUN_FLAGS}
-    flags.update(create_tables=args.create_tables, resume=args.resume)
+    flags.update(create_tables=args.create_tables, resume=args.resume, refresh=args.refresh,
+                 rehash=args.rehash)  # fmt: skip
     return ProductionProcessor(load_settings(flags, args.config))
 
 

@@ -227,7 +227,7 @@ class ProductionProcessor:
                 on_report=record,
                 on_lost_documents=record_lost,
                 on_progress=progress.update if self.settings.progress != "none" else _ignore,
-                current_total=lambda: summary.planned - summary.skipped_already_logged,
+                current_total=lambda: summary.planned - summary.skipped,
             )
             with progress:
                 coordinator.run(
@@ -262,6 +262,8 @@ class ProductionProcessor:
             doc_timeout=self.settings.doc_timeout,
             max_worker_memory_mb=self.settings.max_worker_memory,
             retry=self.settings.retry_policy(),
+            refresh=self.settings.refresh,
+            rehash=self.settings.rehash,
         )
 
     def _given(self, items: Sequence[SourceItem]) -> Iterator[list[SourceItem]]:
@@ -304,7 +306,7 @@ class ProductionProcessor:
         log = ProcessingLog(target_schema(self.plan).log)
         try:
             for page in source.pages(settings.page_size):
-                if settings.resume:
+                if settings.resume and not settings.refresh:  # refresh: workers compare
                     done = self._logged(engine, log, page)
                     summary.skipped_already_logged += len(done)
                     summary.skipped_failed += sum(

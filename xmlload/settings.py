@@ -13,7 +13,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from xmlload.db.retry import RetryPolicy
 from xmlload.db.urls import mask_text
@@ -47,6 +54,8 @@ class Settings(BaseModel):
     id_end: int | None = None
     create_tables: bool = False
     resume: bool = True
+    refresh: bool = Field(False, description="reload logged documents whose bytes changed")
+    rehash: bool = Field(False, description="with refresh: reload entries without fingerprint")
     max_document_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     doc_timeout: float = Field(300.0, ge=0, description="seconds per document; 0: no limit")
     max_worker_memory: int | None = Field(
@@ -66,6 +75,12 @@ class Settings(BaseModel):
         for name, value in super().__repr_args__():
             masked = name in ("source", "target") and isinstance(value, str) and "://" in value
             yield name, mask_text(value) if masked else value
+
+    @model_validator(mode="after")
+    def _rehash_needs_refresh(self) -> Settings:
+        if self.rehash and not self.refresh:
+            raise ValueError("--rehash applies to --refresh runs only")
+        return self
 
     @field_validator("executor")
     @classmethod

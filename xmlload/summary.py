@@ -26,6 +26,8 @@ class RunSummary:
     planned: int = 0
     skipped_already_logged: int = 0
     skipped_failed: int = 0  # of those, documents whose last attempt failed
+    unchanged: int = 0  # --refresh: logged documents whose bytes had not changed
+    changed: int = 0  # --refresh: logged documents reloaded because their bytes changed
     documents: int = 0
     succeeded: int = 0
     failed_by_stage: Counter[str] = field(default_factory=Counter)
@@ -53,6 +55,8 @@ class RunSummary:
         self.succeeded += report.succeeded
         self.failed_by_stage.update(report.failed_by_stage)
         self.kept_previous += report.kept_previous
+        self.unchanged += report.unchanged
+        self.changed += report.changed
         self.rows_by_table.update(report.rows_by_table)
         self.notes.update(report.notes)
         self.bytes_read += report.bytes_read
@@ -94,6 +98,11 @@ class RunSummary:
         return self.busy_seconds / capacity if capacity > 0 else 0.0
 
     @property
+    def skipped(self) -> int:
+        """Documents of the source this run did not load: logged before, or unchanged."""
+        return self.skipped_already_logged + self.unchanged
+
+    @property
     def failed(self) -> int:
         return sum(self.failed_by_stage.values())
 
@@ -130,6 +139,11 @@ class RunSummary:
             f"{self.succeeded:,} ok, {self.failed:,} failed; "
             f"{self.skipped_already_logged:,} skipped (already in the processing log)"
         )
+        if self.unchanged or self.changed:
+            console.print(
+                f"refresh: {self.documents - self.changed:,} new, {self.changed:,} changed "
+                f"(reloaded), {self.unchanged:,} unchanged (not parsed)"
+            )
         truncated = sum(n for what, n in self.notes.items() if what.startswith("truncated"))
         if truncated:
             columns = sorted({what.split(": ", 1)[1] for what in self.notes

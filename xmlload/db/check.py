@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateColumn
 
 from xmlload.contract.compiler import Plan
 from xmlload.db.target import connect_engine, describe_db_error, target_schema
@@ -144,17 +145,37 @@ def _differences(connection: sa.Connection, plan: Plan) -> list[Difference]:
     ]
 
 
+def upgrade_log(connection: sa.Connection, log: sa.Table) -> list[str]:
+    """Add the processing log's nullable columns an older xmlload did not have (the
+    fingerprint); returns their names. Nothing when the log does not exist yet."""
+    inspector = sa.inspect(connection)
+    if not inspector.has_table(log.name, schema=log.schema):
+        return []
+    present = {column["name"] for column in inspector.get_columns(log.name, schema=log.schema)}
+    added = []
+    quote = connection.dialect.identifier_preparer
+    for column in log.columns:
+        if column.name in present or not column.nullable:
+            continue
+        definition = str(CreateColumn(column).compile(dialect=connection.dialect)).strip()
+        connection.exec_driver_sql(f"ALTER TABLE {quote.format_table(log)} ADD {definition}")
+        added.append(column.name)
+    return added
+
+
 def prepare_target(url: URL, plan: Plan, create: bool) -> None:
-    """Create missing tables (create=True), then refuse (TargetError) a target whose tables
-    differ from the contract in a way that would fail loads, listing every difference."""
+    """Create missing tables (create=True) and upgrade an older processing log, then refuse
+    (TargetError) a target whose tables differ from the contract in a way that would fail
+    loads, listing every difference."""
     strategy, engine = connect_engine(url)
     try:
         with engine.begin() as connection:
+            strategy.serialize_ddl(connection)  # two runs starting together take turns
             if create:
-                strategy.serialize_ddl(connection)
                 if plan.contract.target_schema:
                     strategy.create_schema(connection, plan.contract.target_schema)
                 target_schema(plan).metadata.create_all(connection)
+            upgrade_log(connection, target_schema(plan).log)
         with engine.connect() as connection:
             fatal = [d for d in _differences(connection, plan) if d.fatal]
     except DBAPIError as error:

@@ -18,6 +18,7 @@ from xmlload.states import Status
 TABLE_NAME = "processing_log"
 KEY_LIMIT = 512  # characters of a source key (a path or a row id)
 MESSAGE_LIMIT = 2000
+FINGERPRINT_LENGTH = 32  # hex digits of a 128-bit BLAKE2b digest
 _BARE_ID = re.compile(r"^-?\d{1,19}$")
 
 
@@ -36,6 +37,9 @@ def log_table(metadata: sa.MetaData, id_type: sa.types.TypeEngine, schema: str |
         sa.Column("started_at", datetime_type(), nullable=False),
         sa.Column("finished_at", datetime_type(), nullable=False),
         sa.Column("rows_written", sa.Integer(), nullable=False),
+        # of the source bytes (`--refresh` reloads a document when it differs); NULL in
+        # entries written before it existed
+        sa.Column("fingerprint", sa.Unicode(FINGERPRINT_LENGTH), nullable=True),
         schema=schema,
         comment="One row per source document: status, failure stage and message, attempts.",
         **TABLE_OPTIONS,
@@ -132,6 +136,7 @@ class ProcessingLog:
                 outcome.started_at,
                 outcome.finished_at or now,
                 outcome.rows_written,
+                outcome.fingerprint,
             )
             for outcome in outcomes
         ]
@@ -165,6 +170,17 @@ class ProcessingLog:
                 .values(source_key=sa.literal(prefix).concat(column))
             )
         return len(bare)
+
+    def fingerprints(self, connection: Connection, keys: Sequence[str]) -> dict[str, str | None]:
+        """The logged fingerprint of each of these keys that has an entry (None: logged
+        before fingerprints were kept)."""
+        key, fingerprint = self.table.c.source_key, self.table.c.fingerprint
+        found: dict[str, str | None] = {}
+        for start in range(0, len(keys), 500):
+            batch = list(keys[start : start + 500])
+            statement = sa.select(key, fingerprint).where(key.in_(batch))
+            found.update(connection.execute(statement).all())
+        return found
 
     def failed_keys(self, connection: Connection, stage: str | None = None) -> list[str]:
         """Source keys of failed documents (optionally of one stage), in key order."""

@@ -43,6 +43,8 @@ class WorkerConfig:
     doc_timeout: float = 300.0
     max_worker_memory_mb: int | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    refresh: bool = False  # documents already logged are reloaded only if their bytes changed
+    rehash: bool = False  # with refresh: entries logged without a fingerprint count as changed
 
 
 class HeartbeatWhile:
@@ -72,7 +74,7 @@ class HeartbeatWhile:
 class Worker:
     def __init__(self, config: WorkerConfig, board: ProgressBoard, name: str | None = None) -> None:
         self.name = name or f"worker-{os.getpid()}"
-        self.board = board
+        self.board, self.config = board, config
         plan = load_plan(config.contract_path)
         self.pipeline = DocumentPipeline(plan, config.max_document_bytes)
         self.engine = MigrationEngine(
@@ -96,9 +98,15 @@ class Worker:
         self.board.chunk_started(self.name, chunk_id)
         report = ChunkReport(self.name)
         outcomes = []
-        for document in self.source.read(items):
+        documents = list(self.source.read(items))
+        logged = self._logged_fingerprints(documents)
+        for document in documents:
             self._heartbeat(len(outcomes))
+            if document.key in logged and self._unchanged(document, logged[document.key]):
+                report.unchanged += 1
+                continue
             outcomes.append(self.process_document(document))
+            report.changed += document.key in logged
         load_started = time.perf_counter()
         with HeartbeatWhile(self.board, self.name):  # a wait on the database is not a hang
             self.engine.write_chunk(outcomes)
@@ -139,11 +147,26 @@ class Worker:
             self.last_heartbeat = now
             self.board.heartbeat(self.name, done_in_chunk)
 
+    def _logged_fingerprints(self, documents: list[SourceDocument]) -> dict[str, str | None]:
+        """With refresh: the fingerprints the log holds for these documents' keys."""
+        if not self.config.refresh or not documents:
+            return {}
+        return self.engine.logged_fingerprints([document.key for document in documents])
+
+    def _unchanged(self, document: SourceDocument, logged: str | None) -> bool:
+        """Logged with the same bytes (or, without --rehash, logged before fingerprints)."""
+        if logged is None:
+            return document.data is not None and not self.config.rehash
+        return document.fingerprint == logged
+
     def process_document(self, document: SourceDocument) -> DocumentOutcome:
         """Validate, parse and map one document within the deadline; failures are
         recorded, never raised."""
         outcome = DocumentOutcome(
-            document.key, datetime.now(), size_bytes=len(document.data or b"")
+            document.key,
+            datetime.now(),
+            size_bytes=len(document.data or b""),
+            fingerprint=document.fingerprint,
         )
         try:
             with self.deadline:

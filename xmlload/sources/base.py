@@ -103,6 +103,13 @@ class SourceDocument:
         if not self.key:
             object.__setattr__(self, "key", source_key(self.item))
 
+    @property
+    def fingerprint(self) -> str | None:
+        """128-bit BLAKE2b of the bytes as read (None when nothing could be read)."""
+        if self.data is None:
+            return None
+        return hashlib.blake2b(self.data, digest_size=16).hexdigest()
+
 
 class Source(Protocol):
     def count(self) -> int: ...

@@ -71,6 +71,17 @@ class MigrationEngine:
             self._connection.close()
         self.engine.dispose()
 
+    def logged_fingerprints(self, keys: Sequence[str]) -> dict[str, str | None]:
+        """The fingerprints the processing log holds for these keys (those logged)."""
+
+        def read() -> dict[str, str | None]:
+            try:
+                return self.log.fingerprints(self.connection, keys)
+            finally:
+                self.connection.rollback()
+
+        return self._retrying(read)
+
     def write_chunk(self, outcomes: Sequence[DocumentOutcome]) -> None:
         """Commit every outcome; a document the database rejects is marked failed (load)."""
         error = self._try_write(outcomes)

@@ -42,7 +42,10 @@ class DocumentPipeline:
     def process(self, document: SourceDocument) -> DocumentOutcome:
         """The document's outcome; failures are recorded in it, never raised."""
         outcome = DocumentOutcome(
-            document.key, datetime.now(), size_bytes=len(document.data or b"")
+            document.key,
+            datetime.now(),
+            size_bytes=len(document.data or b""),
+            fingerprint=document.fingerprint,
         )
         try:
             self.run(document, outcome)
