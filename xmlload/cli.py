@@ -50,6 +50,8 @@ RUN_FLAGS = (
     "shard",
     "progress",
     "report",
+    "source_updated_column",
+    "checkpoint_lookback",
 )
 
 
@@ -105,6 +107,17 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="load new documents and reload those whose source bytes changed since logged",
+    )
+    parser.add_argument(
+        "--source-updated-column",
+        help="table sources: a timestamp or increasing column; read only rows past the "
+        "checkpoint saved by the last complete run (implies --refresh)",
+    )
+    parser.add_argument(
+        "--checkpoint-lookback",
+        type=float,
+        help="read again rows this far behind the checkpoint (seconds for a timestamp, "
+        "units for a number): rows committed late with an older value (default 0)",
     )
     parser.add_argument(
         "--rehash",

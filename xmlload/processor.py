@@ -9,6 +9,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from xmlload.contract.compiler import Plan
 from xmlload.contract.loader import load_plan
 from xmlload.db.check import prepare_target
+from xmlload.db.checkpoints import Checkpoints, looked_back
 from xmlload.db.dialects import strategy_for
 from xmlload.db.processing_log import ProcessingLog
 from xmlload.db.run_registry import RunRegistry, RunScope, runs_table
@@ -83,6 +85,25 @@ class _SignalHandlers:
             signal.signal(sig, signal.SIG_IGN if stopped else handler)
 
 
+@dataclass
+class RunCheckpoint:
+    """A run's checkpoint: where its listing started, and the value to save at the end."""
+
+    store: Checkpoints
+    name: str
+    column: str
+    after: Any
+    high: Any = None  # the largest value in scope when the run started
+
+    def finish(self, summary: RunSummary) -> None:
+        """Advance only after a run that processed every row it listed."""
+        clean = summary.stopped_by is None and summary.target_lost is None
+        if clean and not summary.registration_vanished and self.high is not None:
+            self.store.save(self.name, self.column, self.high)
+            summary.checkpoint = f"{self.column} > {self.high}"
+        self.store.engine.dispose()
+
+
 class ProductionProcessor:
     def __init__(self, settings: Settings) -> None:
         if settings.contract is None:
@@ -111,23 +132,50 @@ class ProductionProcessor:
         further signals are ignored."""
         for warning in self.plan.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        checkpoint = self._checkpoint_start() if items is None else None
         source = open_source(self.source_config)
         try:
             # counted once, before any table is created: an empty source is said first
-            planned = self._check_source(source) if items is None else len(items)
+            if checkpoint is not None:
+                checkpoint.high = source.high_water()  # type: ignore[attr-defined]
+                planned = source.count()
+            else:
+                planned = self._check_source(source) if items is None else len(items)
             prepare_target(self.target_url, self.plan, self.settings.create_tables)
             run_id = uuid.uuid4().hex[:12]
             registry = self._claim(run_id, whole_source=items is not None)
             try:
                 self._adopt_legacy_keys()
                 signals = _SignalHandlers(handle_signals, ignore_signals_after_stop)
-                return self._run(
+                summary = self._run(
                     run_id, on_report, source, items, planned, console, signals, registry.vanished
                 )
+                if checkpoint is not None:
+                    checkpoint.finish(summary)
+                return summary
             finally:
                 registry.release()
         finally:
             source.close()
+
+    def _checkpoint_start(self) -> RunCheckpoint | None:
+        """With --source-updated-column: list only the rows past the stored checkpoint."""
+        column = self.settings.source_updated_column
+        if column is None:
+            return None
+        scope = RunScope(self.settings.shard_pair, self.settings.id_start, self.settings.id_end)
+        name = f"{self.source_config.key('')}|{column}|{scope.encode()}"
+        _, engine = connect_engine(self.target_url)
+        try:
+            store = Checkpoints(engine, self.plan.contract.target_schema)
+            after = looked_back(store.read(name), self.settings.checkpoint_lookback)
+        except DBAPIError as error:
+            engine.dispose()
+            raise TargetError(
+                f"target {mask_url(self.target_url)}: {describe_db_error(error)}"
+            ) from None
+        self.source_config = replace(self.source_config, updated_after=after)  # type: ignore
+        return RunCheckpoint(store, name, column, after)
 
     def _check_source(self, source: Source) -> int:
         """The source's documents. None is a mistake worth saying (exit 2); more workers

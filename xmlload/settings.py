@@ -55,6 +55,12 @@ class Settings(BaseModel):
     create_tables: bool = False
     resume: bool = True
     refresh: bool = Field(False, description="reload logged documents whose bytes changed")
+    source_updated_column: str | None = Field(
+        None, description="table sources: read only rows whose column passed the checkpoint"
+    )
+    checkpoint_lookback: float = Field(
+        0.0, ge=0, description="seconds (or units of an integer column) re-read before it"
+    )
     rehash: bool = Field(False, description="with refresh: reload entries without fingerprint")
     max_document_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     doc_timeout: float = Field(300.0, ge=0, description="seconds per document; 0: no limit")
@@ -80,6 +86,9 @@ class Settings(BaseModel):
     def _rehash_needs_refresh(self) -> Settings:
         if self.rehash and not self.refresh:
             raise ValueError("--rehash applies to --refresh runs only")
+        if self.source_updated_column is not None and not self.refresh:
+            # rows past the checkpoint may be logged already: their bytes decide
+            object.__setattr__(self, "refresh", True)
         return self
 
     @field_validator("executor")

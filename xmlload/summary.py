@@ -42,6 +42,7 @@ class RunSummary:
     target_lost: str | None = None  # the run stopped because the target took no writes
     workers_not_started: dict[str, str] = field(default_factory=dict)  # worker -> why
     registration_vanished: bool = False  # the run stopped: its processing_runs row is gone
+    checkpoint: str | None = None  # the checkpoint saved at the end, when there is one
     busy_seconds: float = 0.0
     stage_seconds_by_worker: dict[str, Counter[str]] = field(default_factory=dict)
     worker_stats: dict[str, WorkerEntry] = field(default_factory=dict)
@@ -144,6 +145,8 @@ class RunSummary:
                 f"refresh: {self.documents - self.changed:,} new, {self.changed:,} changed "
                 f"(reloaded), {self.unchanged:,} unchanged (not parsed)"
             )
+        if self.checkpoint is not None:
+            console.print(f"checkpoint saved: the next run reads rows with {self.checkpoint}")
         truncated = sum(n for what, n in self.notes.items() if what.startswith("truncated"))
         if truncated:
             columns = sorted({what.split(": ", 1)[1] for what in self.notes

@@ -52,6 +52,7 @@ class SourceSettings(Protocol):
     id_start: int | None
     id_end: int | None
     max_document_bytes: int
+    source_updated_column: str | None
 
     @property
     def shard_pair(self) -> tuple[int, int] | None: ...

@@ -48,10 +48,12 @@ class FileSourceConfig(SourceConfig):
 
     @classmethod
     def from_settings(cls, settings: SourceSettings) -> FileSourceConfig:
-        if settings.source_table or settings.id_start is not None or settings.id_end is not None:
+        table_only = (settings.source_table, settings.id_start, settings.id_end,
+                      settings.source_updated_column)  # fmt: skip
+        if any(value is not None for value in table_only):
             raise SettingsError(
-                "--source-table and --id-start/--id-end apply to database "
-                f"sources; {settings.source!r} is a file location"
+                "--source-table, --id-start/--id-end and --source-updated-column apply to "
+                f"database sources; {settings.source!r} is a file location"
             )
         return cls(str(settings.source), settings.shard_pair, settings.max_document_bytes)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
@@ -35,6 +36,8 @@ class TableSourceConfig(SourceConfig):
     id_start: int | None = None
     id_end: int | None = None
     shard: tuple[int, int] | None = None  # (K, N): only ids with id mod N == K (0 <= K < N)
+    updated_column: str | None = None  # a timestamp or increasing key: what changed when
+    updated_after: Any = None  # with updated_column: list only rows past this value
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", SecretURL(self.url))
@@ -53,7 +56,8 @@ class TableSourceConfig(SourceConfig):
                 f"--id-start {start} is above --id-end {end}: no id can be in that range"
             )
         return cls(str(settings.source), settings.source_table, settings.id_column,
-                   settings.xml_column, start, end, settings.shard_pair)  # fmt: skip
+                   settings.xml_column, start, end, settings.shard_pair,
+                   settings.source_updated_column)  # fmt: skip
 
     def open(self) -> TableSource:
         return TableSource(self)
@@ -94,18 +98,19 @@ def shard_condition(column: sa.ColumnElement, shard: tuple[int, int]) -> sa.Colu
 def _table(config: TableSourceConfig) -> sa.TableClause:
     schema, _, name = config.table.rpartition(".")
     try:
+        updated = [config.updated_column] if config.updated_column else []
         for identifier in (
             name,
             config.id_column,
             config.xml_column,
+            *updated,
             *([schema] if schema else []),
         ):
             check_identifier(identifier)
     except ValueError as error:
         raise SettingsError(f"source table: {error}") from None
-    return sa.table(
-        name, sa.column(config.id_column), sa.column(config.xml_column), schema=schema or None
-    )
+    columns = [sa.column(name) for name in (config.id_column, config.xml_column, *updated)]
+    return sa.table(name, *columns, schema=schema or None)
 
 
 class TableSource:
@@ -132,7 +137,20 @@ class TableSource:
             conditions.append(self.id <= self.config.id_end)
         if self.config.shard is not None:
             conditions.append(shard_condition(self.id, self.config.shard))
+        if self.config.updated_column and self.config.updated_after is not None:
+            updated = self.table.c[self.config.updated_column]
+            conditions.append(updated > self.config.updated_after)
         return conditions
+
+    def high_water(self) -> Any:
+        """The largest `updated_column` value of the rows in scope now (None: no rows or
+        no such column); what a checkpoint may advance to once they are all logged."""
+        if not self.config.updated_column:
+            return None
+        updated = self.table.c[self.config.updated_column]
+        scope = [c for c in self._where() if c is not None]
+        statement = sa.select(sa.func.max(updated)).select_from(self.table).where(*scope)
+        return self._run(statement)[0][0]
 
     def _run(self, statement: sa.Executable) -> list[sa.Row]:
         """Run a read on the reader's own connection (reconnecting after transient errors);
