@@ -18,7 +18,7 @@ from xmlload.states import Status
 TABLE_NAME = "processing_log"
 KEY_LIMIT = 512  # characters of a source key (a path or a row id)
 MESSAGE_LIMIT = 2000
-FINGERPRINT_LENGTH = 32  # hex digits of a 128-bit BLAKE2b digest
+FINGERPRINT_LENGTH = 32  # hex digits of a 128-bit XXH3 digest
 _BARE_ID = re.compile(r"^-?\d{1,19}$")
 
 
