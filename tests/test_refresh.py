@@ -98,3 +98,84 @@ def test_rehash_without_refresh_is_refused(tmp_path: Path, capsys) -> None:
                  "--target", f"sqlite:///{tmp_path / 't.db'}", "--rehash"])  # fmt: skip
     assert code == 2
     assert "--rehash applies to --refresh runs only" in capsys.readouterr().err
+
+
+def test_close_missing_deletes_documents_gone_from_a_folder(
+    corpus_dir: Path, tmp_path: Path, capsys
+) -> None:
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", FILES)
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    target = (url, str(contract_with(tmp_path)), "")
+    load(folder, target)
+    kept = query(url, "SELECT count(*) FROM app_contact_base")
+    gone = folder / FILES[1]
+    moved = tmp_path / "moved.xml"
+    gone.rename(moved)
+    out = load(folder, target, "--refresh", "--close-missing", capsys=capsys)
+    assert "1 logged documents are gone from the source" in out
+    assert query(url, "SELECT count(*) FROM app_base WHERE app_id = 127582") == [(0,)]
+    assert query(url, "SELECT count(*) FROM app_base") == [(2,)]
+    assert query(url, "SELECT count(*) FROM app_contact_base") < kept
+    status = query(url, "SELECT status, message FROM processing_log WHERE source_key = :k",
+                   k=str(gone.resolve()))  # fmt: skip
+    assert status[0][0] == "removed" and "gone from the source" in status[0][1]
+    # nothing else is gone on the next run; the document back again loads as new
+    out = load(folder, target, "--refresh", "--close-missing", capsys=capsys)
+    assert "gone from the source" not in out
+    moved.rename(gone)
+    out = load(folder, target, "--refresh", "--close-missing", capsys=capsys)
+    assert "refresh: 1 new, 0 changed (reloaded), 2 unchanged (not parsed)" in out
+    assert query(url, "SELECT count(*) FROM app_base") == [(3,)]
+
+
+def test_close_missing_on_a_table_source(tmp_path: Path, postgres_schema: str, capsys) -> None:
+    from tests.test_checkpoints import staging
+
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {postgres_schema}")
+    table = f"{postgres_schema}.docs"
+    staging(POSTGRES_URL, table, 10)
+    contract = str(contract_with(tmp_path, target_schema=postgres_schema))
+    common = ["run", "--contract", contract, "--source", POSTGRES_URL, "--source-table", table,
+              "--target", POSTGRES_URL, "--create-tables", "--progress", "none"]  # fmt: skip
+    assert main(common) == 0
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DELETE FROM {table} WHERE id IN (2, 3)")
+    engine.dispose()
+    capsys.readouterr()
+    assert main([*common, "--refresh", "--close-missing"]) == 0
+    assert "2 logged documents are gone from the source" in capsys.readouterr().out
+    base = f"{postgres_schema}.app_base"
+    assert query(POSTGRES_URL, f"SELECT count(*) FROM {base}") == [(8,)]
+    removed = f"SELECT count(*) FROM {postgres_schema}.processing_log WHERE status = 'removed'"
+    assert query(POSTGRES_URL, removed) == [(2,)]
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--close-missing"], "--close-missing applies to --refresh runs only"),
+        (["--refresh", "--close-missing", "--shard", "0/2"], "needs the whole source"),
+    ],
+)
+def test_close_missing_is_refused_where_it_cannot_be_right(
+    tmp_path: Path, capsys, extra: list[str], said: str
+) -> None:
+    code = main(["run", "--contract", str(contract_with(tmp_path)), "--source", str(tmp_path),
+                 "--target", f"sqlite:///{tmp_path / 't.db'}", *extra])  # fmt: skip
+    assert code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_verify_after_close_missing_finds_no_difference(
+    corpus_dir: Path, tmp_path: Path, capsys
+) -> None:
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", FILES)
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    contract = str(contract_with(tmp_path))
+    load(folder, (url, contract, ""))
+    (folder / FILES[2]).unlink()
+    load(folder, (url, contract, ""), "--refresh", "--close-missing")
+    common = ["--contract", contract, "--source", str(folder), "--target", url]
+    assert main(["verify", *common]) == 0, capsys.readouterr().out

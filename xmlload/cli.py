@@ -109,6 +109,12 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         help="load new documents and reload those whose source bytes changed since logged",
     )
     parser.add_argument(
+        "--close-missing",
+        action="store_true",
+        default=None,
+        help="with --refresh: delete the rows of logged documents no longer in the source",
+    )
+    parser.add_argument(
         "--source-updated-column",
         help="table sources: a timestamp or increasing column; read only rows past the "
         "checkpoint saved by the last complete run (implies --refresh)",
@@ -266,7 +272,7 @@ def _processor(args: argparse.Namespace) -> ProductionProcessor:
 
     flags = {name: getattr(args, name) for name in RUN_FLAGS}
     flags.update(create_tables=args.create_tables, resume=args.resume, refresh=args.refresh,
-                 rehash=args.rehash)  # fmt: skip
+                 rehash=args.rehash, close_missing=args.close_missing)  # fmt: skip
     return ProductionProcessor(load_settings(flags, args.config))
 
 

@@ -97,8 +97,7 @@ class RunCheckpoint:
 
     def finish(self, summary: RunSummary) -> None:
         """Advance only after a run that processed every row it listed."""
-        clean = summary.stopped_by is None and summary.target_lost is None
-        if clean and not summary.registration_vanished and self.high is not None:
+        if summary.complete and self.high is not None:
             self.store.save(self.name, self.column, self.high)
             summary.checkpoint = f"{self.column} > {self.high}"
         self.store.engine.dispose()
@@ -115,6 +114,11 @@ class ProductionProcessor:
         strategy_for(self.target_url).check_driver(self.target_url)
         self.source_config = settings.source_config()
         self.keys = DocumentKeys(self.source_config, self.plan, self.target_url)
+        if settings.close_missing and self.source_config.key_scope() is None:
+            raise SettingsError(
+                "--close-missing needs a directory or a table source: a glob or a single "
+                "file does not say which logged documents are its own"
+            )
 
     def run(
         self,
@@ -152,11 +156,45 @@ class ProductionProcessor:
                 )
                 if checkpoint is not None:
                     checkpoint.finish(summary)
+                if self.settings.close_missing and items is None and summary.complete:
+                    summary.closed_missing = self._close_missing(summary.run_id)
                 return summary
             finally:
                 registry.release()
         finally:
             source.close()
+
+    def _close_missing(self, run_id: str) -> int:
+        """Delete the rows of this source's logged documents that are no longer in it, and
+        log them `removed`, in one transaction; returns how many."""
+        source_config = self.keys.source  # the whole source, whatever the checkpoint
+        scope = source_config.key_scope()
+        assert scope is not None  # checked when the processor was made
+        source = open_source(source_config)
+        try:
+            page_size = self.settings.page_size
+            present = {source_config.key(item) for page in source.pages(page_size) for item in page}
+        finally:
+            source.close()
+        schema, log = target_schema(self.plan), ProcessingLog(target_schema(self.plan).log)
+        id_column = self.plan.contract.document.id.column
+        strategy, engine = connect_engine(self.target_url, f"xmlload {run_id}")
+        try:
+            with engine.begin() as connection:
+                gone = [e for e in log.entries_under(connection, scope) if e[0] not in present]
+                ids = [
+                    doc for _, doc, status in gone if status == Status.SUCCESS and doc is not None
+                ]
+                for table in reversed(schema.tables):
+                    strategy.delete_documents(connection, table, id_column, ids)
+                log.mark_removed(connection, [key for key, _, _ in gone], run_id)
+        except DBAPIError as error:
+            raise TargetError(
+                f"target {mask_url(self.target_url)}: {describe_db_error(error)}"
+            ) from None
+        finally:
+            engine.dispose()
+        return len(gone)
 
     def _checkpoint_start(self) -> RunCheckpoint | None:
         """With --source-updated-column: list only the rows past the stored checkpoint."""

@@ -55,6 +55,9 @@ class Settings(BaseModel):
     create_tables: bool = False
     resume: bool = True
     refresh: bool = Field(False, description="reload logged documents whose bytes changed")
+    close_missing: bool = Field(
+        False, description="with refresh: delete the rows of logged documents gone from the source"
+    )
     source_updated_column: str | None = Field(
         None, description="table sources: read only rows whose column passed the checkpoint"
     )
@@ -86,6 +89,11 @@ class Settings(BaseModel):
     def _rehash_needs_refresh(self) -> Settings:
         if self.rehash and not self.refresh:
             raise ValueError("--rehash applies to --refresh runs only")
+        if self.close_missing and not self.refresh:
+            raise ValueError("--close-missing applies to --refresh runs only")
+        ranged = self.id_start is not None or self.id_end is not None
+        if self.close_missing and (self.shard or ranged):
+            raise ValueError("--close-missing needs the whole source: no --shard or id range")
         if self.source_updated_column is not None and not self.refresh:
             # rows past the checkpoint may be logged already: their bytes decide
             object.__setattr__(self, "refresh", True)

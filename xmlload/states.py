@@ -11,6 +11,7 @@ class Status(StrEnum):
 
     SUCCESS = "success"
     FAILED = "failed"
+    REMOVED = "removed"  # gone from the source; its rows were deleted (--close-missing)
 
 
 class Stage(StrEnum):

@@ -43,6 +43,7 @@ class RunSummary:
     workers_not_started: dict[str, str] = field(default_factory=dict)  # worker -> why
     registration_vanished: bool = False  # the run stopped: its processing_runs row is gone
     checkpoint: str | None = None  # the checkpoint saved at the end, when there is one
+    closed_missing: int = 0  # --close-missing: logged documents gone from the source
     busy_seconds: float = 0.0
     stage_seconds_by_worker: dict[str, Counter[str]] = field(default_factory=dict)
     worker_stats: dict[str, WorkerEntry] = field(default_factory=dict)
@@ -99,6 +100,13 @@ class RunSummary:
         return self.busy_seconds / capacity if capacity > 0 else 0.0
 
     @property
+    def complete(self) -> bool:
+        """The run listed and processed everything (no stop, no lost target)."""
+        return (
+            self.stopped_by is None and self.target_lost is None and not self.registration_vanished
+        )
+
+    @property
     def skipped(self) -> int:
         """Documents of the source this run did not load: logged before, or unchanged."""
         return self.skipped_already_logged + self.unchanged
@@ -144,6 +152,11 @@ class RunSummary:
             console.print(
                 f"refresh: {self.documents - self.changed:,} new, {self.changed:,} changed "
                 f"(reloaded), {self.unchanged:,} unchanged (not parsed)"
+            )
+        if self.closed_missing:
+            console.print(
+                f"{self.closed_missing:,} logged documents are gone from the source: their "
+                "rows were deleted and processing_log says `removed`"
             )
         if self.checkpoint is not None:
             console.print(f"checkpoint saved: the next run reads rows with {self.checkpoint}")

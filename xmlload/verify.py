@@ -72,9 +72,12 @@ class Verifier:
         self.engine.dispose()
 
     def logged_keys(self, sample: int | None, seed: int = 0) -> list[str]:
-        """Every source key in the processing log, or a random sample of them."""
+        """Every source key in the processing log (but documents removed from the source),
+        or a random sample of them."""
+        log = self.schema.log
+        statement = sa.select(log.c.source_key).where(log.c.status != Status.REMOVED)
         with self.engine.connect() as connection:
-            keys = list(connection.execute(sa.select(self.schema.log.c.source_key)).scalars())
+            keys = list(connection.execute(statement).scalars())
         if sample is not None and sample < len(keys):
             keys = random.Random(seed).sample(keys, sample)
         return sorted(keys)

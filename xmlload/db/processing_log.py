@@ -142,14 +142,39 @@ class ProcessingLog:
         ]
 
     def logged_keys(self, connection: Connection, keys: Iterable[str]) -> dict[str, str]:
-        """Which of these source keys already have an entry: key -> its status."""
+        """Which of these source keys already have an entry: key -> its status (a document
+        removed from the source and back again counts as new)."""
         wanted = list(keys)
         found: dict[str, str] = {}
         key, status = self.table.c.source_key, self.table.c.status
         for start in range(0, len(wanted), 500):
             batch = wanted[start : start + 500]
-            found.update(connection.execute(sa.select(key, status).where(key.in_(batch))).all())
+            statement = sa.select(key, status).where(key.in_(batch), status != Status.REMOVED)
+            found.update(connection.execute(statement).all())
         return found
+
+    def entries_under(self, connection: Connection, prefix: str) -> list[tuple[str, object, str]]:
+        """(key, document id, status) of every entry whose key starts with `prefix` and
+        whose document is not already removed."""
+        key, table = self.table.c.source_key, self.table
+        statement = sa.select(key, table.c.document_id, table.c.status).where(
+            key.startswith(prefix, autoescape=True), table.c.status != Status.REMOVED
+        )
+        return [
+            (k, document_id, status) for k, document_id, status in connection.execute(statement)
+        ]
+
+    def mark_removed(self, connection: Connection, keys: Sequence[str], run_id: str) -> None:
+        """These documents are gone from the source (their rows deleted by the caller)."""
+        table = self.table
+        for start in range(0, len(keys), 500):
+            connection.execute(
+                table.update()
+                .where(table.c.source_key.in_(list(keys[start : start + 500])))
+                .values(status=Status.REMOVED, stage=None, rows_written=0, run_id=run_id,
+                        message=f"gone from the source (run {run_id}): rows deleted",
+                        finished_at=datetime.now())
+            )  # fmt: skip
 
     def adopt_bare_ids(self, connection: Connection, prefix: str) -> int:
         """Give the prefix to keys that are bare row ids (written before keys named their
@@ -178,7 +203,9 @@ class ProcessingLog:
         found: dict[str, str | None] = {}
         for start in range(0, len(keys), 500):
             batch = list(keys[start : start + 500])
-            statement = sa.select(key, fingerprint).where(key.in_(batch))
+            statement = sa.select(key, fingerprint).where(
+                key.in_(batch), self.table.c.status != Status.REMOVED
+            )
             found.update(connection.execute(statement).all())
         return found
 

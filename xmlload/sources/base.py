@@ -90,6 +90,11 @@ class SourceConfig(ABC):
         """The item a processing-log key names, or None when it is another source's."""
         return key or None
 
+    def key_scope(self) -> str | None:
+        """A prefix every key of this source has and no other source's (None: there is
+        none, so the log cannot tell which entries are this source's)."""
+        return None
+
     def legacy_prefix(self) -> str | None:
         """What keys of an older processing log lacked for this source (None: nothing)."""
         return None

@@ -60,6 +60,11 @@ class FileSourceConfig(SourceConfig):
     def open(self) -> FileSource:
         return FileSource(self)
 
+    def key_scope(self) -> str | None:
+        """A directory's files have keys under its absolute path; a glob's have none."""
+        root = Path(self.location).expanduser()
+        return canonical(root) + os.sep if root.is_dir() else None
+
 
 class FileSource:
     def __init__(self, config: FileSourceConfig) -> None:

@@ -75,6 +75,9 @@ class TableSourceConfig(SourceConfig):
     def key(self, item: SourceItem) -> str:
         return f"{self.key_prefix}{item}"
 
+    def key_scope(self) -> str | None:
+        return self.key_prefix
+
     def legacy_prefix(self) -> str | None:
         """Logs before 0.2 keyed rows by their bare id."""
         return self.key_prefix
