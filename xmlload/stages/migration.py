@@ -84,6 +84,8 @@ class MigrationEngine:
 
     def write_chunk(self, outcomes: Sequence[DocumentOutcome]) -> None:
         """Commit every outcome; a document the database rejects is marked failed (load)."""
+        if not outcomes:  # a refresh chunk whose documents were all unchanged
+            return
         error = self._try_write(outcomes)
         if error is None:
             return
