@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from xmlload.contract.loader import load_plan
+from xmlload.db.current import normalise
 from xmlload.db.target import target_schema
-from xmlload.verify import normalise
 
 
 def table_contents(url: str, contract: str, include_log: bool = False) -> dict[str, list[tuple]]:

@@ -27,6 +27,7 @@ class DocumentOutcome:
     notes: Counter[str] = field(default_factory=Counter)
     kept_previous: bool = False  # failed, and the rows of an earlier success were kept
     fingerprint: str | None = None  # of the source bytes
+    version: int | None = None  # with history: keep, the version its rows carry
 
     @property
     def succeeded(self) -> bool:

@@ -38,6 +38,7 @@ from xmlload.parallel.worker import WorkerConfig
 from xmlload.report import write_report
 from xmlload.settings import Settings
 from xmlload.sources import Source, SourceItem, open_source
+from xmlload.stages.versions import Versions
 from xmlload.states import Status
 from xmlload.summary import RunSummary
 
@@ -185,8 +186,11 @@ class ProductionProcessor:
                 ids = [
                     doc for _, doc, status in gone if status == Status.SUCCESS and doc is not None
                 ]
-                for table in reversed(schema.tables):
-                    strategy.delete_documents(connection, table, id_column, ids)
+                if self.plan.contract.history == "keep":  # their history stays, closed
+                    Versions(schema.tables, id_column).close(connection, ids)
+                else:
+                    for table in reversed(schema.tables):
+                        strategy.delete_documents(connection, table, id_column, ids)
                 log.mark_removed(connection, [key for key, _, _ in gone], run_id)
         except DBAPIError as error:
             raise TargetError(

@@ -12,13 +12,12 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from xmlload.contract.compiler import Plan
+from xmlload.db.current import Rows, current_rows, normalised
 from xmlload.db.target import TargetSchema, connect_engine, target_schema
 from xmlload.outcome import DocumentOutcome
 from xmlload.sources import Source, SourceItem
@@ -27,17 +26,6 @@ from xmlload.states import Status
 
 BATCH = 100
 ORPHANED = "rows without a logged success"
-
-
-def normalise(value: Any) -> Any:
-    """One representation per value whatever the database returned."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, Decimal | float):
-        return format(Decimal(str(value)).normalize(), "f")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
 
 
 @dataclass
@@ -144,14 +132,8 @@ class Verifier:
             for outcome in outcomes
         ]
 
-    def _rows(self, connection: sa.Connection, ids: list[Any]) -> dict[Any, dict[str, list]]:
-        found: dict[Any, dict[str, list]] = {}
-        for table in self.schema.tables:
-            column = table.c[self.id_column]
-            for row in connection.execute(sa.select(table).where(column.in_(ids))):
-                values = tuple(normalise(value) for value in row)
-                found.setdefault(row[0], {}).setdefault(table.name, []).append(values)
-        return found
+    def _rows(self, connection: sa.Connection, ids: list[Any]) -> Rows:
+        return current_rows(connection, self.schema.tables, self.id_column, ids)
 
     def _compare(
         self,
@@ -170,10 +152,7 @@ class Verifier:
                     f"logged success, but now fails at {outcome.stage}: {outcome.message}"
                 )
                 return check
-            expected = {
-                table: [tuple(normalise(v) for v in row) for row in found]
-                for table, found in outcome.rows.items()
-            }
+            expected = {table: normalised(found) for table, found in outcome.rows.items()}
             check.problems.extend(_row_differences(expected, rows))
             return check
         owner = owners.get(document_id)

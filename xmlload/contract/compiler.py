@@ -111,6 +111,9 @@ class CompiledTable:
         return keys + [column.name for column in self.columns]
 
 
+HISTORY_COLUMNS = ("version", "valid_from", "valid_to")  # every table, with history: keep
+
+
 @dataclass
 class Plan:
     contract: Contract
@@ -368,6 +371,8 @@ def _compile_table(
     compiler = _TableCompiler(contract, name, scope, notes, problems)
     column_specs = compiler.column_specs()
     reserved = set(key_columns) | set(parent_columns)
+    if contract.history == "keep":
+        reserved |= set(HISTORY_COLUMNS)
     columns = []
     seen: set[str] = set()
     for column, column_spec, place in column_specs:

@@ -335,6 +335,11 @@ class Contract(Strict):
     description: str | None = None
     document: DocumentSpec
     target_schema: str | None = None
+    history: Literal["replace", "keep"] = Field(
+        "replace",
+        description="replace: a changed document's rows are replaced; keep: every table keeps "
+        "each version (version, valid_from, valid_to), a document versioned as a whole",
+    )
     extensions: list[str] = Field(
         [], description="Python modules imported before compiling; they may register functions"
     )

@@ -40,6 +40,8 @@ def log_table(metadata: sa.MetaData, id_type: sa.types.TypeEngine, schema: str |
         # of the source bytes (`--refresh` reloads a document when it differs); NULL in
         # entries written before it existed
         sa.Column("fingerprint", sa.Unicode(FINGERPRINT_LENGTH), nullable=True),
+        # with history: keep, the document's current version (NULL: replaced, not kept)
+        sa.Column("version", sa.Integer(), nullable=True),
         schema=schema,
         comment="One row per source document: status, failure stage and message, attempts.",
         **TABLE_OPTIONS,
@@ -56,6 +58,7 @@ class Previous:
 
     attempts: dict[str, int] = field(default_factory=dict)
     loaded: dict[str, object] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)  # history: keep, current version
     owners: dict[object, str] = field(default_factory=dict)
 
     def stale_ids(self, replaced_keys: Iterable[str]) -> list[object]:
@@ -80,14 +83,18 @@ class ProcessingLog:
             condition = sa.or_(condition, table.c.document_id.in_(document_ids))
         found = Previous()
         statement = sa.select(
-            table.c.source_key, table.c.document_id, table.c.attempts, table.c.status
-        )
+            table.c.source_key, table.c.document_id, table.c.attempts, table.c.status,
+            table.c.version,
+        )  # fmt: skip
         wanted = set(keys)
-        for key, document_id, attempts, status in connection.execute(statement.where(condition)):
+        for key, document_id, attempts, status, version in connection.execute(
+            statement.where(condition)
+        ):
             if key in wanted:
                 found.attempts[key] = attempts
                 if status == Status.SUCCESS and document_id is not None:
                     found.loaded[key] = document_id
+                    found.versions[key] = version or 1
             elif status == Status.SUCCESS and document_id is not None:
                 found.owners[document_id] = key
         return found
@@ -137,6 +144,7 @@ class ProcessingLog:
                 outcome.finished_at or now,
                 outcome.rows_written,
                 outcome.fingerprint,
+                outcome.version,
             )
             for outcome in outcomes
         ]
@@ -172,7 +180,7 @@ class ProcessingLog:
                 table.update()
                 .where(table.c.source_key.in_(list(keys[start : start + 500])))
                 .values(status=Status.REMOVED, stage=None, rows_written=0, run_id=run_id,
-                        message=f"gone from the source (run {run_id}): rows deleted",
+                        message=f"gone from the source (run {run_id}): rows deleted (or closed)",
                         finished_at=datetime.now())
             )  # fmt: skip
 

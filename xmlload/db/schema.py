@@ -83,12 +83,21 @@ def _table(plan: Plan, compiled: CompiledTable, metadata: sa.MetaData) -> sa.Tab
         )
     for column in compiled.columns:
         columns.append(sa.Column(column.name, sql_type(column.kind), nullable=column.nullable))
+    keep = plan.contract.history == "keep"
+    if keep:  # after the mapped columns: a row is the mapper's tuple plus these
+        columns += [
+            sa.Column("version", sa.Integer(), nullable=False, primary_key=True,
+                      autoincrement=False),
+            sa.Column("valid_from", datetime_type(), nullable=False),
+            sa.Column("valid_to", datetime_type(), nullable=True),
+        ]  # fmt: skip
     if compiled.parent is not None:
         parent_ref = f"{schema}.{compiled.parent}" if schema else compiled.parent
+        linked = [*compiled.parent_columns, *(["version"] if keep else [])]
         columns.append(
             sa.ForeignKeyConstraint(
-                compiled.parent_columns,
-                [f"{parent_ref}.{name}" for name in compiled.parent_columns],
+                linked,
+                [f"{parent_ref}.{name}" for name in linked],
                 name=f"fk_{compiled.name}_{compiled.parent}"[:63],
             )
         )

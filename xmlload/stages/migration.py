@@ -20,6 +20,7 @@ from xmlload.db.target import connect_engine, describe_db_error, target_schema
 from xmlload.db.urls import mask_url
 from xmlload.errors import TargetLostError
 from xmlload.outcome import DocumentOutcome
+from xmlload.stages.versions import Versions
 from xmlload.states import Fault, Stage
 
 T = TypeVar("T")
@@ -36,6 +37,8 @@ class MigrationEngine:
         self.tables = schema.tables
         self.log = ProcessingLog(schema.log)
         self.strategy, self.engine = connect_engine(url, f"xmlload {run_id}")
+        self.keep_history = plan.contract.history == "keep"
+        self.versions = Versions(self.tables, self.id_column)
         self._connection: Connection | None = None
         self._retrying(lambda: self.connection)
 
@@ -70,6 +73,14 @@ class MigrationEngine:
         if self._connection is not None:
             self._connection.close()
         self.engine.dispose()
+
+    def _rows(self, outcome: DocumentOutcome, table: str) -> list[tuple[object, ...]]:
+        """The outcome's rows as the table takes them (with history: its version columns)."""
+        rows = outcome.rows.get(table, ())
+        if not self.keep_history:
+            return list(rows)
+        history = (outcome.version, self.versions.now, None)
+        return [(*row, *history) for row in rows]
 
     def logged_fingerprints(self, keys: Sequence[str]) -> dict[str, str | None]:
         """The fingerprints the processing log holds for these keys (those logged)."""
@@ -138,15 +149,17 @@ class MigrationEngine:
         for outcome in kept:
             outcome.kept_previous = True
         replaced = [o for o in outcomes if not o.kept_previous]
-        stale = previous.stale_ids(o.source_key for o in replaced if o.succeeded)
-        if stale:
-            for table in reversed(self.tables):
+        if self.keep_history:
+            self.versions.close_changed(self.connection, replaced, previous)
+        else:
+            stale = previous.stale_ids(o.source_key for o in replaced if o.succeeded)
+            for table in reversed(self.tables) if stale else ():
                 self.strategy.delete_documents(self.connection, table, self.id_column, stale)
         logged = [o.source_key for o in replaced if o.source_key in previous.attempts]
         if logged:
             self.log.delete(self.connection, logged)
         for table in self.tables:
-            rows = [row for o in replaced if o.succeeded for row in o.rows.get(table.name, ())]
+            rows = [row for o in replaced if o.succeeded for row in self._rows(o, table.name)]
             self.strategy.insert_rows(self.connection, table, rows)
         entries = self.log.entries(replaced, previous, self.run_id, self.worker)
         self.strategy.insert_rows(self.connection, self.log.table, entries)

@@ -1,0 +1,111 @@
+"""`history: keep` (SCD Type 2): a changed document gets version n+1 in every table in the
+transaction that closes version n; equal rows give no new version; documents gone from the
+source are closed, not deleted; one predicate gives "the application as of a moment".
+Against SQLite, PostgreSQL and MariaDB through the command line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MYSQL_URL, POSTGRES_URL, contract_with
+from tests.helpers import copy_corpus_files, query
+from tests.test_refresh import FILES, change
+from xmlload.cli import main
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def kept(request, tmp_path: Path) -> tuple[str, str, str]:
+    """(URL, contract with history: keep, table prefix) on a fresh database of each kind."""
+    if request.param == "sqlite":
+        contract = contract_with(tmp_path, history="keep")
+        return f"sqlite:///{tmp_path / 't.db'}", str(contract), ""
+    if request.param == "postgresql":
+        schema = request.getfixturevalue("postgres_schema")
+        return (
+            POSTGRES_URL,
+            str(contract_with(tmp_path, history="keep", target_schema=schema)),
+            (f"{schema}."),
+        )
+    database = request.getfixturevalue("mysql_databases")[0]
+    contract = contract_with(tmp_path, history="keep", target_schema=database)
+    return MYSQL_URL, str(contract), f"{database}."
+
+
+def refresh(folder: Path, kept: tuple[str, str, str], *extra: str) -> None:
+    url, contract, _ = kept
+    assert main(["run", "--contract", contract, "--source", str(folder), "--target", url,
+                 "--create-tables", "--progress", "none", "--refresh", *extra]) == 0  # fmt: skip
+
+
+def versions(url: str, prefix: str, table: str, app_id: int) -> list[tuple]:
+    return query(url, f"SELECT version, valid_to IS NULL, count(*) FROM {prefix}{table} "
+                      f"WHERE app_id = {app_id} GROUP BY version, valid_to IS NULL "
+                      "ORDER BY version")  # fmt: skip
+
+
+def test_versions_across_changes(corpus_dir: Path, tmp_path: Path, kept) -> None:
+    url, _, prefix = kept
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", FILES)
+    refresh(folder, kept)
+    contacts = versions(url, prefix, "app_contact_base", 142305)
+    assert [(v, current) for v, current, _ in contacts] == [(1, 1)]
+    for number, date in enumerate(("03/04/2021", "05/06/2022", "07/08/2023"), start=2):
+        time.sleep(0.01)
+        change(folder / FILES[0], date)
+        refresh(folder, kept)
+        base = versions(url, prefix, "app_base", 142305)
+        assert [(v, current) for v, current, _ in base] == [
+            *[(v, 0) for v in range(1, number)],
+            (number, 1),
+        ]
+        # child rows version with their document
+        contact = versions(url, prefix, "app_contact_base", 142305)
+        assert [row[:2] for row in contact] == [row[:2] for row in base]
+        assert {count for _, _, count in contact} == {contacts[0][2]}
+    # the other documents kept version 1 only
+    assert versions(url, prefix, "app_base", 127582) == [(1, 1, 1)]
+    # bytes that change but map to the same rows: no new version
+    path = folder / FILES[0]
+    path.write_text(path.read_text(encoding="utf-8") + "\n\n", encoding="utf-8")
+    refresh(folder, kept)
+    assert len(versions(url, prefix, "app_base", 142305)) == 4
+    # as of a moment: one predicate on every table
+    (first_close,) = query(url, f"SELECT min(valid_to) FROM {prefix}app_base")[0]
+    as_of = query(url, f"SELECT receive_date FROM {prefix}app_base WHERE app_id = 142305 AND "
+                       "valid_from <= :t AND (valid_to IS NULL OR valid_to > :t)",
+                  t=first_close)  # fmt: skip
+    assert len(as_of) == 1 and str(as_of[0][0]).startswith("2021-03-04")
+
+
+def test_gone_documents_are_closed_not_deleted(corpus_dir: Path, tmp_path: Path, kept) -> None:
+    url, _, prefix = kept
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", FILES)
+    refresh(folder, kept)
+    (folder / FILES[1]).unlink()
+    refresh(folder, kept, "--close-missing")
+    assert versions(url, prefix, "app_base", 127582) == [(1, 0, 1)]
+    current = query(url, f"SELECT count(*) FROM {prefix}app_base WHERE valid_to IS NULL")
+    assert current == [(2,)]
+
+
+def test_verify_and_reprocess_see_the_current_version(
+    corpus_dir: Path, tmp_path: Path, capsys
+) -> None:
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    contract = str(contract_with(tmp_path, history="keep"))
+    kept = (url, contract, "")
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", FILES)
+    refresh(folder, kept)
+    change(folder / FILES[0], "03/04/2021")
+    refresh(folder, kept)
+    common = ["--contract", contract, "--source", str(folder), "--target", url]
+    assert main(["verify", *common]) == 0, capsys.readouterr().out
+    # reprocessing what did not change writes no new version
+    assert main(["reprocess", *common, "--ids", str(folder / FILES[0])]) == 0
+    assert versions(url, "", "app_base", 142305) == [(1, 0, 1), (2, 1, 1)]
+    assert query(
+        url, "SELECT version, attempts FROM processing_log WHERE document_id = 142305"
+    ) == [(2, 3)]
