@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import MYSQL_URL, POSTGRES_URL, contract_with
 from tests.helpers import copy_corpus_files, query
@@ -109,3 +111,56 @@ def test_verify_and_reprocess_see_the_current_version(
     assert query(
         url, "SELECT version, attempts FROM processing_log WHERE document_id = 142305"
     ) == [(2, 3)]
+
+
+def current_contents(url: str, contract: str) -> dict[str, list[tuple]]:
+    """Every table's current rows without the history columns, as table_contents gives."""
+    from tests.helpers import table_contents
+
+    everything = table_contents(url, contract)
+    return {
+        table: sorted(row[:-3] for row in rows if row[-1] is None)
+        for table, rows in everything.items()
+    }
+
+
+OPERATIONS = ["change", "same rows", "delete", "back"]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(steps=st.lists(st.tuples(st.sampled_from(OPERATIONS), st.integers(0, 2),
+                                st.integers(1, 28)), min_size=1, max_size=4))  # fmt: skip
+def test_current_rows_always_equal_a_fresh_load(
+    corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory, steps: list[tuple]
+) -> None:
+    """For any sequence of changes, no-op changes, deletions and returns, the current
+    version of every table equals a fresh load of the source as it is now."""
+    from tests.helpers import table_contents
+
+    work = tmp_path_factory.mktemp("history")
+    folder = copy_corpus_files(corpus_dir, work / "xml", FILES)
+    aside = work / "aside"
+    aside.mkdir()
+    kept = (f"sqlite:///{work / 'kept.db'}", str(contract_with(work, history="keep")), "")
+    refresh(folder, kept, "--close-missing")
+    for operation, index, day in steps:
+        name = FILES[index]
+        present = folder / name
+        if operation == "change" and present.exists():
+            change(present, f"01/{day:02d}/2021")
+        elif operation == "same rows" and present.exists():
+            present.write_text(present.read_text(encoding="utf-8") + " \n", encoding="utf-8")
+        elif operation == "delete" and present.exists() and len(list(folder.iterdir())) > 1:
+            present.rename(aside / name)
+        elif operation == "back" and (aside / name).exists():
+            (aside / name).rename(present)
+        refresh(folder, kept, "--close-missing")
+    fresh_dir = work / f"fresh-{len(list(work.iterdir()))}"
+    fresh_dir.mkdir()
+    fresh = f"sqlite:///{fresh_dir / 'fresh.db'}"
+    replace_contract = str(contract_with(fresh_dir))
+    assert main(["run", "--contract", replace_contract, "--source", str(folder), "--target",
+                 fresh, "--create-tables", "--progress", "none"]) == 0  # fmt: skip
+    expected = {table: sorted(rows) for table, rows in
+                table_contents(fresh, replace_contract).items()}  # fmt: skip
+    assert current_contents(kept[0], kept[1]) == expected
