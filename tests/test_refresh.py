@@ -179,3 +179,28 @@ def test_verify_after_close_missing_finds_no_difference(
     load(folder, (url, contract, ""), "--refresh", "--close-missing")
     common = ["--contract", contract, "--source", str(folder), "--target", url]
     assert main(["verify", *common]) == 0, capsys.readouterr().out
+
+
+def test_status_shows_each_run_new_changed_unchanged_and_closed(
+    corpus_dir: Path, tmp_path: Path, capsys
+) -> None:
+    import json
+
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", FILES)
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    target = (url, str(contract_with(tmp_path)), "")
+    load(folder, target)
+    change(folder / FILES[0], "03/04/2021")
+    (folder / FILES[1]).unlink()
+    load(folder, target, "--refresh", "--close-missing")
+    capsys.readouterr()
+    assert main(["status", "--target", url, "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    counts = [{k: run[k] for k in ("new", "changed", "unchanged", "closed", "failed")}
+              for run in runs]  # fmt: skip
+    assert counts == [
+        {"new": 0, "changed": 1, "unchanged": 1, "closed": 1, "failed": 0},
+        {"new": 3, "changed": 0, "unchanged": 0, "closed": 0, "failed": 0},
+    ]
+    assert main(["status", "--target", url]) == 0
+    assert "Recent runs" in capsys.readouterr().out

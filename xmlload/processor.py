@@ -24,6 +24,7 @@ from xmlload.db.check import prepare_target
 from xmlload.db.checkpoints import Checkpoints, looked_back
 from xmlload.db.dialects import strategy_for
 from xmlload.db.processing_log import ProcessingLog
+from xmlload.db.run_history import record_run
 from xmlload.db.run_registry import RunRegistry, RunScope, runs_table
 from xmlload.db.target import connect_engine, describe_db_error, target_schema
 from xmlload.db.urls import SecretURL, mask_url, parse_url
@@ -159,6 +160,7 @@ class ProductionProcessor:
                     checkpoint.finish(summary)
                 if self.settings.close_missing and items is None and summary.complete:
                     summary.closed_missing = self._close_missing(summary.run_id)
+                record_run(registry.engine, self.plan.contract.target_schema, summary)
                 return summary
             finally:
                 registry.release()

@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from xmlload.db.processing_log import ProcessingLog, log_table
+from xmlload.db.run_history import COUNTS, recent_runs
 from xmlload.db.target import connect_engine, describe_db_error
 from xmlload.db.urls import mask_url
 from xmlload.errors import TargetError
@@ -27,6 +28,7 @@ class StatusReport:
     top_messages: list[tuple[str, str, int]] = field(default_factory=list)
     last_run: dict[str, Any] | None = None
     failed_keys: list[str] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)  # newest first
 
     @property
     def last_run_docs_per_second(self) -> float | None:
@@ -64,6 +66,13 @@ class StatusReport:
                 "document started to last finished; the run's own summary also shows the "
                 "overall rate, from launch)"
             )
+        if self.runs:
+            runs = Table("run", "ended (UTC)", "outcome", *COUNTS, title="Recent runs")
+            for run in self.runs:
+                ended = f"{run['ended_at']:%Y-%m-%d %H:%M:%S}"
+                counts = [f"{run[name]:,}" for name in COUNTS]
+                runs.add_row(run["run_id"], ended, run["outcome"], *counts)
+            console.print(runs)
         if self.failed_keys:
             console.print(
                 f"Failed source keys ({len(self.failed_keys):,}): "
@@ -94,6 +103,7 @@ def read_status(url: URL, schema: str | None, stage: str | None = None) -> Statu
                 top_messages=log.top_messages(connection),
                 last_run=log.last_run(connection),
                 failed_keys=log.failed_keys(connection, stage),
+                runs=recent_runs(connection, schema),
             )
     except DBAPIError as error:
         raise TargetError(f"target {mask_url(url)}: {describe_db_error(error)}") from None
