@@ -113,6 +113,17 @@ def test_a_row_committed_late_with_an_older_value_needs_the_lookback(
     assert "1 documents" in out and "refresh: 1 new, 0 changed" in out
 
 
+def saved_checkpoints(url: str) -> int:
+    """Checkpoints saved in the target (the table is made at the first save)."""
+    engine = sa.create_engine(url)
+    try:
+        if not sa.inspect(engine).has_table("processing_checkpoints"):
+            return 0
+    finally:
+        engine.dispose()
+    return query(url, "SELECT count(*) FROM processing_checkpoints")[0][0]
+
+
 def test_a_stopped_run_never_advances_the_checkpoint(tmp_path: Path) -> None:
     source, target = f"sqlite:///{tmp_path / 's.db'}", f"sqlite:///{tmp_path / 't.db'}"
     staging(source, "docs", 200)
@@ -129,10 +140,30 @@ def test_a_stopped_run_never_advances_the_checkpoint(tmp_path: Path) -> None:
     first.send_signal(signal.SIGTERM)
     first.communicate(timeout=120)
     assert first.returncode == 143
-    assert query(target, "SELECT count(*) FROM processing_checkpoints") == [(0,)]
+    assert saved_checkpoints(target) == 0
     (logged,) = query(target, "SELECT count(*) FROM processing_log")[0]
     assert logged < 200
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert query(target, "SELECT count(*), max(attempts) FROM processing_log") == [(200, 1)]
-    assert query(target, "SELECT count(*) FROM processing_checkpoints") == [(1,)]
+    assert saved_checkpoints(target) == 1
+
+
+def test_a_first_checkpointed_run_into_a_new_schema(
+    tmp_path: Path, postgres_engine: sa.Engine, postgres_schema: str, capsys
+) -> None:
+    """The target's schema does not exist yet: --create-tables makes it, then the run
+    saves its checkpoint there."""
+    target_schema = f"{postgres_schema}_t"
+    with postgres_engine.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {postgres_schema}")
+    try:
+        staging(POSTGRES_URL, f"{postgres_schema}.docs", 5)
+        contract = contract_with(tmp_path, target_schema=target_schema)
+        out = run(POSTGRES_URL, f"{postgres_schema}.docs", POSTGRES_URL, contract, capsys=capsys)
+        assert "5 documents" in out and "checkpoint saved" in out
+        saved = f"SELECT count(*) FROM {target_schema}.processing_checkpoints"
+        assert query(POSTGRES_URL, saved) == [(1,)]
+    finally:
+        with postgres_engine.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{target_schema}" CASCADE')

@@ -76,11 +76,13 @@ class Checkpoints:
     def __init__(self, engine: Engine, schema: str | None) -> None:
         self.engine = engine
         self.table = checkpoints_table(sa.MetaData(), schema)
-        with engine.begin() as connection:
-            self.table.create(connection, checkfirst=True)
 
     def read(self, source: str) -> Any:
+        """The saved checkpoint; None before the first save (the table may not exist yet:
+        it is made at the first save, after the run made the target's schema)."""
         with self.engine.connect() as connection:
+            if not sa.inspect(connection).has_table(TABLE_NAME, schema=self.table.schema):
+                return None
             row = connection.execute(
                 sa.select(self.table.c.kind, self.table.c.value).where(
                     self.table.c.source == source
@@ -92,6 +94,7 @@ class Checkpoints:
         kind, text = _encode(value)
         table = self.table
         with self.engine.begin() as connection:
+            table.create(connection, checkfirst=True)
             connection.execute(table.delete().where(table.c.source == source))
             connection.execute(
                 table.insert().values(
