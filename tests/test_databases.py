@@ -69,7 +69,8 @@ def test_mariadb_target_schema_is_a_database(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = :s ORDER BY 1",
         s=mysql_databases[0],
     )
-    assert ("processing_log",) in counts and ("app_base",) in counts and len(counts) == 15
+    # the contract's 13 tables, the log, the run registry and the run history
+    assert ("processing_log",) in counts and ("app_base",) in counts and len(counts) == 16
     charset = query(
         MYSQL_URL,
         "SELECT table_collation FROM information_schema.tables WHERE "

@@ -115,8 +115,8 @@ def test_processing_log_statements(schema) -> None:
     previous, delete, failed, top = recorder.statements
     assert previous == (
         "SELECT migration.processing_log.source_key, migration.processing_log."
-        "document_id, migration.processing_log.attempts, migration.processing_log.status "
-        "FROM migration."
+        "document_id, migration.processing_log.attempts, migration.processing_log.status, "
+        "migration.processing_log.version FROM migration."
         "processing_log WHERE migration.processing_log.source_key IN (?) OR "
         "migration.processing_log.document_id IN (?)"
     )
