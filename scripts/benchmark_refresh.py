@@ -70,6 +70,8 @@ class Source:
             connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
             connection.exec_driver_sql(f"CREATE TABLE {self.table} (id BIGINT PRIMARY KEY, "
                                        "xml TEXT, updated TIMESTAMP)")  # fmt: skip
+            # as the README advises: an index, so rows past the checkpoint are found directly
+            connection.exec_driver_sql(f"CREATE INDEX ON {self.table} (updated)")
         self.write(self.ids)
 
     def write(self, ids: list[int]) -> None:
