@@ -100,13 +100,19 @@ def test_rehash_without_refresh_is_refused(tmp_path: Path, capsys) -> None:
     assert "--rehash applies to --refresh runs only" in capsys.readouterr().err
 
 
-def test_close_missing_deletes_documents_gone_from_a_folder(
-    corpus_dir: Path, tmp_path: Path, capsys
-) -> None:
+def loaded_folder(corpus_dir: Path, tmp_path: Path) -> tuple[Path, str, tuple[str, str, str]]:
+    """The three corpus files loaded into a new SQLite target: (folder, URL, target)."""
     folder = copy_corpus_files(corpus_dir, tmp_path / "xml", FILES)
     url = f"sqlite:///{tmp_path / 't.db'}"
     target = (url, str(contract_with(tmp_path)), "")
     load(folder, target)
+    return folder, url, target
+
+
+def test_close_missing_deletes_documents_gone_from_a_folder(
+    corpus_dir: Path, tmp_path: Path, capsys
+) -> None:
+    folder, url, target = loaded_folder(corpus_dir, tmp_path)
     kept = query(url, "SELECT count(*) FROM app_contact_base")
     gone = folder / FILES[1]
     moved = tmp_path / "moved.xml"
@@ -186,10 +192,7 @@ def test_status_shows_each_run_new_changed_unchanged_and_closed(
 ) -> None:
     import json
 
-    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", FILES)
-    url = f"sqlite:///{tmp_path / 't.db'}"
-    target = (url, str(contract_with(tmp_path)), "")
-    load(folder, target)
+    folder, url, target = loaded_folder(corpus_dir, tmp_path)
     change(folder / FILES[0], "03/04/2021")
     (folder / FILES[1]).unlink()
     load(folder, target, "--refresh", "--close-missing")

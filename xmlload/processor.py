@@ -9,6 +9,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Any
@@ -22,7 +23,7 @@ from xmlload.contract.compiler import Plan
 from xmlload.contract.loader import load_plan
 from xmlload.db.check import prepare_target
 from xmlload.db.checkpoints import Checkpoints, looked_back
-from xmlload.db.dialects import strategy_for
+from xmlload.db.dialects import DialectStrategy, strategy_for
 from xmlload.db.processing_log import ProcessingLog
 from xmlload.db.run_history import record_run
 from xmlload.db.run_registry import RunRegistry, RunScope, runs_table
@@ -181,25 +182,15 @@ class ProductionProcessor:
             source.close()
         schema, log = target_schema(self.plan), ProcessingLog(target_schema(self.plan).log)
         id_column = self.plan.contract.document.id.column
-        strategy, engine = connect_engine(self.target_url, f"xmlload {run_id}")
-        try:
-            with engine.begin() as connection:
-                gone = [e for e in log.entries_under(connection, scope) if e[0] not in present]
-                ids = [
-                    doc for _, doc, status in gone if status == Status.SUCCESS and doc is not None
-                ]
-                if self.plan.contract.history == "keep":  # their history stays, closed
-                    Versions(schema.tables, id_column).close(connection, ids)
-                else:
-                    for table in reversed(schema.tables):
-                        strategy.delete_documents(connection, table, id_column, ids)
-                log.mark_removed(connection, [key for key, _, _ in gone], run_id)
-        except DBAPIError as error:
-            raise TargetError(
-                f"target {mask_url(self.target_url)}: {describe_db_error(error)}"
-            ) from None
-        finally:
-            engine.dispose()
+        with self._on_target(f"xmlload {run_id}") as (strategy, connection):
+            gone = [e for e in log.entries_under(connection, scope) if e[0] not in present]
+            ids = [doc for _, doc, status in gone if status == Status.SUCCESS and doc is not None]
+            if self.plan.contract.history == "keep":  # their history stays, closed
+                Versions(schema.tables, id_column).close(connection, ids)
+            else:
+                for table in reversed(schema.tables):
+                    strategy.delete_documents(connection, table, id_column, ids)
+            log.mark_removed(connection, [key for key, _, _ in gone], run_id)
         return len(gone)
 
     def _checkpoint_start(self) -> RunCheckpoint | None:
@@ -261,23 +252,29 @@ class ProductionProcessor:
             raise
         return registry
 
-    def _adopt_legacy_keys(self) -> None:
-        """Entries an older version logged under bare row ids become this source's."""
-        prefix = self.source_config.legacy_prefix()
-        if prefix is None:
-            return
-        _, engine = connect_engine(self.target_url)
+    @contextmanager
+    def _on_target(
+        self, client: str = "xmlload"
+    ) -> Iterator[tuple[DialectStrategy, sa.Connection]]:
+        """One transaction on the target; a database error is a TargetError saying so."""
+        strategy, engine = connect_engine(self.target_url, client)
         try:
             with engine.begin() as connection:
-                adopted = ProcessingLog(target_schema(self.plan).log).adopt_bare_ids(
-                    connection, prefix
-                )
+                yield strategy, connection
         except DBAPIError as error:
             raise TargetError(
                 f"target {mask_url(self.target_url)}: {describe_db_error(error)}"
             ) from None
         finally:
             engine.dispose()
+
+    def _adopt_legacy_keys(self) -> None:
+        """Entries an older version logged under bare row ids become this source's."""
+        prefix = self.source_config.legacy_prefix()
+        if prefix is None:
+            return
+        with self._on_target() as (_, connection):
+            adopted = ProcessingLog(target_schema(self.plan).log).adopt_bare_ids(connection, prefix)
         if adopted:
             print(f"processing log: {adopted:,} entries keyed by a bare row id (written before "
                   f"keys named their table) are now this source's: {prefix}<id>",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from functools import lru_cache
 from typing import Any
 
 from xmlload.contract.compiler import Plan
@@ -46,6 +47,7 @@ def _wide_encoding(data: bytes) -> str | None:
     return None
 
 
+@lru_cache(maxsize=64)
 def _ascii_compatible(encoding: str) -> bool:
     """Whether markup is written in the encoding as in ASCII (so the parser and this
     validator agree on where `<!` is): UTF-16/32, UTF-7 and EBCDIC are not."""
