@@ -1,11 +1,13 @@
 """`--source-updated-column`: a table source read from its checkpoint on, the checkpoint
-saved only after a run that processed every row it listed (a SIGTERM mid-run never skips a
-row), a look-back window for rows committed late with an older value."""
+saved only after a run that processed every row it listed (a SIGTERM or a SIGKILL mid-run
+never skips a row), several rows of one id loaded as versions in order, a look-back window
+for rows committed late with an older value."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,16 +19,19 @@ from tests.conftest import CONTRACT, POSTGRES_URL, contract_with
 from tests.helpers import cli_command, query, wait_for_log
 from xmlload.cli import main
 from xmlload.generate import DocumentGenerator
+from xmlload.parallel.processes import PARENT_CHECK_EVERY
 
 START = datetime(2026, 1, 1)
 
 
-def staging(url: str, table: str, count: int, timestamp_type: str = "TIMESTAMP") -> None:
+def staging(
+    url: str, table: str, count: int, timestamp_type: str = "TIMESTAMP", key: str = "PRIMARY KEY"
+) -> None:
     generator = DocumentGenerator(seed=4, median_kb=4)
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.exec_driver_sql(
-            f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, xml TEXT, updated {timestamp_type})"
+            f"CREATE TABLE {table} (id BIGINT {key}, xml TEXT, updated {timestamp_type})"
         )
         for row in range(1, count + 1):
             connection.execute(
@@ -48,6 +53,16 @@ def touch(url: str, table: str, row: int, when: datetime, document: int | None =
             connection.execute(sa.text(f"DELETE FROM {table} WHERE id = :id"), {"id": row})
             connection.execute(sa.text(f"INSERT INTO {table} VALUES (:id, :xml, :w)"),
                                {"id": row, "xml": xml, "w": when})  # fmt: skip
+    engine.dispose()
+
+
+def add_version(url: str, table: str, row: int, when: datetime, document: int) -> None:
+    """Another row for this id (the table has no primary key): a later version."""
+    xml = DocumentGenerator(seed=8, median_kb=4).document(document).xml.decode()
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"INSERT INTO {table} VALUES (:id, :xml, :w)"),
+                           {"id": row, "xml": xml, "w": when})  # fmt: skip
     engine.dispose()
 
 
@@ -113,40 +128,65 @@ def test_a_row_committed_late_with_an_older_value_needs_the_lookback(
     assert "1 documents" in out and "refresh: 1 new, 0 changed" in out
 
 
-def saved_checkpoints(url: str) -> int:
-    """Checkpoints saved in the target (the table is made at the first save)."""
+def change_content(url: str, table: str, rows: range, when: datetime) -> None:
+    """New bytes for these rows, the same document ids (another generator seed)."""
+    generator = DocumentGenerator(seed=8, median_kb=4)
     engine = sa.create_engine(url)
-    try:
-        if not sa.inspect(engine).has_table("processing_checkpoints"):
-            return 0
-    finally:
-        engine.dispose()
-    return query(url, "SELECT count(*) FROM processing_checkpoints")[0][0]
+    with engine.begin() as connection:
+        for row in rows:
+            connection.execute(
+                sa.text(f"UPDATE {table} SET xml = :xml, updated = :w WHERE id = :id"),
+                {"xml": generator.document(row).xml.decode(), "w": when, "id": row},
+            )
+    engine.dispose()
 
 
-def test_a_stopped_run_never_advances_the_checkpoint(tmp_path: Path) -> None:
+def versions_per_document(url: str) -> dict[int, tuple[int, int]]:
+    """An independent count: per app_id, (versions, current versions) in app_base."""
+    rows = query(url, "SELECT app_id, count(*), sum(CASE WHEN valid_to IS NULL THEN 1 ELSE 0 "
+                      "END) FROM app_base GROUP BY app_id")  # fmt: skip
+    return {app_id: (versions, current) for app_id, versions, current in rows}
+
+
+def checkpoint_value(url: str) -> str:
+    return query(url, "SELECT value FROM processing_checkpoints")[0][0]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_stopped_refresh_never_advances_the_checkpoint(tmp_path: Path, stop: int) -> None:
+    """100 documents loaded (history: keep), 50 changed; the refresh is stopped mid-run
+    (SIGTERM, or SIGKILL of the coordinator alone): no document is left with no current
+    version or two, the checkpoint stays, and the next run completes the 50."""
     source, target = f"sqlite:///{tmp_path / 's.db'}", f"sqlite:///{tmp_path / 't.db'}"
-    staging(source, "docs", 200)
+    staging(source, "docs", 100)
     data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
-    data["extensions"] = ["tests.extensions.slow"]  # 30 ms a document
-    data["tables"]["app_base"]["columns"]["nap"] = {"type": "integer", "expr": "SLEEP(0.03)"}
+    data["history"] = "keep"
+    data["extensions"] = ["tests.extensions.slow"]  # 60 ms a document
+    data["tables"]["app_base"]["columns"]["nap"] = {"type": "integer", "expr": "SLEEP(0.06)"}
     slow = tmp_path / "slow.yaml"
     slow.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     command = cli_command("run", "--contract", str(slow), "--source", source, "--source-table",
                           "docs", "--target", target, "--create-tables", "--progress", "none",
-                          "--source-updated-column", "updated")  # fmt: skip
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_for_log(target, 20, first)
-    first.send_signal(signal.SIGTERM)
-    first.communicate(timeout=120)
-    assert first.returncode == 143
-    assert saved_checkpoints(target) == 0
-    (logged,) = query(target, "SELECT count(*) FROM processing_log")[0]
-    assert logged < 200
+                          "--source-updated-column", "updated", "--chunk-size", "5")  # fmt: skip
+    subprocess.run(command, capture_output=True, check=True, timeout=300)
+    first_checkpoint = checkpoint_value(target)
+    change_content(source, "docs", range(1, 51), START + timedelta(days=40))
+    refresh = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_log(target, 10, refresh, log="app_base WHERE version = 2")
+    refresh.send_signal(stop)
+    refresh.communicate(timeout=120)
+    assert refresh.returncode == (143 if stop == signal.SIGTERM else -signal.SIGKILL)
+    time.sleep(PARENT_CHECK_EVERY * 2)  # a SIGKILLed coordinator's workers see it gone
+    assert checkpoint_value(target) == first_checkpoint
+    stopped = versions_per_document(target)
+    assert set(stopped) == set(range(1, 101))
+    assert {current for _, current in stopped.values()} == {1}
+    assert 10 <= sum(versions == 2 for versions, _ in stopped.values()) < 50
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert query(target, "SELECT count(*), max(attempts) FROM processing_log") == [(200, 1)]
-    assert saved_checkpoints(target) == 1
+    expected = {row: (2 if row <= 50 else 1, 1) for row in range(1, 101)}
+    assert versions_per_document(target) == expected
+    assert checkpoint_value(target) != first_checkpoint
 
 
 def test_a_first_checkpointed_run_into_a_new_schema(
@@ -167,3 +207,50 @@ def test_a_first_checkpointed_run_into_a_new_schema(
     finally:
         with postgres_engine.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{target_schema}" CASCADE')
+
+
+@pytest.mark.parametrize("history", ["keep", "replace"])
+def test_versions_of_one_id_in_one_run_load_in_the_updated_order(
+    where, history: str, tmp_path: Path, capsys
+) -> None:
+    """Row 2 holds three versions (documents 2, 202, 203), stored newest first: one run
+    loads them in the order of the updated column, each in its own transaction."""
+    source, table, target, contract = where
+    prefix = contract_prefix(contract)
+    contract = contract_with(tmp_path, history=history, **_schema_of(contract))
+    staging(source, table, 5, key="")
+    add_version(source, table, 2, START + timedelta(days=3), document=203)
+    add_version(source, table, 2, START + timedelta(days=2), document=202)
+    out = run(source, table, target, contract, capsys=capsys)
+    assert "7 documents" in out and "refresh: 5 new, 2 changed (reloaded)" in out
+    ids = f"FROM {prefix}app_base WHERE app_id IN (2, 202, 203)"
+    log = f"SELECT attempts, version FROM {prefix}processing_log WHERE source_key LIKE '%#2'"
+    if history == "keep":
+        versions = f"SELECT app_id, version, valid_to IS NULL {ids} ORDER BY version"
+        assert query(target, versions) == [(2, 1, False), (202, 2, False), (203, 3, True)]
+        assert query(target, log) == [(3, 3)]
+    else:
+        assert query(target, f"SELECT app_id {ids}") == [(203,)]
+        assert query(target, log) == [(3, None)]
+    out = run(source, table, target, contract, "--checkpoint-lookback", "864000", capsys=capsys)
+    assert "refresh: 0 new, 0 changed (reloaded), 7 unchanged" in out
+    assert query(target, f"SELECT count(*) {ids}") == [(3 if history == "keep" else 1,)]
+
+
+def _schema_of(contract: Path) -> dict[str, str]:
+    schema = yaml.safe_load(contract.read_text()).get("target_schema")
+    return {"target_schema": schema} if schema else {}
+
+
+def test_several_rows_of_one_id_without_an_updated_column_fail_aloud(
+    tmp_path: Path, capsys
+) -> None:
+    source, target = f"sqlite:///{tmp_path / 's.db'}", f"sqlite:///{tmp_path / 't.db'}"
+    staging(source, "docs", 3, key="")
+    add_version(source, "docs", 2, START, document=202)
+    code = main(["run", "--contract", str(contract_with(tmp_path)), "--source", source,
+                 "--source-table", "docs", "--target", target, "--create-tables",
+                 "--progress", "none"])  # fmt: skip
+    assert code == 3
+    assert "2 rows of docs have this id: give --source-updated-column" in capsys.readouterr().out
+    assert query(target, "SELECT app_id FROM app_base ORDER BY app_id") == [(1,), (3,)]

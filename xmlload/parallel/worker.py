@@ -97,22 +97,18 @@ class Worker:
         started = time.perf_counter()
         self.board.chunk_started(self.name, chunk_id)
         report = ChunkReport(self.name)
-        outcomes = []
-        documents = list(self.source.read(items))
-        logged = self._logged_fingerprints(documents)
-        for document in documents:
-            self._heartbeat(len(outcomes))
-            if document.key in logged and self._unchanged(document, logged[document.key]):
-                report.unchanged += 1
-                continue
-            outcomes.append(self.process_document(document))
-            report.changed += document.key in logged
-        load_started = time.perf_counter()
-        with HeartbeatWhile(self.board, self.name):  # a wait on the database is not a hang
-            self.engine.write_chunk(outcomes)
-        self.stage_seconds["load"] += time.perf_counter() - load_started
-        for outcome in outcomes:
-            report.add(outcome)
+        documents = self._to_load(list(self.source.read(items)), report)
+        for versions in _rounds(documents):  # a key's second version after its first
+            outcomes = []
+            for document in versions:
+                self._heartbeat(report.documents + len(outcomes))
+                outcomes.append(self.process_document(document))
+            load_started = time.perf_counter()
+            with HeartbeatWhile(self.board, self.name):  # a wait on the database is not a hang
+                self.engine.write_chunk(outcomes)
+            self.stage_seconds["load"] += time.perf_counter() - load_started
+            for outcome in outcomes:
+                report.add(outcome)
         report.busy_seconds = time.perf_counter() - started
         self.chunks_done += 1
         report.stage_seconds = Counter(self.stage_seconds)
@@ -147,11 +143,28 @@ class Worker:
             self.last_heartbeat = now
             self.board.heartbeat(self.name, done_in_chunk)
 
-    def _logged_fingerprints(self, documents: list[SourceDocument]) -> dict[str, str | None]:
-        """With refresh: the fingerprints the log holds for these documents' keys."""
+    def _to_load(
+        self, documents: list[SourceDocument], report: ChunkReport
+    ) -> list[SourceDocument]:
+        """With refresh, leave out what the log already holds: a key's versions up to the
+        last one whose bytes it logged (or, without --rehash, all of a key logged before
+        fingerprints were kept); count each later version of a key as changed."""
         if not self.config.refresh or not documents:
-            return {}
-        return self.engine.logged_fingerprints([document.key for document in documents])
+            return documents
+        logged = self.engine.logged_fingerprints(list(dict.fromkeys(d.key for d in documents)))
+        loaded_up_to: dict[str, int] = {}
+        for index, document in enumerate(documents):
+            if document.key in logged and self._unchanged(document, logged[document.key]):
+                loaded_up_to[document.key] = index
+        kept, keys = [], set(logged)
+        for index, document in enumerate(documents):
+            if index <= loaded_up_to.get(document.key, -1):
+                report.unchanged += 1
+            else:
+                kept.append(document)
+                report.changed += document.key in keys
+                keys.add(document.key)
+        return kept
 
     def _unchanged(self, document: SourceDocument, logged: str | None) -> bool:
         """Logged with the same bytes (or, without --rehash, logged before fingerprints)."""
@@ -175,3 +188,16 @@ class Worker:
             outcome.fail(error.stage, error.message)
         outcome.finished_at = datetime.now()
         return outcome
+
+
+def _rounds(documents: list[SourceDocument]) -> list[list[SourceDocument]]:
+    """The documents in write rounds: round n holds each key's n-th version, so a key's
+    versions are written in their order, each in its own transaction."""
+    rounds: list[list[SourceDocument]] = []
+    seen: Counter[str] = Counter()
+    for document in documents:
+        if len(rounds) <= seen[document.key]:
+            rounds.append([])
+        rounds[seen[document.key]].append(document)
+        seen[document.key] += 1
+    return rounds

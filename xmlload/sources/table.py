@@ -91,6 +91,12 @@ class TableSourceConfig(SourceConfig):
 _ID = re.compile(r"^-?\d{1,19}$")
 
 
+def _as_bytes(value: str | bytes | None) -> bytes:
+    if value is None:
+        return b""
+    return text_to_bytes(value) if isinstance(value, str) else bytes(value)
+
+
 def shard_condition(column: sa.ColumnElement, shard: tuple[int, int]) -> sa.ColumnElement[bool]:
     """Ids in shard K of N: SQL's `%` keeps the sign of a negative id, so it is shifted
     into 0..N-1 as Python's is; every id belongs to exactly one shard."""
@@ -176,32 +182,45 @@ class TableSource:
         return int(self._run(statement)[0][0])
 
     def pages(self, page_size: int) -> Iterator[list[SourceItem]]:
-        """Ids in order, one page at a time: WHERE id > last ORDER BY id LIMIT n."""
+        """Ids in order, one page at a time: WHERE id > last ORDER BY id LIMIT n (each id
+        once, however many rows hold it)."""
         last: SourceItem | None = None
         while True:
             conditions = self._where() + ([self.id > last] if last is not None else [])
-            statement = sa.select(self.id).where(*conditions).order_by(self.id).limit(page_size)
-            page = [row[0] for row in self._run(statement)]
+            statement = sa.select(self.id).where(*conditions).distinct()
+            page = [row[0] for row in self._run(statement.order_by(self.id).limit(page_size))]
             if not page:
                 return
             yield page
             last = page[-1]
 
     def read(self, items: Sequence[SourceItem]) -> Iterator[SourceDocument]:
-        rows = dict(self._run(sa.select(self.id, self.xml).where(self.id.in_(list(items)))))
+        """Each item's rows in scope. Several rows of one id are versions of one document,
+        in the order of the updated column; without one their order is unknown, so the
+        document fails at the source stage rather than load one of them at random."""
+        rows: dict[SourceItem, list[bytes]] = {}
+        for item, value in self._run(self._rows_of(items)):
+            rows.setdefault(item, []).append(_as_bytes(value))
         key = self.config.key
         for item in items:
-            if item not in rows:
+            found = rows.get(item, [])
+            if not found:
                 yield SourceDocument(item, None, "source row not found", key(item))
-                continue
-            value = rows[item]
-            if value is None:
-                data = b""
-            elif isinstance(value, str):
-                data = text_to_bytes(value)
+            elif len(found) > 1 and not self.config.updated_column:
+                message = f"{len(found)} rows of {self.config.table} have this id: give "
+                message += "--source-updated-column to load them as versions in its order"
+                yield SourceDocument(item, None, message, key(item))
             else:
-                data = bytes(value)
-            yield SourceDocument(item, data, None, key(item))
+                yield from (SourceDocument(item, data, None, key(item)) for data in found)
+
+    def _rows_of(self, items: Sequence[SourceItem]) -> sa.Select:
+        statement = sa.select(self.id, self.xml).where(self.id.in_(list(items)))
+        if not self.config.updated_column:
+            return statement
+        updated = self.table.c[self.config.updated_column]
+        if self.config.updated_after is not None:  # older versions were loaded before
+            statement = statement.where(updated > self.config.updated_after)
+        return statement.order_by(self.id, updated)
 
     def describe(self) -> str:
         return f"table {self.config.table} at {mask_url(self.url)}"
