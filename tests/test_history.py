@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -164,3 +165,42 @@ def test_current_rows_always_equal_a_fresh_load(
     expected = {table: sorted(rows) for table, rows in
                 table_contents(fresh, replace_contract).items()}  # fmt: skip
     assert current_contents(kept[0], kept[1]) == expected
+
+
+def test_a_table_that_replaces_under_one_that_keeps(corpus_dir: Path, tmp_path: Path, kept):
+    """history: keep for the contract, replace for app_contact_base (and so its children):
+    contacts hold the current version's rows only, linked to it by `version`; a change
+    there alone replaces them without a new version of the tables that keep history."""
+    url, contract, prefix = kept
+    data = yaml.safe_load(Path(contract).read_text(encoding="utf-8"))
+    data["tables"]["app_contact_base"]["history"] = "replace"
+    Path(contract).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", FILES)
+    refresh(folder, kept)
+    contacts = f"SELECT version, first_name FROM {prefix}app_contact_base WHERE app_id = 142305"
+    (before,) = {row for row in query(url, contacts)}
+    change(folder / FILES[0], "03/04/2021")
+    refresh(folder, kept)
+    assert [row[:2] for row in versions(url, prefix, "app_base", 142305)] == [(1, 0), (2, 1)]
+    assert set(query(url, contacts)) == {(2, before[1])}
+    path = folder / FILES[0]
+    text = path.read_text(encoding="utf-8")  # the contact's name, read by no kept table
+    path.write_text(text.replace(' first_name="FERNANDO"', ' first_name="FERDINAND"'))
+    refresh(folder, kept)
+    assert [row[:2] for row in versions(url, prefix, "app_base", 142305)] == [(1, 0), (2, 1)]
+    assert set(query(url, contacts)) == {(2, "FERDINAND")}
+    (folder / FILES[1]).unlink()
+    refresh(folder, kept, "--close-missing")
+    assert versions(url, prefix, "app_base", 127582) == [(1, 0, 1)]
+    gone = f"SELECT count(*) FROM {prefix}app_contact_address WHERE app_id = 127582"
+    assert query(url, gone) == [(0,)]
+
+
+def test_a_table_cannot_keep_history_under_one_that_replaces(tmp_path: Path, capsys) -> None:
+    data = yaml.safe_load(contract_with(tmp_path).read_text(encoding="utf-8"))
+    data["tables"]["app_contact_address"]["history"] = "keep"
+    contract = tmp_path / "mixed.yaml"
+    contract.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    assert main(["contract", "validate", str(contract)]) == 2
+    assert ("tables.app_contact_address.history: 'keep' needs its parent 'app_contact_base' "
+            "to keep history too") in capsys.readouterr().err  # fmt: skip

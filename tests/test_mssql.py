@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from sqlalchemy.dialects.mssql.pyodbc import MSDialect_pyodbc
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import contract_with
 from xmlload.contract.loader import load_plan
+from xmlload.db.current import current_rows
 from xmlload.db.dialects import strategy_for
 from xmlload.db.dialects.mssql import MSSQLStrategy
 from xmlload.db.processing_log import ProcessingLog
@@ -23,6 +25,7 @@ from xmlload.db.target import target_schema
 from xmlload.db.urls import mask_text, parse_url
 from xmlload.outcome import DocumentOutcome
 from xmlload.sources.table import TableSource, TableSourceConfig
+from xmlload.stages.versions import Versions
 
 URL = "mssql+pyodbc://loader:S3cret!@db.example:1433/loads?driver=ODBC+Driver+18+for+SQL+Server"
 
@@ -149,7 +152,7 @@ def test_keyset_source_reads_use_top(monkeypatch, pyodbc_usable) -> None:
     assert list(source.pages(2)) == [[11, 12]]
     first, second = recorder.statements
     assert first == (
-        "SELECT TOP 2 staging.app_xml.app_id FROM staging.app_xml WHERE "
+        "SELECT DISTINCT TOP 2 staging.app_xml.app_id FROM staging.app_xml WHERE "
         "staging.app_xml.app_id >= ? AND (staging.app_xml.app_id % ? + ?) % ? = ? "
         "ORDER BY staging.app_xml.app_id"
     )
@@ -186,3 +189,43 @@ def test_connection_options_and_password_masking() -> None:
         mask_text("mssql+pyodbc:///?odbc_connect=" + urllib.parse.quote_plus(odbc))
     )
     assert "p;w!" not in masked and "PWD=***" in masked and "Encrypt=yes" in masked
+
+
+def test_history_statements(tmp_path: Path) -> None:
+    """history: keep, with app_contact_base replacing under it: DDL, closing a version,
+    reading the current one, and rows with their version columns."""
+    contract = contract_with(tmp_path, target_schema="migration", history="keep")
+    data = yaml.safe_load(contract.read_text(encoding="utf-8"))
+    data["tables"]["app_contact_base"]["history"] = "replace"
+    contract.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    schema = target_schema(load_plan(contract))
+    statements: list[str] = []
+    engine = sa.create_mock_engine(
+        URL, lambda sql, *a, **k: statements.append(str(sql.compile(dialect=engine.dialect)))
+    )
+    schema.metadata.create_all(engine, checkfirst=False)
+    ddl = " ".join(" ".join(statements).split())
+    assert ("version INTEGER NOT NULL, valid_from DATETIME2 NOT NULL, valid_to DATETIME2 NULL, "
+            "PRIMARY KEY (app_id, version)") in ddl  # fmt: skip
+    assert ("FOREIGN KEY(app_id, version) REFERENCES migration.app_base (app_id, version)"
+            in ddl)  # fmt: skip
+    assert ("fraud_type_enum SMALLINT NULL, version INTEGER NOT NULL, PRIMARY KEY (app_id, "
+            "contact_seq)") in ddl  # fmt: skip
+    assert ("FOREIGN KEY(app_id, contact_seq) REFERENCES migration.app_contact_base (app_id, "
+            "contact_seq)") in ddl  # fmt: skip
+    recorder = Recorder()
+    versions = Versions(schema.tables, "app_id")
+    versions.close(recorder, [101, 102])  # type: ignore[arg-type]
+    current_rows(recorder, schema.tables[:2], "app_id", [101])  # type: ignore[arg-type]
+    close_base, *closes, select_base, select_contacts = recorder.statements
+    assert close_base == (
+        "UPDATE migration.app_base SET valid_to=? WHERE migration.app_base.app_id IN (?, ?) "
+        "AND migration.app_base.valid_to IS NULL"
+    )
+    assert len(closes) == len(versions.kept) - 1
+    assert not any("app_contact" in statement for statement in closes)
+    assert select_base.endswith(
+        "WHERE migration.app_base.app_id IN (?) AND migration.app_base.valid_to IS NULL"
+    )
+    assert "version" not in select_base and "valid_to IS NULL" not in select_contacts
+    assert "migration.app_contact_base.version" not in select_contacts

@@ -169,8 +169,8 @@ class ProductionProcessor:
             source.close()
 
     def _close_missing(self, run_id: str) -> int:
-        """Delete the rows of this source's logged documents that are no longer in it, and
-        log them `removed`, in one transaction; returns how many."""
+        """Close (history: keep) or delete the rows of this source's logged documents that
+        are no longer in it, and log them `removed`, in one transaction; returns how many."""
         source_config = self.keys.source  # the whole source, whatever the checkpoint
         scope = source_config.key_scope()
         assert scope is not None  # checked when the processor was made
@@ -185,11 +185,10 @@ class ProductionProcessor:
         with self._on_target(f"xmlload {run_id}") as (strategy, connection):
             gone = [e for e in log.entries_under(connection, scope) if e[0] not in present]
             ids = [doc for _, doc, status in gone if status == Status.SUCCESS and doc is not None]
-            if self.plan.contract.history == "keep":  # their history stays, closed
-                Versions(schema.tables, id_column).close(connection, ids)
-            else:
-                for table in reversed(schema.tables):
-                    strategy.delete_documents(connection, table, id_column, ids)
+            versions = Versions(schema.tables, id_column)
+            versions.close(connection, ids)  # history stays, closed
+            for table in reversed(versions.replaced):
+                strategy.delete_documents(connection, table, id_column, ids)
             log.mark_removed(connection, [key for key, _, _ in gone], run_id)
         return len(gone)
 

@@ -91,6 +91,9 @@ class CompiledTable:
     sources: list[CompiledSource]
     columns: list[CompiledColumn]
     keep_empty: bool
+    # columns the loader appends after the mapped ones: with history: keep, `version`,
+    # `valid_from`, `valid_to`; a table that replaces under a parent that keeps, `version`
+    history_columns: tuple[str, ...] = ()
     checked: list[tuple[int, CompiledColumn]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -102,6 +105,10 @@ class CompiledTable:
         ]
 
     @property
+    def keeps_history(self) -> bool:
+        return "valid_to" in self.history_columns
+
+    @property
     def column_names(self) -> list[str]:
         """Every column in row order: keys and parent link first, then mapped columns."""
         keys = [*self.parent_columns]
@@ -111,7 +118,7 @@ class CompiledTable:
         return keys + [column.name for column in self.columns]
 
 
-HISTORY_COLUMNS = ("version", "valid_from", "valid_to")  # every table, with history: keep
+HISTORY_COLUMNS = ("version", "valid_from", "valid_to")  # a table with history: keep
 
 
 @dataclass
@@ -371,8 +378,8 @@ def _compile_table(
     compiler = _TableCompiler(contract, name, scope, notes, problems)
     column_specs = compiler.column_specs()
     reserved = set(key_columns) | set(parent_columns)
-    if contract.history == "keep":
-        reserved |= set(HISTORY_COLUMNS)
+    history_columns = _history_columns(contract, name, parent, problems)
+    reserved |= set(history_columns)
     columns = []
     seen: set[str] = set()
     for column, column_spec, place in column_specs:
@@ -386,8 +393,29 @@ def _compile_table(
     sources = compiler.sources(column_specs)
     return CompiledTable(
         name, spec.parent, key_columns, parent_columns, sequence, sources, columns,
-        spec.keep_empty,
+        spec.keep_empty, history_columns,
     )  # fmt: skip
+
+
+def _history_columns(
+    contract: Contract, name: str, parent: CompiledTable | None, problems: Problems
+) -> tuple[str, ...]:
+    """A table's history is its own, else its parent's, else the contract's. A table keeps
+    history only under a parent that does (its rows point at one version of the parent);
+    a table that replaces under one that keeps carries the version its rows belong to."""
+    own = contract.tables[name].history
+    parent_keeps = parent is not None and parent.keeps_history
+    inherited = contract.history if parent is None else "keep" if parent_keeps else "replace"
+    keep = (own or inherited) == "keep"
+    if parent is not None and keep and not parent_keeps:
+        problems.add(
+            ("tables", name, "history"),
+            f"'keep' needs its parent {parent.name!r} to keep history too: its rows "
+            "point at one version of the parent",
+        )
+    if keep:
+        return HISTORY_COLUMNS
+    return ("version",) if parent_keeps else ()
 
 
 def _scope(contract: Contract, notes: Notes, problems: Problems) -> Scope:

@@ -288,6 +288,9 @@ class TableSpec(Strict):
     inputs: dict[str, InputSpec] = Field({}, description="Names used by where")
     keep_empty: bool = Field(False, description="Write rows even when every value is empty")
     sequence_column: str | None = None
+    history: Literal["replace", "keep"] | None = Field(
+        None, description="This table's history (default: its parent's, else the contract's)"
+    )
     columns: dict[str, ColumnSpec]
 
     @field_validator("columns")

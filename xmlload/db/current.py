@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from xmlload.contract.compiler import HISTORY_COLUMNS
+from xmlload.db.schema import history_columns, keeps_history
 
 Rows = dict[Any, dict[str, list[tuple[Any, ...]]]]  # document id -> table -> rows
 
@@ -38,9 +38,8 @@ def current_rows(
     """Every table's current rows of these documents, in the mapper's column order."""
     found: Rows = {}
     for table in tables:
-        keep = "valid_to" in table.c
-        mapped = [column for column in table.columns if not keep or column.name not in
-                  HISTORY_COLUMNS]  # fmt: skip
+        added, keep = history_columns(table), keeps_history(table)
+        mapped = [column for column in table.columns if column.name not in added]
         position = [column.name for column in mapped].index(id_column)
         for start in range(0, len(ids), 500):
             statement = sa.select(*mapped).where(table.c[id_column].in_(ids[start : start + 500]))

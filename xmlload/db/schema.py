@@ -83,17 +83,12 @@ def _table(plan: Plan, compiled: CompiledTable, metadata: sa.MetaData) -> sa.Tab
         )
     for column in compiled.columns:
         columns.append(sa.Column(column.name, sql_type(column.kind), nullable=column.nullable))
-    keep = plan.contract.history == "keep"
-    if keep:  # after the mapped columns: a row is the mapper's tuple plus these
-        columns += [
-            sa.Column("version", sa.Integer(), nullable=False, primary_key=True,
-                      autoincrement=False),
-            sa.Column("valid_from", datetime_type(), nullable=False),
-            sa.Column("valid_to", datetime_type(), nullable=True),
-        ]  # fmt: skip
+    keep = compiled.keeps_history
+    columns += [_history_column(name, keep) for name in compiled.history_columns]
     if compiled.parent is not None:
         parent_ref = f"{schema}.{compiled.parent}" if schema else compiled.parent
-        linked = [*compiled.parent_columns, *(["version"] if keep else [])]
+        versioned = ["version"] if "version" in compiled.history_columns else []
+        linked = [*compiled.parent_columns, *versioned]
         columns.append(
             sa.ForeignKeyConstraint(
                 linked,
@@ -103,8 +98,30 @@ def _table(plan: Plan, compiled: CompiledTable, metadata: sa.MetaData) -> sa.Tab
         )
     spec = plan.contract.tables[compiled.name]
     return sa.Table(
-        compiled.name, metadata, *columns, schema=schema, comment=spec.description, **TABLE_OPTIONS
-    )
+        compiled.name, metadata, *columns, schema=schema, comment=spec.description,
+        info={HISTORY_INFO: compiled.history_columns}, **TABLE_OPTIONS,
+    )  # fmt: skip
+
+
+def _history_column(name: str, keep: bool) -> sa.Column:
+    """A column the loader fills after the mapped ones (`version` is a key where the table
+    keeps history, a link to the parent's version where it replaces under one that does)."""
+    if name == "version":
+        return sa.Column(name, sa.Integer(), nullable=False, primary_key=keep, autoincrement=False)
+    return sa.Column(name, datetime_type(), nullable=name == "valid_to")
+
+
+def history_columns(table: sa.Table) -> tuple[str, ...]:
+    """The loader's history columns of a contract table, after its mapped columns."""
+    return tuple(table.info.get(HISTORY_INFO, ()))
+
+
+def keeps_history(table: sa.Table) -> bool:
+    """The table keeps every version of a document's rows (history: keep)."""
+    return "valid_to" in history_columns(table)
+
+
+HISTORY_INFO = "xmlload_history_columns"  # the key in a contract table's Table.info
 
 
 def build_metadata(plan: Plan) -> sa.MetaData:

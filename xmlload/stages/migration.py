@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from xmlload.contract.compiler import Plan
 from xmlload.db.processing_log import ProcessingLog
 from xmlload.db.retry import RetryPolicy, with_retries
+from xmlload.db.schema import history_columns
 from xmlload.db.target import connect_engine, describe_db_error, target_schema
 from xmlload.db.urls import mask_url
 from xmlload.errors import TargetLostError
@@ -37,7 +39,6 @@ class MigrationEngine:
         self.tables = schema.tables
         self.log = ProcessingLog(schema.log)
         self.strategy, self.engine = connect_engine(url, f"xmlload {run_id}")
-        self.keep_history = plan.contract.history == "keep"
         self.versions = Versions(self.tables, self.id_column)
         self._connection: Connection | None = None
         self._retrying(lambda: self.connection)
@@ -74,12 +75,14 @@ class MigrationEngine:
             self._connection.close()
         self.engine.dispose()
 
-    def _rows(self, outcome: DocumentOutcome, table: str) -> list[tuple[object, ...]]:
+    def _rows(self, outcome: DocumentOutcome, table: sa.Table) -> list[tuple[object, ...]]:
         """The outcome's rows as the table takes them (with history: its version columns)."""
-        rows = outcome.rows.get(table, ())
-        if not self.keep_history:
+        rows = outcome.rows.get(table.name, ())
+        added = history_columns(table)
+        if not added:
             return list(rows)
-        history = (outcome.version, self.versions.now, None)
+        values = {"version": outcome.version, "valid_from": self.versions.now, "valid_to": None}
+        history = tuple(values[name] for name in added)
         return [(*row, *history) for row in rows]
 
     def logged_fingerprints(self, keys: Sequence[str]) -> dict[str, str | None]:
@@ -149,17 +152,17 @@ class MigrationEngine:
         for outcome in kept:
             outcome.kept_previous = True
         replaced = [o for o in outcomes if not o.kept_previous]
-        if self.keep_history:
-            self.versions.close_changed(self.connection, replaced, previous)
-        else:
-            stale = previous.stale_ids(o.source_key for o in replaced if o.succeeded)
-            for table in reversed(self.tables) if stale else ():
-                self.strategy.delete_documents(self.connection, table, self.id_column, stale)
+        written = self.versions.close_changed(
+            self.connection, [o for o in replaced if o.succeeded], previous
+        )
+        stale = previous.stale_ids(o.source_key for o in written)
+        for table in reversed(self.versions.replaced) if stale else ():
+            self.strategy.delete_documents(self.connection, table, self.id_column, stale)
         logged = [o.source_key for o in replaced if o.source_key in previous.attempts]
         if logged:
             self.log.delete(self.connection, logged)
         for table in self.tables:
-            rows = [row for o in replaced if o.succeeded for row in self._rows(o, table.name)]
+            rows = [row for o in written for row in self._rows(o, table)]
             self.strategy.insert_rows(self.connection, table, rows)
         entries = self.log.entries(replaced, previous, self.run_id, self.worker)
         self.strategy.insert_rows(self.connection, self.log.table, entries)
