@@ -141,10 +141,10 @@ def change_content(url: str, table: str, rows: range, when: datetime) -> None:
     engine.dispose()
 
 
-def versions_per_document(url: str) -> dict[int, tuple[int, int]]:
+def versions_per_document(url: str, prefix: str = "") -> dict[int, tuple[int, int]]:
     """An independent count: per app_id, (versions, current versions) in app_base."""
     rows = query(url, "SELECT app_id, count(*), sum(CASE WHEN valid_to IS NULL THEN 1 ELSE 0 "
-                      "END) FROM app_base GROUP BY app_id")  # fmt: skip
+                      f"END) FROM {prefix}app_base GROUP BY app_id")  # fmt: skip
     return {app_id: (versions, current) for app_id, versions, current in rows}
 
 
@@ -254,3 +254,30 @@ def test_several_rows_of_one_id_without_an_updated_column_fail_aloud(
     assert code == 3
     assert "2 rows of docs have this id: give --source-updated-column" in capsys.readouterr().out
     assert query(target, "SELECT app_id FROM app_base ORDER BY app_id") == [(1,), (3,)]
+
+
+def test_refresh_by_shards_keeps_a_checkpoint_per_shard(where, tmp_path: Path, capsys) -> None:
+    """Two shards refreshed one after the other, each from its own checkpoint: a change
+    in shard 1 waits for shard 1's run; every document ends with one current version."""
+    source, table, target, contract = where
+    prefix = contract_prefix(contract)
+    contract = contract_with(tmp_path, history="keep", **_schema_of(contract))
+    staging(source, table, 20)
+    for shard in ("0/2", "1/2"):
+        assert "10 documents" in run(source, table, target, contract, "--shard", shard,
+                                     capsys=capsys)  # fmt: skip
+    change_content(source, table, range(1, 7), START + timedelta(days=40))  # 3 in each shard
+    out = run(source, table, target, contract, "--shard", "0/2", capsys=capsys)
+    assert "refresh: 0 new, 3 changed (reloaded)" in out
+    changed = {
+        row: versions for row, (versions, _) in versions_per_document(target, prefix).items()
+    }
+    assert {row for row, versions in changed.items() if versions == 2} == {2, 4, 6}
+    out = run(source, table, target, contract, "--shard", "1/2", capsys=capsys)
+    assert "refresh: 0 new, 3 changed (reloaded)" in out
+    expected = {row: (2 if row <= 6 else 1, 1) for row in range(1, 21)}
+    assert versions_per_document(target, prefix) == expected
+    for shard in ("0/2", "1/2"):
+        assert "0 documents" in run(source, table, target, contract, "--shard", shard,
+                                    capsys=capsys)  # fmt: skip
+    assert query(target, f"SELECT count(*) FROM {prefix}processing_checkpoints") == [(2,)]

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import psutil
@@ -276,3 +277,41 @@ def test_allowed_failures_come_back_after_the_coordinator_is_killed(
         assert _allowed_failures(cluster) == 7
     finally:
         _allowed_failures(cluster, original)
+
+
+def test_a_refresh_with_history_on_dask(
+    cluster: Cluster, postgres_engine: sa.Engine, postgres_schema: str, tmp_path: Path
+) -> None:
+    """A checkpointed refresh with history: keep on the cluster: changed rows get version
+    2, a new row version 1, a row with two versions in the source gets both, in order."""
+    from tests.test_checkpoints import (
+        START,
+        add_version,
+        change_content,
+        staging,
+        versions_per_document,
+    )
+
+    cluster.wait_for_workers(2)
+    with postgres_engine.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {postgres_schema}")
+    table = f"{postgres_schema}.docs"
+    staging(POSTGRES_URL, table, 40, key="")
+    contract = str(contract_with(tmp_path, target_schema=postgres_schema, history="keep"))
+    source = ["--source", POSTGRES_URL, "--source-table", table,
+              "--source-updated-column", "updated"]  # fmt: skip
+    done = subprocess.run(dask_run(cluster, contract, source), capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    change_content(POSTGRES_URL, table, range(1, 11), START + timedelta(days=40))
+    add_version(POSTGRES_URL, table, 41, START + timedelta(days=41), document=41)
+    add_version(POSTGRES_URL, table, 30, START + timedelta(days=42), document=30)
+    add_version(POSTGRES_URL, table, 30, START + timedelta(days=43), document=1030)
+    done = subprocess.run(dask_run(cluster, contract, source), capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "refresh: 1 new, 12 changed (reloaded)" in done.stdout
+    prefix = f"{postgres_schema}."
+    expected = {row: (2 if row <= 10 else 1, 1) for row in range(1, 42)}
+    expected[30], expected[1030] = (2, 0), (1, 1)
+    assert versions_per_document(POSTGRES_URL, prefix) == expected
