@@ -160,7 +160,7 @@ class ProductionProcessor:
                 if checkpoint is not None:
                     checkpoint.finish(summary)
                 if self.settings.close_missing and items is None and summary.complete:
-                    summary.closed_missing = self._close_missing(summary.run_id)
+                    summary.closed_missing = self._close_missing(summary.run_id, source)
                 record_run(registry.engine, self.plan.contract.target_schema, summary)
                 return summary
             finally:
@@ -168,18 +168,20 @@ class ProductionProcessor:
         finally:
             source.close()
 
-    def _close_missing(self, run_id: str) -> int:
+    def _close_missing(self, run_id: str, listed: Source) -> int:
         """Close (history: keep) or delete the rows of this source's logged documents that
         are no longer in it, and log them `removed`, in one transaction; returns how many."""
         source_config = self.keys.source  # the whole source, whatever the checkpoint
         scope = source_config.key_scope()
         assert scope is not None  # checked when the processor was made
-        source = open_source(source_config)
+        whole = source_config == self.source_config  # the run listed the whole source
+        source = listed if whole else open_source(source_config)  # a checkpoint listed less
         try:
             page_size = self.settings.page_size
             present = {source_config.key(item) for page in source.pages(page_size) for item in page}
         finally:
-            source.close()
+            if not whole:
+                source.close()
         schema, log = target_schema(self.plan), ProcessingLog(target_schema(self.plan).log)
         id_column = self.plan.contract.document.id.column
         with self._on_target(f"xmlload {run_id}") as (strategy, connection):

@@ -43,18 +43,31 @@ def _read(path: Path) -> tuple[Any, dict[Location, int]]:
     if (line := deepest_line(text, MAX_DEPTH)) is not None:
         raise ContractError(str(path), [f"{path}:{line}: nested more than {MAX_DEPTH} levels deep"])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        return _lines_and_data(text)
     except RecursionError:
         raise ContractError(str(path), [f"{path}: nested too deeply to read"]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise ContractError(str(path), [f"{where}not valid YAML/JSON: {error}"]) from None
-    lines: dict[Location, int] = {}
-    if node is not None:
+
+
+def _lines_and_data(text: str) -> tuple[Any, dict[Location, int]]:
+    """Parse once (with libyaml where PyYAML has it): the line of every place, taken from
+    the node tree before constructing the data expands its merge keys (`<<`)."""
+    loader = _LOADER(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[Location, int] = {}
+        if node is None:
+            return None, lines
         _line_index(node, (), lines)
-    return data, lines
+        return loader.construct_document(node), lines
+    finally:
+        loader.dispose()
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _format(path: Path, lines: dict[Location, int], place: Location, message: str) -> str:
@@ -106,12 +119,16 @@ def _user_place(data: Any, loc: tuple[Any, ...]) -> Location | None:
 
 def load_contract(path: str | Path) -> Contract:
     """Read and validate the model; raise ContractError listing every problem."""
-    file = Path(path)
+    return _load_contract(Path(path))[0]
+
+
+def _load_contract(file: Path) -> tuple[Contract, dict[Location, int]]:
+    """The validated model and the line of every place in the file."""
     data, lines = _read(file)
     if not isinstance(data, dict):
         raise ContractError(str(file), [f"{file}:1: the contract must be a mapping of keys"])
     try:
-        return Contract.model_validate(data)
+        return Contract.model_validate(data), lines
     except ValidationError as error:
         items = error.errors()
         placed = [(_user_place(data, tuple(item["loc"])), item) for item in items]
@@ -161,8 +178,7 @@ def load_plan(path: str | Path, extensions: bool = True) -> Plan:
     With `extensions` off, the modules a contract lists are not imported (its functions
     then fail to compile)."""
     file = Path(path)
-    contract = load_contract(file)
-    _, lines = _read(file)
+    contract, lines = _load_contract(file)
     if extensions and contract.extensions:
         _import_extensions(file, lines, contract.extensions)
     plan, problems = compile_contract(contract)

@@ -78,7 +78,7 @@ class FileSource:
         if self._paths is None:
             root = Path(self.location).expanduser()
             if root.is_dir():
-                found = [canonical(path) for path in _walk(root) if _is_document(path)]
+                found = list(_walk(root.resolve()))
             elif root.exists():
                 found = [canonical(root)]
             else:
@@ -129,9 +129,10 @@ _KINDS = {
 }
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Every entry under root, following links to directories; a directory reached again
-    (a link cycle, or two links to one place) is listed once and said."""
+def _walk(root: Path) -> Iterator[str]:
+    """Every document entry under root as its canonical path, following links to
+    directories; a directory reached again (a link cycle, or two links to one place) is
+    listed once and said. Each directory is resolved once; a file only when it is a link."""
     seen: set[tuple[int, int]] = set()
     for folder, directories, files in os.walk(root, followlinks=True):
         status = os.stat(folder)
@@ -141,14 +142,17 @@ def _walk(root: Path) -> Iterator[Path]:
             directories.clear()
             continue
         seen.add((status.st_dev, status.st_ino))
+        real = os.path.realpath(folder)
         for name in files:
-            yield Path(folder) / name
+            if _is_document(name):
+                path = os.path.join(real, name)
+                yield os.path.realpath(path) if os.path.islink(path) else path
 
 
-def _is_document(path: Path) -> bool:
+def _is_document(name: str) -> bool:
     """XML files in a directory source: `.xml` in any case, gzip-compressed `.xml.gz` too;
     whatever kind of file they are (reading says if they are not regular files)."""
-    return path.name.lower().endswith(EXTENSIONS)
+    return name.lower().endswith(EXTENSIONS)
 
 
 def _read(path: Path, max_bytes: int) -> bytes:
