@@ -87,6 +87,9 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _rehash_needs_refresh(self) -> Settings:
+        if self.source_updated_column is not None and not self.refresh:
+            # rows past the checkpoint may be logged already: their bytes decide
+            object.__setattr__(self, "refresh", True)
         if self.rehash and not self.refresh:
             raise ValueError("--rehash applies to --refresh runs only")
         if self.close_missing and not self.refresh:
@@ -94,9 +97,6 @@ class Settings(BaseModel):
         ranged = self.id_start is not None or self.id_end is not None
         if self.close_missing and (self.shard or ranged):
             raise ValueError("--close-missing needs the whole source: no --shard or id range")
-        if self.source_updated_column is not None and not self.refresh:
-            # rows past the checkpoint may be logged already: their bytes decide
-            object.__setattr__(self, "refresh", True)
         return self
 
     @field_validator("executor")
@@ -188,6 +188,7 @@ def load_settings(
     except ValidationError as error:
         problems = []
         for item in error.errors():
+            message = item["msg"].removeprefix("Value error, ")
             key = str(item["loc"][0]) if item["loc"] else ""
-            problems.append(f"{origin.get(key, key)}: {item['msg']}")
+            problems.append(f"{origin.get(key, key)}: {message}" if key else message)
         raise SettingsError("bad settings: " + "; ".join(problems)) from None
