@@ -220,6 +220,18 @@ def test_unknown_namespace_prefix_is_reported(tmp_path) -> None:
     )
 
 
+def test_the_xml_prefix_needs_no_declaration(tmp_path) -> None:
+    plan = plan_for(
+        tmp_path, 'tables: {t: {columns: {lang: {type: string(5), path: "@xml:lang"}}}}\n'
+    )
+    document = b'<Doc id="3"><app xml:lang="fr-CA"/></Doc>'
+    assert run(plan, document).rows["t"] == [(3, "fr-CA")]
+    body = 'namespaces: {xml: "urn:other"}\ntables: {t: {columns: {a: {type: string(5)}}}}\n'
+    found = problems(tmp_path, body)
+    assert any("the prefix 'xml' is bound to http://www.w3.org/XML/1998/namespace" in p
+               for p in found)  # fmt: skip
+
+
 EXISTENCE = """value_maps:
   yn: {values: {Y: 1, N: 0}}
 tables:

@@ -126,9 +126,9 @@ def test_each_hostile_document_fails_alone(hostile_dir, tmp_path: Path) -> None:
     assert SECRET not in everything + result.stdout + result.stderr
 
 
-def test_entities_never_expand_even_when_doctype_is_allowed(tmp_path: Path) -> None:
+def test_entity_amplification_fails_even_when_entities_are_allowed(tmp_path: Path) -> None:
     text = CONTRACT.read_text(encoding="utf-8").replace(
-        "  root: Provenir\n", "  root: Provenir\n  allow_doctype: true\n", 1
+        "  root: Provenir\n", "  root: Provenir\n  doctype: entities\n", 1
     )
     contract = write_contract(tmp_path, text, "allow.yaml")
     folder = tmp_path / "xml"

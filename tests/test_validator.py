@@ -6,7 +6,8 @@ import pytest
 
 from tests.conftest import write_contract
 from xmlload.contract.loader import load_plan
-from xmlload.errors import DocumentError
+from xmlload.contract.model import Doctype
+from xmlload.errors import ContractError, DocumentError
 from xmlload.stages.parser import XMLParser
 from xmlload.stages.validator import PreProcessingValidator
 
@@ -56,7 +57,7 @@ def test_good_document_passes_with_bom(check) -> None:
             b'<!DOCTYPE Doc [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
             b'<Doc id="1"><app>&e;</app></Doc>',
             "validation",
-            "'<!DOCTYPE'",
+            "<!DOCTYPE declares entities (<!ENTITY), refused by document.doctype: accept",
         ),
         (b'<?xml version="1.0"?><!-- c --><!ENTITY x "y"><Doc/>', "validation", "'<!ENTITY'"),
         (
@@ -196,10 +197,10 @@ def test_ascii_compatible_encodings_still_load(check, codec: str, declared: str)
     assert (document_id, element.get("name")) == (4, "ok")
 
 
-@pytest.mark.parametrize("allow_doctype", [False, True])
+@pytest.mark.parametrize("doctype", [Doctype.REFUSE, Doctype.ACCEPT])
 @pytest.mark.parametrize("attack", list(ENTITY_ATTACKS))
 def test_parser_alone_refuses_dtds_and_entities(
-    tmp_path: Path, attack: str, allow_doctype: bool
+    tmp_path: Path, attack: str, doctype: Doctype
 ) -> None:
     """Defence in depth: whatever reaches the parser, no DTD is read, no entity kept."""
     dtd = tmp_path / "local.dtd"
@@ -207,6 +208,67 @@ def test_parser_alone_refuses_dtds_and_entities(
     body = ENTITY_ATTACKS[attack].replace("{dtd}", str(dtd))
     data = f'<?xml version="1.0" encoding="UTF-16BE"?>{body}'.encode("utf-16-be")
     with pytest.raises(DocumentError) as error:
-        XMLParser(allow_doctype).parse(data)
+        XMLParser(doctype).parse(data)
     assert error.value.stage == "parse"
     assert "INJECTED" not in error.value.message and "FROM-LOCAL-DTD" not in error.value.message
+
+
+def checker(tmp_path: Path, doctype: str | None):
+    """validate + parse + check_tree with a contract whose document.doctype is given."""
+    text = CONTRACT if doctype is None else CONTRACT.replace("  id:", f"  {doctype}\n  id:")
+    plan = load_plan(write_contract(tmp_path, text))
+    validator = PreProcessingValidator(plan, max_bytes=1 << 20)
+    parser = XMLParser(plan.contract.document.doctype)
+    return lambda data: validator.check_tree(parser.parse(validator.check_bytes(data)))
+
+
+def test_a_doctype_is_accepted_by_default_and_nothing_is_fetched(tmp_path: Path) -> None:
+    dtd = tmp_path / "local.dtd"
+    dtd.write_text('<!ATTLIST app name CDATA "FROM-LOCAL-DTD">')
+    check = checker(tmp_path, None)
+    element, _ = check(f'<!DOCTYPE Doc SYSTEM "{dtd}"><Doc id="3"><app/></Doc>'.encode())
+    assert element.get("name") is None  # the external subset was not read
+    element, _ = check(b'<!DOCTYPE Doc PUBLIC "-//x//y" "http://127.0.0.1:9/d.dtd"><Doc id="4">'
+                       b"<app/></Doc>")  # fmt: skip
+    assert element.get("name") is None
+
+
+def test_an_internal_subset_applies_its_attribute_defaults(tmp_path: Path) -> None:
+    check = checker(tmp_path, None)
+    data = (b'<!DOCTYPE Doc [<!ELEMENT app EMPTY><!-- <!ENTITY no "x"> -->'
+            b'<!ATTLIST app name CDATA "defaulted">]><Doc id="5"><app/></Doc>')  # fmt: skip
+    element, document_id = check(data)
+    assert (document_id, element.get("name")) == (5, "defaulted")
+
+
+def test_entities_expand_only_when_the_contract_says_so(tmp_path: Path) -> None:
+    data = (b'<!DOCTYPE Doc [<!ENTITY who "Ada Lovelace">]>'
+            b'<Doc id="6"><app name="&who;">by &who;</app></Doc>')  # fmt: skip
+    with pytest.raises(DocumentError) as error:
+        checker(tmp_path, None)(data)
+    assert "document.doctype: accept (doctype: entities expands internal ones" in str(
+        error.value.message
+    )
+    element, _ = checker(tmp_path, "doctype: entities")(data)
+    assert (element.get("name"), element.text) == ("Ada Lovelace", "by Ada Lovelace")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    external = (f'<!DOCTYPE Doc [<!ENTITY s SYSTEM "file://{secret}">]>'
+                '<Doc id="7"><app name="x">&s;</app></Doc>').encode()  # fmt: skip
+    with pytest.raises(DocumentError) as error:
+        checker(tmp_path, "doctype: entities")(external)
+    assert error.value.stage == "parse" and "TOP-SECRET" not in error.value.message
+
+
+def test_refuse_names_the_setting_and_the_older_spelling_still_works(tmp_path: Path) -> None:
+    data = b'<!DOCTYPE Doc><Doc id="8"><app name="x"/></Doc>'
+    for setting in ("doctype: refuse", "allow_doctype: false"):
+        with pytest.raises(DocumentError) as error:
+            checker(tmp_path, setting)(data)
+        assert "refused by document.doctype: refuse (doctype: accept takes one" in (
+            error.value.message
+        )
+    assert checker(tmp_path, "allow_doctype: true")(data)[1] == 8
+    with pytest.raises(ContractError) as contract_error:
+        checker(tmp_path, "doctype: entities\n  allow_doctype: false")
+    assert "allow_doctype: false contradicts doctype: entities" in str(contract_error.value)

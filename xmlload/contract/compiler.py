@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from xmlload.contract.functions import function_table
 from xmlload.contract.getters import Getter, Location, Problems, SourceLocator, SourceReader
 from xmlload.contract.model import (
+    XML_NAMESPACE,
     ColumnSpec,
     Contract,
     PickSpec,
@@ -430,7 +431,7 @@ def _scope(contract: Contract, notes: Notes, problems: Problems) -> Scope:
         functions = function_table()
     return Scope(
         formats=contract.defaults.datetime_formats,
-        namespaces=contract.namespaces,
+        namespaces={"xml": XML_NAMESPACE, **contract.namespaces},
         maps=maps,
         functions=functions,
         ignore_attribute_case=contract.defaults.ignore_attribute_case,

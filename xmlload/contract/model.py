@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,6 +21,9 @@ def check_identifier(name: str) -> str:
             "must not start with a digit; at most 63 characters)"
         )
     return name
+
+
+XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"  # `xml:`, declared by XML itself
 
 
 class Strict(BaseModel):
@@ -42,11 +46,39 @@ class DocumentId(Strict):
         return value
 
 
+class Doctype(StrEnum):
+    """What a document's `<!DOCTYPE` may hold; no DTD or entity is ever fetched."""
+
+    REFUSE = "refuse"  # no DOCTYPE at all
+    ACCEPT = "accept"  # a DOCTYPE, with an internal subset that declares no entity
+    ENTITIES = "entities"  # internal entity declarations too, expanded
+
+
 class DocumentSpec(Strict):
     root: str = Field(description="Expected root element name")
     element: str = Field(description="Absolute path of the document-type element")
     id: DocumentId
-    allow_doctype: bool = False
+    doctype: Doctype = Field(
+        Doctype.ACCEPT,
+        description="refuse: no DOCTYPE; accept: a DOCTYPE whose internal subset declares no "
+        "entity (its attribute defaults apply); entities: internal entities too, expanded",
+    )
+    allow_doctype: bool | None = Field(
+        None, description="The older spelling: true is doctype: accept, false doctype: refuse"
+    )
+
+    @model_validator(mode="after")
+    def _older_spelling(self) -> DocumentSpec:
+        if self.allow_doctype is None:
+            return self
+        older = Doctype.ACCEPT if self.allow_doctype else Doctype.REFUSE
+        if "doctype" in self.model_fields_set and self.doctype != older:
+            raise ValueError(
+                f"allow_doctype: {str(self.allow_doctype).lower()} contradicts doctype: "
+                f"{self.doctype.value}; keep doctype only"
+            )
+        object.__setattr__(self, "doctype", older)  # the model is frozen
+        return self
 
     @field_validator("element")
     @classmethod
@@ -373,6 +405,8 @@ class Contract(Strict):
                 raise ValueError(f"namespace prefix {prefix!r} is not a plain name")
             if not uri.strip():
                 raise ValueError(f"namespace prefix {prefix!r} needs a URI")
+            if prefix == "xml" and uri != XML_NAMESPACE:
+                raise ValueError(f"the prefix 'xml' is bound to {XML_NAMESPACE} by XML itself")
         return value
 
     @field_validator("target_schema")

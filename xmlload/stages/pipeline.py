@@ -22,7 +22,7 @@ from xmlload.states import Stage
 class DocumentPipeline:
     def __init__(self, plan: Plan, max_document_bytes: int) -> None:
         self.validator = PreProcessingValidator(plan, max_document_bytes)
-        self.parser = XMLParser(plan.contract.document.allow_doctype)
+        self.parser = XMLParser(plan.contract.document.doctype)
         self.mapper = DataMapper(plan)
         self.stage_seconds: Counter[str] = Counter()
 

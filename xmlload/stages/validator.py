@@ -9,10 +9,11 @@ from functools import lru_cache
 from typing import Any
 
 from xmlload.contract.compiler import Plan
-from xmlload.contract.model import ColumnSpec
+from xmlload.contract.model import ColumnSpec, Doctype
 from xmlload.contract.paths import Element, XmlPath, element_locator
 from xmlload.contract.transforms import ColumnRules, Notes, build_converter
 from xmlload.errors import DocumentError, ValueProblem
+from xmlload.stages.parser import doctype_refused, entities_refused
 from xmlload.states import Stage
 
 _DECLARATION = re.compile(rb'^<\?xml[^>]*?encoding\s*=\s*["\']([A-Za-z0-9._-]+)["\']')
@@ -61,8 +62,9 @@ def _ascii_compatible(encoding: str) -> bool:
         return False
 
 
-def _prolog_markup(text: str) -> str | None:
-    """The first markup declaration (`<!DOCTYPE`, `<!ENTITY`) before the root element."""
+def _prolog_markup(text: str) -> tuple[str, int] | None:
+    """The first markup declaration (`<!DOCTYPE`, `<!ENTITY`) before the root element, and
+    where it starts."""
     position = 0
     while True:
         start = text.find("<", position)
@@ -75,20 +77,49 @@ def _prolog_markup(text: str) -> str | None:
             position = text.find("-->", start) + 3
         elif following == "!":
             keyword = _KEYWORD.match(text, start)
-            return keyword.group(0) if keyword else text[start : start + 2]
+            return (keyword.group(0) if keyword else text[start : start + 2]), start
         else:
             return None
         if position < 2:
             return None
 
 
+def _subset_declarations(text: str, start: int) -> list[str]:
+    """The keywords (`<!ENTITY`, `<!ATTLIST`, ...) of the declarations in the internal
+    subset of the DOCTYPE at `start`, skipping quoted literals, comments and processing
+    instructions. Stops at the DOCTYPE's end or at anything unterminated (the parser then
+    refuses what is left)."""
+    found: list[str] = []
+    position, in_subset = start + len("<!DOCTYPE"), False
+    skip = {'"': '"', "'": "'", "<!--": "-->", "<?": "?>"}
+    while position < len(text):
+        opener = next((o for o in skip if text.startswith(o, position)), None)
+        if opener is not None and (in_subset or len(opener) == 1):
+            end = text.find(skip[opener], position + len(opener))
+            if end < 0:
+                break
+            position = end + len(skip[opener])
+            continue
+        char = text[position]
+        if in_subset and text.startswith("<!", position):
+            keyword = _KEYWORD.match(text, position)
+            found.append(keyword.group(0) if keyword else "<!")
+        elif char == "[" or char == "]":
+            in_subset = char == "["
+        elif char == ">" and not in_subset:
+            break
+        position += 1
+    return found
+
+
 class PreProcessingValidator:
-    """Rejects oversized, empty, wrongly encoded or DTD-carrying input before parsing."""
+    """Rejects oversized, empty or wrongly encoded input, and a DOCTYPE that
+    document.doctype does not allow, before parsing."""
 
     def __init__(self, plan: Plan, max_bytes: int) -> None:
         document = plan.contract.document
         self.max_bytes = max_bytes
-        self.allow_doctype = document.allow_doctype
+        self.doctype = document.doctype
         element = plan.scope.path(document.element, allow_attribute=False)
         self.root_tag = element.steps[0]
         self.element_path = document.element
@@ -118,15 +149,23 @@ class PreProcessingValidator:
         if family is not None:
             raise DocumentError(Stage.VALIDATION, f"{family} documents are not accepted; use UTF-8")
         text = self._decode(body, bom=body is not data)
-        if not self.allow_doctype:
-            markup = _prolog_markup(text)
-            if markup is not None:
-                raise DocumentError(
-                    Stage.VALIDATION,
-                    f"markup declaration {markup!r} is not allowed (DOCTYPE/ENTITY; "
-                    "document.allow_doctype allows a DOCTYPE)",
-                )
+        markup = _prolog_markup(text)
+        if markup is not None:
+            self._check_markup(text, *markup)
         return data
+
+    def _check_markup(self, text: str, keyword: str, start: int) -> None:
+        """A DOCTYPE as document.doctype allows; no other declaration before the root."""
+        if keyword != "<!DOCTYPE":
+            raise DocumentError(
+                Stage.VALIDATION,
+                f"markup declaration {keyword!r} before the root element is not allowed "
+                "(only a <!DOCTYPE, as document.doctype says)",
+            )
+        if self.doctype is Doctype.REFUSE:
+            raise DocumentError(Stage.VALIDATION, doctype_refused())
+        if self.doctype is Doctype.ACCEPT and "<!ENTITY" in _subset_declarations(text, start):
+            raise DocumentError(Stage.VALIDATION, entities_refused())
 
     @staticmethod
     def _decode(body: bytes, bom: bool) -> str:
