@@ -254,8 +254,9 @@ def loop_corpus(contract: Path, source: Path, out: Path, copies: int) -> int:
     """Copy every .xml under `source` `copies` times into `out`, giving each copy a new
     document id (numeric ids + copy * 10**8, others + '-copy'), so each is a new document."""
     plan = load_plan(contract)
-    holder_path = XmlPath(plan.id_path.absolute, plan.id_path.steps, None)
-    find_holder, attribute = element_locator(holder_path), plan.id_path.attribute
+    id_path = plan.id_path or XmlPath(True, (), None)  # an id from the file name: new names
+    holder_path = XmlPath(id_path.absolute, id_path.steps, None)
+    find_holder, attribute = element_locator(holder_path), id_path.attribute
     out.mkdir(parents=True, exist_ok=True)
     written = 0
     for file in sorted(source.rglob("*.xml")):

@@ -125,7 +125,7 @@ HISTORY_COLUMNS = ("version", "valid_from", "valid_to")  # a table with history:
 @dataclass
 class Plan:
     contract: Contract
-    id_path: XmlPath
+    id_path: XmlPath | None  # None: the id comes from the source key
     id_kind: ColumnType
     tables: list[CompiledTable]  # insert order: parents before children
     notes: Notes
@@ -445,11 +445,12 @@ def compile_contract(contract: Contract) -> tuple[Plan | None, Problems]:
     problems = Problems()
     notes = Notes()
     scope = _scope(contract, notes, problems)
+    id_path = None
     try:
-        id_path = scope.path(contract.document.id.path)
+        if contract.document.id.path is not None:
+            id_path = scope.path(contract.document.id.path)
     except ValueError as error:
         problems.add(("document", "id", "path"), str(error))
-        id_path = XmlPath(True, ("missing",), None)
     try:
         element = scope.path(contract.document.element, allow_attribute=False)
         root = scope.path("/" + contract.document.root, allow_attribute=False)

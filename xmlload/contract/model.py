@@ -30,12 +30,34 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class IdFromSource(StrEnum):
+    """A document id taken from its source key, for documents that carry none."""
+
+    NAME = "name"  # the key after its last `/` or `#`: a file's name, a table row's id
+    STEM = "stem"  # the name without `.xml` / `.xml.gz`
+    KEY = "key"  # the whole source key (a file's absolute path)
+
+
 class DocumentId(Strict):
-    path: str = Field(description="Where the document id is, e.g. /Provenir/Request/@ID")
+    path: str | None = Field(
+        None, description="Where the document id is, e.g. /Provenir/Request/@ID"
+    )
+    source: IdFromSource | None = Field(
+        None, description="Or: take the id from the source key (name, stem or key)"
+    )
     column: str = Field("document_id", description="Column carrying the id in every table")
     type: str = "bigint"
 
     _column = field_validator("column")(check_identifier)
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> DocumentId:
+        if (self.path is None) == (self.source is None):
+            raise ValueError(
+                "give the id's path in the document, or source: name | stem | key to take "
+                "it from the file name or row key (one of the two)"
+            )
+        return self
 
     @field_validator("type")
     @classmethod

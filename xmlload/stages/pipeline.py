@@ -32,7 +32,7 @@ class DocumentPipeline:
         if document.data is None:
             raise DocumentError(Stage.SOURCE, document.error or "no data")
         root = self.parser.parse(self.validator.check_bytes(document.data))
-        element, outcome.document_id = self.validator.check_tree(root)
+        element, outcome.document_id = self.validator.check_tree(root, document.key)
         parsed = time.perf_counter()
         self.stage_seconds["validate+parse"] += parsed - clock
         mapped = self.mapper.map(root, element, outcome.document_id)

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from xmlload.contract.compiler import Plan
-from xmlload.contract.model import ColumnSpec, Doctype
+from xmlload.contract.model import ColumnSpec, Doctype, IdFromSource
 from xmlload.contract.paths import Element, XmlPath, element_locator
 from xmlload.contract.transforms import ColumnRules, Notes, build_converter
 from xmlload.errors import DocumentError, ValueProblem
@@ -124,8 +124,10 @@ class PreProcessingValidator:
         self.root_tag = element.steps[0]
         self.element_path = document.element
         self.find_element = element_locator(element)
-        self.find_id = element_locator(XmlPath(plan.id_path.absolute, plan.id_path.steps, None))
-        self.id_attribute = plan.id_path.attribute
+        self.id_from_source = document.id.source
+        if plan.id_path is not None:
+            holder = XmlPath(plan.id_path.absolute, plan.id_path.steps, None)
+            self.find_id, self.id_attribute = element_locator(holder), plan.id_path.attribute
         id_rules = ColumnRules(
             "document id",
             plan.id_kind,
@@ -195,8 +197,9 @@ class PreProcessingValidator:
                 Stage.VALIDATION, f"not valid {shown} at byte {error.start}"
             ) from None
 
-    def check_tree(self, root: Element) -> tuple[Element, Any]:
-        """Return (document element, document id) or raise DocumentError(stage='validation')."""
+    def check_tree(self, root: Element, key: str = "") -> tuple[Element, Any]:
+        """Return (document element, document id) or raise DocumentError(stage='validation').
+        `key` is the document's source key, for an id taken from it."""
         if root.tag != self.root_tag:
             raise DocumentError(
                 Stage.VALIDATION, f"root element is <{root.tag}>, expected <{self.root_tag}>"
@@ -207,10 +210,7 @@ class PreProcessingValidator:
                 Stage.VALIDATION,
                 f"document element {self.element_path} not found (wrong document type?)",
             )
-        holder = self.find_id(element, root)
-        raw = None
-        if holder is not None:
-            raw = holder.get(self.id_attribute) if self.id_attribute else holder.text
+        raw = self._raw_id(root, element, key)
         try:
             document_id = self.convert_id(raw)
         except ValueProblem as problem:
@@ -218,3 +218,24 @@ class PreProcessingValidator:
         if document_id is None:
             raise DocumentError(Stage.VALIDATION, "document id missing")
         return element, document_id
+
+    def _raw_id(self, root: Element, element: Element, key: str) -> str | None:
+        if self.id_from_source is not None:
+            return id_from_key(key, self.id_from_source)
+        holder = self.find_id(element, root)
+        if holder is None:
+            return None
+        return holder.get(self.id_attribute) if self.id_attribute else holder.text
+
+
+def id_from_key(key: str, part: IdFromSource) -> str:
+    """The part of a source key a contract takes as the document id."""
+    if part is IdFromSource.KEY:
+        return key
+    name = re.split(r"[/#\\]", key)[-1]
+    if part is IdFromSource.STEM:
+        lowered = name.lower()
+        for extension in (".xml.gz", ".xml"):
+            if lowered.endswith(extension):
+                return name[: -len(extension)]
+    return name
