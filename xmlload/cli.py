@@ -20,7 +20,7 @@ from xmlload.contract.loader import load_plan
 from xmlload.db.dialects import schemes
 from xmlload.db.target import describe_db_error
 from xmlload.db.urls import mask_url
-from xmlload.errors import XmlloadError
+from xmlload.errors import SettingsError, XmlloadError
 from xmlload.outcome import STAGES
 from xmlload.parallel.executors import EXECUTORS
 
@@ -185,7 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write correct behaviour where the reference is defective (default: its rows)",
     )
-    contract_commands.add_parser("validate", help="validate a contract").add_argument("file")
+    validate = contract_commands.add_parser("validate", help="validate a contract")
+    validate.add_argument("file")
+    validate.add_argument(
+        "--sample",
+        nargs="+",
+        metavar="DIR_OR_FILE",
+        help="map these documents without writing; report tables and columns that got "
+        "nothing, and what the samples hold that no path reads (exit 3 on findings)",
+    )
+    validate.add_argument(
+        "--max-document-bytes", type=int, default=32 << 20, help="size cap of a sample"
+    )
     check = contract_commands.add_parser("check", help="compare with a live database")
     check.add_argument("file")
     check.add_argument("--target", required=True, help="target database URL")
@@ -366,7 +377,7 @@ def command_contract(args: argparse.Namespace, console: Console) -> int:
         for warning in plan.warnings:
             print(f"warning: {warning}")
         console.print(f"{args.file}: valid; {len(plan.tables)} tables: {tables}")
-        return 0
+        return _check_samples(plan, args, console) if args.sample else 0
     if args.contract_command == "check":
         return _check_contract(plan, args)
     from sqlalchemy.engine import make_url
@@ -380,6 +391,29 @@ def command_contract(args: argparse.Namespace, console: Console) -> int:
     for statement in ddl_statements(metadata, dialect):
         print(statement + "\n")
     return 0
+
+
+def _check_samples(plan: Plan, args: argparse.Namespace, console: Console) -> int:
+    from xmlload.contract.samples import check_samples, sample_files
+
+    files = list(sample_files(args.sample))
+    if not files:
+        raise SettingsError(f"--sample {' '.join(args.sample)}: no XML files there")
+    report = check_samples(plan, files, args.max_document_bytes)
+    mapped = report.samples - len(report.failed)
+    console.print(f"samples: {report.samples} files, {mapped} mapped, {len(report.failed)} failed")
+    for file, message in report.failed:
+        console.print(f"  {file}: {message}", markup=False)
+    findings = report.empty_tables + report.empty_columns
+    if findings:
+        console.print(f"matched nothing in any of the {mapped} mapped samples:")
+    for finding in findings:
+        console.print(f"  {finding}", markup=False)
+    if report.unread:
+        console.print("in the samples but read by no path (most frequent first):")
+    for feature, count in report.unread:
+        console.print(f"  {feature}: in {count} of {mapped} samples", markup=False)
+    return 0 if report.clean else EXIT_FAILED
 
 
 def _import_contract(args: argparse.Namespace) -> int:

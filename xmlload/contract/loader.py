@@ -6,14 +6,16 @@ fixes a contract in one pass.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import stat
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from xmlload.contract.compiler import Location, Plan, compile_contract
 from xmlload.contract.depth import MAX_DEPTH, deepest_line
@@ -134,10 +136,42 @@ def _load_contract(file: Path) -> tuple[Contract, dict[Location, int]]:
         placed = [(_user_place(data, tuple(item["loc"])), item) for item in items]
         kept = [(place, item) for place, item in placed if place is not None]
         problems = [
-            _format(file, lines, place, item["msg"].removeprefix("Value error, "))
+            _format(file, lines, place, _message(item))
             for place, item in (kept or [(tuple(item["loc"]), item) for item in items])
         ]
         raise ContractError(str(file), list(dict.fromkeys(problems))) from None
+
+
+def _message(item: Any) -> str:
+    """Pydantic's message, with a suggestion for a key the language does not have."""
+    message = str(item["msg"]).removeprefix("Value error, ")
+    if item["type"] != "extra_forbidden" or not item["loc"]:
+        return message
+    close = difflib.get_close_matches(str(item["loc"][-1]), _contract_keys(), n=1, cutoff=0.7)
+    return f"unknown key; did you mean {close[0]!r}?" if close else "unknown key"
+
+
+@cache
+def _contract_keys() -> list[str]:
+    """Every key of the contract language, on any level."""
+    keys: set[str] = set()
+    pending: list[type[BaseModel]] = [Contract]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            keys.add(info.alias or name)
+            pending.extend(_models_in(info.annotation))
+    return sorted(keys)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
 
 
 def _check_owned(file: Path) -> None:

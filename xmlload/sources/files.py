@@ -107,7 +107,7 @@ class FileSource:
                 yield SourceDocument(item, None, problem)
                 continue
             try:
-                yield SourceDocument(item, _read(Path(str(item)), self.max_bytes))
+                yield SourceDocument(item, read_file(Path(str(item)), self.max_bytes))
             except OSError as error:
                 yield SourceDocument(item, None, f"cannot read file: {error.strerror or error}")
             except EOFError:
@@ -155,7 +155,7 @@ def _is_document(name: str) -> bool:
     return name.lower().endswith(EXTENSIONS)
 
 
-def _read(path: Path, max_bytes: int) -> bytes:
+def read_file(path: Path, max_bytes: int) -> bytes:
     """The file's bytes (decompressed for .gz); OSError, before reading more than
     `max_bytes`, for a larger document or anything but a regular file."""
     status = path.stat()
