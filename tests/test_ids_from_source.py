@@ -56,7 +56,7 @@ def test_a_table_row_takes_its_row_id(tmp_path: Path) -> None:
                                {"i": row, "x": SYSCALLS % arch})  # fmt: skip
     engine.dispose()
     target = f"sqlite:///{tmp_path / 't.db'}"
-    contract = write_contract(tmp_path, CONTRACT % ("name", "bigint"))
+    contract = write_contract(tmp_path, CONTRACT % ("row", "bigint"))
     assert run(contract, source, target, "--source-table", "docs") == 0
     assert query(target, "SELECT DISTINCT arch FROM syscall ORDER BY 1") == [(41,), (42,)]
 
@@ -66,8 +66,11 @@ def test_a_table_row_takes_its_row_id(tmp_path: Path) -> None:
     [
         ("/data/x/amd64.XML", IdFromSource.STEM, "amd64"),
         ("/data/x/amd64.xml.gz", IdFromSource.STEM, "amd64"),
+        ("/data/x/amd64.xml.gz#3", IdFromSource.STEM, "amd64#3"),
         ("/data/x/amd64.xml.gz", IdFromSource.NAME, "amd64.xml.gz"),
-        ("/data/s.db:docs#17", IdFromSource.NAME, "17"),
+        ("/data/x/amd64.xml#12", IdFromSource.NAME, "amd64.xml#12"),
+        ("/data/s.db:docs#17", IdFromSource.ROW, "17"),
+        ("test:docs#17#2", IdFromSource.ROW, "17#2"),
         ("/data/x/a.xml", IdFromSource.KEY, "/data/x/a.xml"),
     ],
 )
@@ -78,6 +81,6 @@ def test_parts_of_a_key(key: str, part: IdFromSource, expected: str) -> None:
 def test_an_id_needs_exactly_one_origin(tmp_path: Path, capsys) -> None:
     both = CONTRACT.replace("{source: %s,", '{path: "@n", source: %s,') % ("stem", "bigint")
     assert main(["contract", "validate", str(write_contract(tmp_path, both))]) == 2
-    assert "give the id's path in the document, or source: name | stem | key" in (
+    assert "give the id's path in the document, or source: name | stem | row | key" in (
         capsys.readouterr().err
     )

@@ -21,6 +21,7 @@ from xmlload.sources import SourceConfig, SourceItem, open_source
 from xmlload.sources.files import canonical
 
 _ID = re.compile(r"^-?\d{1,19}$")
+_RECORD = re.compile(r"#\d+$")  # a record's ordinal at the end of its key
 SHOWN = 20  # unmatched keys listed in the error
 
 
@@ -31,12 +32,17 @@ class DocumentKeys:
     def from_log(self, keys: Iterable[str]) -> list[SourceItem]:
         """This source's items among source keys as the processing log holds them
         (reprocess --failed); keys of other sources are left out."""
-        items = (self.source.item_of(key) for key in keys)
-        return [item for item in items if item is not None]
+        items = (self.source.item_of(self._container(key)) for key in keys)
+        return list(dict.fromkeys(item for item in items if item is not None))
+
+    def _container(self, key: str) -> str:
+        """With document.records, a record's key names its file (or row) and ordinal: the
+        file is what is read again (every record of it is reloaded)."""
+        return _RECORD.sub("", key) if self.plan.records is not None else key
 
     def resolve(self, keys: Iterable[str]) -> list[SourceItem]:
         """The documents the user named; SettingsError listing those that match none."""
-        wanted = [key.strip() for key in keys if key.strip()]
+        wanted = list(dict.fromkeys(self._container(key.strip()) for key in keys if key.strip()))
         if not wanted:
             raise SettingsError("no ids given")
         if self.source.items_are_paths:

@@ -42,6 +42,9 @@ class DocumentOutcome:
         self.rows = {}
 
 
+FAILURES_KEPT = 1000  # failures a report (and the run's summary) lists; the log has all
+
+
 @dataclass
 class ChunkReport:
     """What a worker sends back per chunk: counts only, never rows or XML."""
@@ -59,6 +62,7 @@ class ChunkReport:
     kept_previous: int = 0  # failed documents whose earlier rows were kept
     unchanged: int = 0  # `--refresh`: logged documents whose bytes had not changed (skipped)
     changed: int = 0  # `--refresh`: logged documents reloaded because their bytes changed
+    already_logged: int = 0  # records of a file skipped because the log holds them
 
     def add(self, outcome: DocumentOutcome) -> None:
         self.documents += 1
@@ -72,4 +76,5 @@ class ChunkReport:
             stage = outcome.stage.value if outcome.stage else "unknown"  # plain text for users
             self.failed_by_stage[stage] += 1
             self.kept_previous += outcome.kept_previous
-            self.failures.append((outcome.source_key, stage, outcome.message or ""))
+            if len(self.failures) < FAILURES_KEPT:
+                self.failures.append((outcome.source_key, stage, outcome.message or ""))

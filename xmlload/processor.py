@@ -117,6 +117,11 @@ class ProductionProcessor:
         strategy_for(self.target_url).check_driver(self.target_url)
         self.source_config = settings.source_config()
         self.keys = DocumentKeys(self.source_config, self.plan, self.target_url)
+        if settings.close_missing and self.plan.records is not None:
+            raise SettingsError(
+                "--close-missing does not apply to a contract with document.records yet: a "
+                "file that is still there may have lost records"
+            )
         if settings.close_missing and self.source_config.key_scope() is None:
             raise SettingsError(
                 "--close-missing needs a directory or a table source: a glob or a single "
@@ -295,7 +300,7 @@ class ProductionProcessor:
         summary = RunSummary(
             run_id, source.describe(), mask_url(self.target_url), workers=self.settings.workers
         )
-        config = self._worker_config(run_id)
+        config = self._worker_config(run_id, reprocess=items is not None)
         stop = signals.install()
         lost_writer = LostDocumentWriter(self.plan, self.target_url, run_id, config.retry)
         progress = make_progress(self.settings.progress, console or Console(stderr=True))
@@ -342,7 +347,7 @@ class ProductionProcessor:
             write_report(self.settings.report, summary, self.settings)
         return summary
 
-    def _worker_config(self, run_id: str) -> WorkerConfig:
+    def _worker_config(self, run_id: str, reprocess: bool = False) -> WorkerConfig:
         return WorkerConfig(
             contract_path=str(self.settings.contract),
             source=self.source_config,
@@ -354,6 +359,7 @@ class ProductionProcessor:
             retry=self.settings.retry_policy(),
             refresh=self.settings.refresh,
             rehash=self.settings.rehash,
+            skip_logged=self.settings.resume and not reprocess,
         )
 
     def _given(self, items: Sequence[SourceItem]) -> Iterator[list[SourceItem]]:

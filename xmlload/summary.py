@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from xmlload.outcome import ChunkReport, DocumentOutcome
+from xmlload.outcome import FAILURES_KEPT, ChunkReport, DocumentOutcome
 from xmlload.parallel.board import WorkerEntry
 from xmlload.parallel.memory import peak_rss_bytes
 
@@ -59,10 +59,11 @@ class RunSummary:
         self.kept_previous += report.kept_previous
         self.unchanged += report.unchanged
         self.changed += report.changed
+        self.skipped_already_logged += report.already_logged
         self.rows_by_table.update(report.rows_by_table)
         self.notes.update(report.notes)
         self.bytes_read += report.bytes_read
-        self.failures.extend(report.failures[: max(0, 1000 - len(self.failures))])
+        self.failures.extend(report.failures[: max(0, FAILURES_KEPT - len(self.failures))])
         self.busy_seconds += report.busy_seconds
         self.stage_seconds_by_worker[report.worker] = report.stage_seconds
         self.elapsed = time.perf_counter() - self.started

@@ -131,6 +131,7 @@ class Plan:
     notes: Notes
     scope: Scope
     warnings: list[str]  # "place: message", "FILE:LINE: place: message" from the loader
+    records: XmlPath | None = None  # document.records: each element there is a document
 
 
 def _describe(spec: ColumnSpec) -> str:
@@ -451,6 +452,7 @@ def compile_contract(contract: Contract) -> tuple[Plan | None, Problems]:
             id_path = scope.path(contract.document.id.path)
     except ValueError as error:
         problems.add(("document", "id", "path"), str(error))
+    records = None
     try:
         element = scope.path(contract.document.element, allow_attribute=False)
         root = scope.path("/" + contract.document.root, allow_attribute=False)
@@ -459,6 +461,7 @@ def compile_contract(contract: Contract) -> tuple[Plan | None, Problems]:
                 ("document", "element"),
                 f"must start with the root element /{contract.document.root}",
             )
+        records = _records_path(contract, scope, element, problems)
     except ValueError as error:
         problems.add(("document", "element"), str(error))
     compiled: dict[str, CompiledTable] = {}
@@ -470,4 +473,25 @@ def compile_contract(contract: Contract) -> tuple[Plan | None, Problems]:
     id_kind = parse_type(contract.document.id.type)
     tables = list(compiled.values())
     warnings = [f"{'.'.join(map(str, place))}: {message}" for place, message in problems.warnings]
-    return Plan(contract, id_path, id_kind, tables, notes, scope, warnings), problems
+    return Plan(contract, id_path, id_kind, tables, notes, scope, warnings, records), problems
+
+
+def _records_path(
+    contract: Contract, scope: Scope, element: XmlPath, problems: Problems
+) -> XmlPath | None:
+    """document.records: the record elements, at or above the document element."""
+    if contract.document.records is None:
+        return None
+    try:
+        records = scope.path(contract.document.records, allow_attribute=False)
+    except ValueError as error:
+        problems.add(("document", "records"), str(error))
+        return None
+    if any(step in ("//", "*") for step in records.steps):
+        problems.add(("document", "records"), "must name each element from the root (no // or *)")
+    elif element.steps[: len(records.steps)] != records.steps:
+        problems.add(
+            ("document", "element"),
+            f"must be the record ({contract.document.records}) or inside it",
+        )
+    return records

@@ -33,8 +33,9 @@ class Strict(BaseModel):
 class IdFromSource(StrEnum):
     """A document id taken from its source key, for documents that carry none."""
 
-    NAME = "name"  # the key after its last `/` or `#`: a file's name, a table row's id
-    STEM = "stem"  # the name without `.xml` / `.xml.gz`
+    NAME = "name"  # the key after its last `/`: a file's name (`a.xml`, `a.xml#3` for a record)
+    STEM = "stem"  # the name without `.xml` / `.xml.gz` (`a`, `a#3`)
+    ROW = "row"  # a table row's id (`17`, `17#3` for a record)
     KEY = "key"  # the whole source key (a file's absolute path)
 
 
@@ -54,7 +55,7 @@ class DocumentId(Strict):
     def _one_origin(self) -> DocumentId:
         if (self.path is None) == (self.source is None):
             raise ValueError(
-                "give the id's path in the document, or source: name | stem | key to take "
+                "give the id's path in the document, or source: name | stem | row | key to take "
                 "it from the file name or row key (one of the two)"
             )
         return self
@@ -80,6 +81,11 @@ class DocumentSpec(Strict):
     root: str = Field(description="Expected root element name")
     element: str = Field(description="Absolute path of the document-type element")
     id: DocumentId
+    records: str | None = Field(
+        None,
+        description="Absolute path of record elements: each is a document of its own "
+        "(one big file of many records), read streaming",
+    )
     doctype: Doctype = Field(
         Doctype.ACCEPT,
         description="refuse: no DOCTYPE; accept: a DOCTYPE whose internal subset declares no "
@@ -102,10 +108,10 @@ class DocumentSpec(Strict):
         object.__setattr__(self, "doctype", older)  # the model is frozen
         return self
 
-    @field_validator("element")
+    @field_validator("element", "records")
     @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith("/") or "@" in value:
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("/") or "@" in value):
             raise ValueError("must be an absolute element path such as /Root/Child")
         return value
 

@@ -217,6 +217,14 @@ class ProcessingLog:
             found.update(connection.execute(statement).all())
         return found
 
+    def fingerprints_under(self, connection: Connection, prefix: str) -> dict[str, str | None]:
+        """The logged fingerprint of every key that starts with `prefix`."""
+        key, fingerprint = self.table.c.source_key, self.table.c.fingerprint
+        statement = sa.select(key, fingerprint).where(
+            key.startswith(prefix, autoescape=True), self.table.c.status != Status.REMOVED
+        )
+        return dict(connection.execute(statement).all())
+
     def failed_keys(self, connection: Connection, stage: str | None = None) -> list[str]:
         """Source keys of failed documents (optionally of one stage), in key order."""
         table = self.table

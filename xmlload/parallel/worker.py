@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NoReturn
@@ -25,8 +25,11 @@ from xmlload.sources import SourceConfig, SourceItem, open_source
 from xmlload.sources.base import SourceDocument
 from xmlload.stages.migration import MigrationEngine
 from xmlload.stages.pipeline import DocumentPipeline
+from xmlload.stages.records import Record, RecordReader, RecordsStopped
+from xmlload.states import Stage
 
 HEARTBEAT_EVERY = 1.0  # seconds between heartbeats on the board
+RECORD_BATCH = 50  # records of a file written in one transaction
 # a worker that could not start holds each chunk it is given this long, then hands it back
 BOUNCE_SECONDS = 1.0
 
@@ -45,6 +48,7 @@ class WorkerConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     refresh: bool = False  # documents already logged are reloaded only if their bytes changed
     rehash: bool = False  # with refresh: entries logged without a fingerprint count as changed
+    skip_logged: bool = True  # records of a file that are logged already are not loaded again
 
 
 class HeartbeatWhile:
@@ -77,6 +81,7 @@ class Worker:
         self.board, self.config = board, config
         plan = load_plan(config.contract_path)
         self.pipeline = DocumentPipeline(plan, config.max_document_bytes)
+        self.records = None if plan.records is None else RecordReader(plan, self.pipeline.validator)
         self.engine = MigrationEngine(
             plan, config.target_url.url(), config.run_id, self.name, config.retry
         )
@@ -97,18 +102,11 @@ class Worker:
         started = time.perf_counter()
         self.board.chunk_started(self.name, chunk_id)
         report = ChunkReport(self.name)
-        documents = self._to_load(list(self.source.read(items)), report)
-        for versions in _rounds(documents):  # a key's second version after its first
-            outcomes = []
-            for document in versions:
-                self._heartbeat(report.documents + len(outcomes))
-                outcomes.append(self.process_document(document))
-            load_started = time.perf_counter()
-            with HeartbeatWhile(self.board, self.name):  # a wait on the database is not a hang
-                self.engine.write_chunk(outcomes)
-            self.stage_seconds["load"] += time.perf_counter() - load_started
-            for outcome in outcomes:
-                report.add(outcome)
+        if self.records is None:
+            self._process_documents(items, report)
+        else:
+            for item in items:
+                self._process_records(item, report)
         report.busy_seconds = time.perf_counter() - started
         self.chunks_done += 1
         report.stage_seconds = Counter(self.stage_seconds)
@@ -120,6 +118,82 @@ class Worker:
             report.busy_seconds,
         )
         return report
+
+    def _process_documents(self, items: Sequence[SourceItem], report: ChunkReport) -> None:
+        documents = self._to_load(list(self.source.read(items)), report)
+        for versions in _rounds(documents):  # a key's second version after its first
+            outcomes = []
+            for document in versions:
+                self._heartbeat(report.documents + len(outcomes))
+                outcomes.append(self.process_document(document))
+            self._write(outcomes, report)
+
+    def _process_records(self, item: SourceItem, report: ChunkReport) -> None:
+        """A file (or cell) of records, streamed; written RECORD_BATCH records at a time."""
+        base = self.config.source.key(item)
+        check = self.config.refresh or self.config.skip_logged
+        logged = self.engine.logged_under(f"{base}#") if check else {}
+        batch: list[DocumentOutcome] = []
+        for outcome in self._record_outcomes(item, base, logged, report):
+            batch.append(outcome)
+            if len(batch) >= RECORD_BATCH:
+                self._write(batch, report)
+                batch = []
+        self._write(batch, report)
+
+    def _record_outcomes(
+        self, item: SourceItem, base: str, logged: dict[str, str | None], report: ChunkReport
+    ) -> Iterator[DocumentOutcome]:
+        assert self.records is not None
+        try:
+            stream = self.source.open_stream(item)
+        except OSError as error:
+            yield _failed(
+                base, Stage.SOURCE, f"cannot read: {getattr(error, 'strerror', None) or error}"
+            )
+            return
+        with stream:
+            try:
+                for record in self.records.records(stream, base):
+                    self._heartbeat(report.documents)
+                    if record.key in logged and self._logged_record(
+                        record, logged[record.key], report
+                    ):
+                        continue
+                    report.changed += record.key in logged
+                    yield self._process_record(record)
+            except RecordsStopped as stop:
+                yield _failed(stop.key, stop.stage, stop.message)
+
+    def _logged_record(self, record: Record, fingerprint: str | None, report: ChunkReport) -> bool:
+        """Whether a logged record is left as it is (counted as skipped or unchanged)."""
+        if not self.config.refresh:
+            report.already_logged += self.config.skip_logged
+            return self.config.skip_logged
+        if fingerprint == record.fingerprint or (fingerprint is None and not self.config.rehash):
+            report.unchanged += 1
+            return True
+        return False
+
+    def _process_record(self, record: Record) -> DocumentOutcome:
+        outcome = DocumentOutcome(
+            record.key, datetime.now(), size_bytes=record.size_bytes, fingerprint=record.fingerprint
+        )
+        try:
+            with self.deadline:
+                self.pipeline.run_tree(record.root, record.key, outcome)
+        except DocumentError as error:
+            outcome.fail(error.stage, error.message)
+        outcome.finished_at = datetime.now()
+        return outcome
+
+    def _write(self, outcomes: list[DocumentOutcome], report: ChunkReport) -> None:
+        load_started = time.perf_counter()
+        with HeartbeatWhile(self.board, self.name):  # a wait on the database is not a hang
+            self.engine.write_chunk(outcomes)
+        self.stage_seconds["load"] += time.perf_counter() - load_started
+        for outcome in outcomes:
+            report.add(outcome)
 
     def _recycle_if_too_big(self, chunk_id: int) -> None:
         """Between chunks, a worker over --max-worker-memory hands the chunk back and exits;
@@ -188,6 +262,13 @@ class Worker:
             outcome.fail(error.stage, error.message)
         outcome.finished_at = datetime.now()
         return outcome
+
+
+def _failed(key: str, stage: Stage, message: str) -> DocumentOutcome:
+    outcome = DocumentOutcome(key, datetime.now())
+    outcome.fail(stage, message)
+    outcome.finished_at = outcome.started_at
+    return outcome
 
 
 def _rounds(documents: list[SourceDocument]) -> list[list[SourceDocument]]:

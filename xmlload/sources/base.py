@@ -7,7 +7,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import BinaryIO, ClassVar, Protocol
 
 import xxhash
 
@@ -127,6 +127,8 @@ class Source(Protocol):
     def pages(self, page_size: int) -> Iterator[list[SourceItem]]: ...
 
     def read(self, items: Sequence[SourceItem]) -> Iterator[SourceDocument]: ...
+
+    def open_stream(self, item: SourceItem) -> BinaryIO: ...
 
     def describe(self) -> str: ...
 

@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from xmlload.errors import SettingsError
 from xmlload.sources.base import (
@@ -113,6 +114,16 @@ class FileSource:
             except EOFError:
                 yield SourceDocument(item, None, "cannot read file: the gzip data is cut short")
 
+    def open_stream(self, item: SourceItem) -> BinaryIO:
+        """The file to read as a stream (decompressed for .gz), for a file of records;
+        OSError if it cannot be read or is not a regular file."""
+        problem = key_problem(item)
+        if problem is not None:
+            raise OSError(problem)
+        path = Path(str(item))
+        _check_regular(path)
+        return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
+
     def describe(self) -> str:
         return f"files {self.location}"
 
@@ -155,14 +166,19 @@ def _is_document(name: str) -> bool:
     return name.lower().endswith(EXTENSIONS)
 
 
-def read_file(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes (decompressed for .gz); OSError, before reading more than
-    `max_bytes`, for a larger document or anything but a regular file."""
+def _check_regular(path: Path) -> os.stat_result:
     status = path.stat()
     kind = stat.S_IFMT(status.st_mode)
     if kind != stat.S_IFREG:
         what = _KINDS.get(kind, "not a file")
         raise OSError(f"{what}, not a regular file; xmlload reads regular files only")
+    return status
+
+
+def read_file(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes (decompressed for .gz); OSError, before reading more than
+    `max_bytes`, for a larger document or anything but a regular file."""
+    status = _check_regular(path)
     cap = f"the {max_bytes:,}-byte cap (max_document_bytes)"
     if not path.name.lower().endswith(".gz"):
         if status.st_size > max_bytes:

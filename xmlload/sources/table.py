@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
@@ -221,6 +222,14 @@ class TableSource:
         if self.config.updated_after is not None:  # older versions were loaded before
             statement = statement.where(updated > self.config.updated_after)
         return statement.order_by(self.id, updated)
+
+    def open_stream(self, item: SourceItem) -> BinaryIO:
+        """The row's XML as a stream, for a cell of records (the last version of the row
+        when it has several); OSError when it cannot be read."""
+        documents = list(self.read([item]))
+        if documents[-1].data is None:
+            raise OSError(documents[-1].error or "no data")
+        return io.BytesIO(documents[-1].data)
 
     def describe(self) -> str:
         return f"table {self.config.table} at {mask_url(self.url)}"

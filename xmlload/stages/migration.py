@@ -138,6 +138,17 @@ class MigrationEngine:
 
         self._retrying(attempt)
 
+    def logged_under(self, prefix: str) -> dict[str, str | None]:
+        """The fingerprints of the logged keys that start with `prefix` (a file's records)."""
+
+        def read() -> dict[str, str | None]:
+            try:
+                return self.log.fingerprints_under(self.connection, prefix)
+            finally:
+                self.connection.rollback()
+
+        return self._retrying(read)
+
     def _write(self, outcomes: Sequence[DocumentOutcome]) -> None:
         """Replace these documents: a success deletes the rows its source key loaded before
         (rows exist only where the log says so, since rows and log entry commit together);

@@ -14,7 +14,7 @@ class ExternalReadRefused(Exception):
     """Raised by the parser's resolver: xmlload never reads a DTD or an external entity."""
 
 
-class _RefuseEverything(etree.Resolver):
+class RefuseEverything(etree.Resolver):
     def resolve(self, system_url: str, public_id: str, context: object) -> None:
         raise ExternalReadRefused
 
@@ -45,7 +45,7 @@ class XMLParser:
             remove_blank_text=True,  # collect_ids=False would make libxml2 ask for the
             # external subset of every DOCTYPE that names one (the resolver then refuses it)
         )
-        self._parser.resolvers.add(_RefuseEverything())
+        self._parser.resolvers.add(RefuseEverything())
 
     def parse(self, data: bytes) -> Element:
         try:
@@ -63,25 +63,30 @@ class XMLParser:
         return root
 
     def _check_doctype(self, root: Element) -> None:
-        dtd = root.getroottree().docinfo.internalDTD
-        if dtd is None:
-            return
-        if self.doctype is Doctype.REFUSE:
-            raise DocumentError(Stage.PARSE, doctype_refused())
-        entities = list(dtd.iterentities())
-        if any(entity.system_url for entity in entities):
+        check_doctype(root.getroottree(), self.doctype, self._parser.error_log)
+
+
+def check_doctype(tree: etree._ElementTree, doctype: Doctype, log: etree._ListErrorLog) -> None:
+    """The parsed document type against document.doctype; DocumentError (parse) if not."""
+    dtd = tree.docinfo.internalDTD
+    if dtd is None:
+        return
+    if doctype is Doctype.REFUSE:
+        raise DocumentError(Stage.PARSE, doctype_refused())
+    entities = list(dtd.iterentities())
+    if any(entity.system_url for entity in entities):
+        raise DocumentError(
+            Stage.PARSE, "the DOCTYPE declares an external entity; xmlload never reads one"
+        )
+    if entities and doctype is not Doctype.ENTITIES:
+        raise DocumentError(Stage.PARSE, entities_refused())
+    for entry in log:  # beside an unread external subset, an undeclared entity is a warning
+        if entry.type_name == "WAR_UNDECLARED_ENTITY":
             raise DocumentError(
-                Stage.PARSE, "the DOCTYPE declares an external entity; xmlload never reads one"
+                Stage.PARSE,
+                f"{entry.message} (line {entry.line}): it could only come from the "
+                "external DTD, which xmlload never reads",
             )
-        if entities and self.doctype is not Doctype.ENTITIES:
-            raise DocumentError(Stage.PARSE, entities_refused())
-        for entry in self._parser.error_log:  # beside an unread external subset, a warning
-            if entry.type_name == "WAR_UNDECLARED_ENTITY":
-                raise DocumentError(
-                    Stage.PARSE,
-                    f"{entry.message} (line {entry.line}): it could only come from the "
-                    "external DTD, which xmlload never reads",
-                )
 
 
 def doctype_refused() -> str:

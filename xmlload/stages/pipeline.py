@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import datetime
 
 from xmlload.contract.compiler import Plan
+from xmlload.contract.paths import Element
 from xmlload.errors import DocumentError
 from xmlload.outcome import DocumentOutcome
 from xmlload.sources.base import SourceDocument
@@ -37,6 +38,22 @@ class DocumentPipeline:
         self.stage_seconds["validate+parse"] += parsed - clock
         mapped = self.mapper.map(root, element, outcome.document_id)
         self.stage_seconds["map"] += time.perf_counter() - parsed
+        outcome.rows, outcome.notes = mapped.rows, mapped.notes
+
+    def run_tree(self, root: Element, key: str, outcome: DocumentOutcome) -> None:
+        """Like run, for a record already parsed (a standalone tree of a file of records)."""
+        if outcome.size_bytes > self.validator.max_bytes:
+            raise DocumentError(
+                Stage.VALIDATION,
+                f"record is {outcome.size_bytes:,} bytes, over the "
+                f"{self.validator.max_bytes:,}-byte cap (max_document_bytes)",
+            )
+        clock = time.perf_counter()
+        element, outcome.document_id = self.validator.check_tree(root, key)
+        mapped_at = time.perf_counter()
+        self.stage_seconds["validate+parse"] += mapped_at - clock
+        mapped = self.mapper.map(root, element, outcome.document_id)
+        self.stage_seconds["map"] += time.perf_counter() - mapped_at
         outcome.rows, outcome.notes = mapped.rows, mapped.notes
 
     def process(self, document: SourceDocument) -> DocumentOutcome:

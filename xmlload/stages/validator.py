@@ -232,10 +232,13 @@ def id_from_key(key: str, part: IdFromSource) -> str:
     """The part of a source key a contract takes as the document id."""
     if part is IdFromSource.KEY:
         return key
-    name = re.split(r"[/#\\]", key)[-1]
+    name = key.rsplit("/", 1)[-1]
+    if part is IdFromSource.ROW:
+        return name.partition("#")[2]
     if part is IdFromSource.STEM:
-        lowered = name.lower()
+        file, hash_mark, ordinal = name.partition("#")
+        lowered = file.lower()
         for extension in (".xml.gz", ".xml"):
             if lowered.endswith(extension):
-                return name[: -len(extension)]
+                return file[: -len(extension)] + hash_mark + ordinal
     return name

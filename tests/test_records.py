@@ -1,0 +1,135 @@
+"""`document.records`: every element at an absolute path of a big file (plain, .xml.gz or a
+table cell) is a document of its own, keyed `FILE#ordinal`, read streaming, resumable and
+refreshable record by record. Through the command line into SQLite."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from tests.conftest import write_contract
+from tests.helpers import query
+from xmlload.cli import main
+
+CONTRACT = """namespaces: {m: "urn:mime"}
+document:
+  root: m:mime-info
+  records: /m:mime-info/m:mime-type
+  element: /m:mime-info/m:mime-type
+  id: {path: /m:mime-info/m:mime-type/@type, column: mime_type, type: string(60)}
+tables:
+  mime_type:
+    columns:
+      comment: {type: string(60), path: "m:comment"}
+      lang: {type: string(5), path: "../@xml:lang"}
+  glob:
+    parent: mime_type
+    rows: {path: m:glob}
+    columns:
+      pattern: {type: string(20), path: "@pattern"}
+"""
+RECORD = (
+    '<mime-type type="text/x-{n}"><comment>Type {n}</comment>'
+    '<glob pattern="*.{n}"/><glob pattern="*.x{n}"/></mime-type>\n'
+)
+NOISE = (
+    "<!-- <mime-type type='text/in-a-comment'/> -->"
+    "<![CDATA[<mime-type type='text/in-cdata'/>]]>"
+    '<other note="&lt;mime-type type=&quot;text/in-attribute&quot;/&gt;">'
+    '<mime-type type="text/nested-not-a-record"/></other>\n'
+)
+
+
+def mime_file(count: int, broken_at: int | None = None) -> bytes:
+    body = "".join(
+        ("<broken " if n == broken_at else "") + RECORD.replace("{n}", str(n)) + NOISE
+        for n in range(1, count + 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\r\n<!DOCTYPE mime-info>\r\n'
+        f'<mime-info xmlns="urn:mime" xml:lang="en">{body}</mime-info>'
+    ).encode()
+
+
+def run(tmp_path: Path, source: str, *extra: str) -> int:
+    contract = write_contract(tmp_path, CONTRACT)
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    return main(["run", "--contract", str(contract), "--source", source, "--target", target,
+                 "--create-tables", "--progress", "none", *extra])  # fmt: skip
+
+
+def test_each_record_is_a_document(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    (folder / "mime.xml").write_bytes(mime_file(30))
+    with gzip.open(folder / "more.xml.gz", "wb") as compressed:
+        compressed.write(mime_file(3).replace(b"text/x-", b"text/gz-"))
+    assert run(tmp_path, str(folder)) == 0
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    assert query(target, "SELECT count(*) FROM mime_type") == [(33,)]
+    assert query(target, "SELECT count(*) FROM glob") == [(66,)]
+    assert query(target, "SELECT comment, lang FROM mime_type WHERE mime_type = 'text/x-7'") == [
+        ("Type 7", "en")  # the ancestor's xml:lang, through ../@xml:lang
+    ]
+    keys = query(target, "SELECT source_key FROM processing_log WHERE document_id = 'text/x-7'")
+    assert keys == [(f"{(folder / 'mime.xml').resolve()}#7",)]
+    # a second run loads nothing again; a changed record alone is reloaded by --refresh
+    capsys.readouterr()
+    assert run(tmp_path, str(folder)) == 0
+    assert "0 ok, 0 failed; 33 skipped" in capsys.readouterr().out
+    data = (folder / "mime.xml").read_bytes().replace(b"Type 9<", b"Type nine<")
+    (folder / "mime.xml").write_bytes(data)
+    assert run(tmp_path, str(folder), "--refresh") == 0
+    assert "refresh: 0 new, 1 changed (reloaded), 32 unchanged" in capsys.readouterr().out
+    assert query(target, "SELECT comment FROM mime_type WHERE mime_type = 'text/x-9'") == [
+        ("Type nine",)
+    ]
+
+
+def test_a_file_that_stops_being_readable_keeps_what_came_before(tmp_path: Path) -> None:
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    (folder / "mime.xml").write_bytes(mime_file(400, broken_at=350))
+    assert run(tmp_path, str(folder)) == 3
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    ((loaded,),) = query(target, "SELECT count(*) FROM mime_type")
+    assert 0 < loaded < 350  # lxml reads ahead: a few records before the fault are not loaded
+    ((key, stage, message),) = query(
+        target, "SELECT source_key, stage, message FROM processing_log WHERE status = 'failed'"
+    )
+    assert key.endswith(f"mime.xml#{loaded + 1}") and stage == "parse"
+    assert f"the file stops being readable after record {loaded}" in message
+
+
+def test_records_in_a_table_cell(tmp_path: Path) -> None:
+    source = f"sqlite:///{tmp_path / 's.db'}"
+    engine = sa.create_engine(source)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE dumps (id INTEGER PRIMARY KEY, xml TEXT)")
+        connection.execute(sa.text("INSERT INTO dumps VALUES (5, :x)"),
+                           {"x": mime_file(4).decode()})  # fmt: skip
+    engine.dispose()
+    assert run(tmp_path, source, "--source-table", "dumps") == 0
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    keys = [key for (key,) in query(target, "SELECT source_key FROM processing_log")]
+    assert sorted(key.rpartition(":")[2] for key in keys) == [f"dumps#5#{n}" for n in (1, 2, 3, 4)]
+
+
+def test_records_contracts_are_checked(tmp_path: Path, capsys) -> None:
+    anywhere = CONTRACT.replace("records: /m:mime-info/m:mime-type", "records: //m:mime-type")
+    outside = CONTRACT.replace("  element: /m:mime-info/m:mime-type", "  element: /m:mime-info")
+    checks = [
+        (anywhere, "must name each element from the root (no // or *)"),
+        (outside, "must be the record (/m:mime-info/m:mime-type) or inside it"),
+    ]
+    for text, said in checks:
+        assert main(["contract", "validate", str(write_contract(tmp_path, text))]) == 2
+        assert said in capsys.readouterr().err
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    assert run(tmp_path, str(folder), "--refresh", "--close-missing") == 2
+    assert "--close-missing does not apply to a contract with document.records" in (
+        capsys.readouterr().err
+    )
