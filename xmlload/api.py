@@ -63,9 +63,9 @@ def _check_names(settings: dict[str, Any]) -> None:
 
 
 def _check_main_guard() -> None:
-    """Workers are started with the spawn method, which imports the calling script again
-    in each worker: a call at its top level would run again there. Refuse it up front,
-    with the fix, instead of letting workers fail to start."""
+    """Workers are started by the forkserver (or spawn) method, which imports the calling
+    script again in each worker: a call at its top level would run again there. Refuse it
+    up front, with the fix, instead of letting workers fail to start."""
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if path is None:

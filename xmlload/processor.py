@@ -35,6 +35,7 @@ from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.executor import CoordinatorCallbacks, StopControl
 from xmlload.parallel.executors import EXECUTORS, executor_class
 from xmlload.parallel.lost import LostDocumentWriter
+from xmlload.parallel.processes import start_worker_server
 from xmlload.parallel.progress import make_progress
 from xmlload.parallel.worker import WorkerConfig
 from xmlload.report import write_report
@@ -144,6 +145,8 @@ class ProductionProcessor:
         further signals are ignored."""
         for warning in self.plan.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        if EXECUTORS[self.settings.executor].on_this_machine:
+            start_worker_server()  # workers' imports overlap counting and checking
         checkpoint = self._checkpoint_start() if items is None else None
         source = open_source(self.source_config)
         try:

@@ -49,6 +49,8 @@ def _read(path: Path) -> tuple[Any, dict[Location, int]]:
     except RecursionError:
         raise ContractError(str(path), [f"{path}: nested too deeply to read"]) from None
     except yaml.YAMLError as error:
+        if "maximum nesting depth" in str(error):  # libyaml's own limit
+            raise ContractError(str(path), [f"{path}: nested too deeply to read"]) from None
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise ContractError(str(path), [f"{where}not valid YAML/JSON: {error}"]) from None

@@ -1,4 +1,5 @@
-"""PoolExecutor: a run's workers as a spawn-started process pool on this machine.
+"""PoolExecutor: a run's workers as a process pool on this machine (forked from a server
+that has imported what they need, see processes.py).
 
 Each worker's pipeline is built once, in the pool initializer; the progress board is a
 manager dict every worker writes to; a worker that is gone shows as a process that is
@@ -7,7 +8,6 @@ gone (watchdog.py), and a hung one is killed by pid.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import queue
 import time
@@ -23,7 +23,12 @@ from xmlload.outcome import ChunkReport
 from xmlload.parallel.board import BoardSnapshot, ProgressBoard
 from xmlload.parallel.events import ChunkFailed, ChunkFinished, Event
 from xmlload.parallel.executor import Executor
-from xmlload.parallel.processes import WorkerStop, manager_initializer, worker_pool
+from xmlload.parallel.processes import (
+    WorkerStop,
+    manager_initializer,
+    worker_context,
+    worker_pool,
+)
 from xmlload.parallel.scheduler import Chunk
 from xmlload.parallel.watchdog import Watchdog
 from xmlload.parallel.worker import BOUNCE_SECONDS, Worker, WorkerConfig
@@ -76,7 +81,7 @@ class PoolExecutor(Executor):
     def __init__(self, config: WorkerConfig, workers: int) -> None:
         super().__init__(config, workers)
         self.watchdog = Watchdog()
-        self.context = multiprocessing.get_context("spawn")
+        self.context = worker_context()
         self.manager = SyncManager(ctx=self.context)
         self.pool: Any = None
         self.manager_started = False

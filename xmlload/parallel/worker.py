@@ -36,7 +36,7 @@ BOUNCE_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """Everything a worker needs, picklable for the spawn start method."""
+    """Everything a worker needs, picklable (workers are forked from a server or spawned)."""
 
     contract_path: str
     source: SourceConfig
