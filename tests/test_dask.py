@@ -76,6 +76,19 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
+def _scheduler_address(address_file: Path, scheduler: subprocess.Popen, log: Path) -> str:
+    """The address the scheduler writes to its file, once the file is whole (it is written
+    in place: a read can see it empty or cut)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert scheduler.poll() is None, log.read_text()
+        try:
+            return json.loads(address_file.read_text())["address"]
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            time.sleep(0.2)
+    raise AssertionError(f"the scheduler wrote no address in 60 s: {log.read_text()[-2000:]}")
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     _need_dask()
@@ -86,11 +99,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     scheduler = _start(arguments, folder / "scheduler.log")
     workers: list[subprocess.Popen] = []
     try:
-        deadline = time.monotonic() + 60
-        while not address_file.exists() and time.monotonic() < deadline:
-            assert scheduler.poll() is None, (folder / "scheduler.log").read_text()
-            time.sleep(0.2)
-        address = json.loads(address_file.read_text())["address"]
+        address = _scheduler_address(address_file, scheduler, folder / "scheduler.log")
         for number in (1, 2):
             workers.append(_start(["worker", address, "--nworkers", "1", "--nthreads", "1",
                                    "--no-dashboard", "--name", f"w{number}"],
