@@ -133,3 +133,12 @@ def test_records_contracts_are_checked(tmp_path: Path, capsys) -> None:
     assert "--close-missing does not apply to a contract with document.records" in (
         capsys.readouterr().err
     )
+    (folder / "mime.xml").write_bytes(mime_file(2))
+    assert run(tmp_path, str(folder)) == 0
+    contract = str(write_contract(tmp_path, CONTRACT))
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    assert main(["verify", "--contract", contract, "--source", str(folder), "--target",
+                 target]) == 2  # fmt: skip
+    assert "verify does not apply to a contract with document.records yet" in (
+        capsys.readouterr().err
+    )
