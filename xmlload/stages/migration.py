@@ -87,14 +87,23 @@ class MigrationEngine:
 
     def logged_fingerprints(self, keys: Sequence[str]) -> dict[str, str | None]:
         """The fingerprints the processing log holds for these keys (those logged)."""
+        return self._read_log(lambda connection: self.log.fingerprints(connection, keys))
 
-        def read() -> dict[str, str | None]:
+    def logged_under(self, prefix: str) -> dict[str, str | None]:
+        """The fingerprints of the logged keys that start with `prefix` (a file's records)."""
+        return self._read_log(lambda connection: self.log.fingerprints_under(connection, prefix))
+
+    def _read_log(self, read: Callable[[Connection], T]) -> T:
+        """A read of the log on the worker's connection, its transaction ended straight
+        after, with transient-error retries."""
+
+        def attempt() -> T:
             try:
-                return self.log.fingerprints(self.connection, keys)
+                return read(self.connection)
             finally:
                 self.connection.rollback()
 
-        return self._retrying(read)
+        return self._retrying(attempt)
 
     def write_chunk(self, outcomes: Sequence[DocumentOutcome]) -> None:
         """Commit every outcome; a document the database rejects is marked failed (load)."""
@@ -137,17 +146,6 @@ class MigrationEngine:
                 self._write([outcome])
 
         self._retrying(attempt)
-
-    def logged_under(self, prefix: str) -> dict[str, str | None]:
-        """The fingerprints of the logged keys that start with `prefix` (a file's records)."""
-
-        def read() -> dict[str, str | None]:
-            try:
-                return self.log.fingerprints_under(self.connection, prefix)
-            finally:
-                self.connection.rollback()
-
-        return self._retrying(read)
 
     def _write(self, outcomes: Sequence[DocumentOutcome]) -> None:
         """Replace these documents: a success deletes the rows its source key loaded before
