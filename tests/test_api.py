@@ -27,17 +27,20 @@ def children() -> set[int]:
     interpreter and keeps them for every later use. A fork server started from a thread
     ends with that thread and stays a zombie until the next run reaps it: not running."""
     kept = ("resource_tracker", "forkserver")
-    running = [c for c in psutil.Process().children(recursive=True) if _running(c)]
-    helpers = {c.pid for c in running if any(name in " ".join(c.cmdline()) for name in kept)}
+    running = {c.pid: line for c in psutil.Process().children(recursive=True)
+               if (line := _command_line(c)) is not None}  # fmt: skip
+    helpers = {pid for pid, line in running.items() if any(name in line for name in kept)}
     direct = {c.pid for c in psutil.Process().children()}
-    return {c.pid for c in running} - (helpers & direct)
+    return set(running) - (helpers & direct)
 
 
-def _running(process: psutil.Process) -> bool:
+def _command_line(process: psutil.Process) -> str | None:
+    """The command line of a running process; None once it has ended or is a zombie
+    (a process can end between the listing and this read)."""
     try:
-        return process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+        return " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return None
 
 
 def children_after(before: set[int]) -> set[int]:
