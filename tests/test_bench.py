@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,22 @@ def test_bench_writes_table_json_and_chart(
     header = next(line for line in output.splitlines() if "efficiency" in line)
     for name in ("workers", "ceiling/min", "of ceiling"):
         assert name in header  # whole, not cut
+
+
+def test_bench_without_matplotlib_prints_the_table_and_how_to_get_the_chart(
+    small_corpus: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were not installed
+    out = tmp_path / "bench"
+    arguments = ["bench", "--contract", str(CONTRACT), "--source", str(small_corpus),
+                 "--target", f"sqlite:///{tmp_path / 'b.db'}", "--workers", "1",
+                 "--out", str(out)]  # fmt: skip
+    assert main(arguments) == 0
+    assert [row["workers"] for row in json.loads((out / "bench.json").read_text())] == [1]
+    assert not (out / "bench.png").exists()
+    output = capsys.readouterr().out
+    assert "of ceiling" in output  # the table
+    assert "no chart: matplotlib is not installed" in output and "[chart]" in output
 
 
 def test_bench_rejects_bad_worker_lists(small_corpus: Path, tmp_path: Path, capsys) -> None:

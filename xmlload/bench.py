@@ -5,6 +5,7 @@ ceiling). Prints a table and writes bench.json and bench.png."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -179,7 +180,8 @@ def run_bench(
         f"{len(items):,} documents from {source_name or base.source}; target "
         f"{parse_url(base.target).get_backend_name()}; {os.cpu_count()} cores"
     )
-    draw_chart(rows, out / "bench.png", about)
+    if chart_available():
+        draw_chart(rows, out / "bench.png", about)
     return rows
 
 
@@ -212,6 +214,14 @@ CEILING_NOTE = (
     "by as many processes, nothing else.\nxmlload's parser drops indentation between elements, "
     "which builds trees faster, so a load can come out above it."
 )
+
+
+CHART_EXTRA = "pip install 'xmlload[chart]' (matplotlib), or pip install -e '.[chart]' here"
+
+
+def chart_available() -> bool:
+    """Whether matplotlib (the `chart` extra) is installed: the chart is optional."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def draw_chart(rows: list[BenchRow], path: Path, about: str) -> None:

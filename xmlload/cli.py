@@ -474,7 +474,7 @@ def command_generate(args: argparse.Namespace, console: Console) -> int:
 
 
 def command_bench(args: argparse.Namespace, console: Console) -> int:
-    from xmlload.bench import loop_corpus, render, run_bench
+    from xmlload.bench import CHART_EXTRA, chart_available, loop_corpus, render, run_bench
     from xmlload.settings import load_settings
 
     try:
@@ -511,7 +511,11 @@ def command_bench(args: argparse.Namespace, console: Console) -> int:
             settings = settings.model_copy(update={"source": str(looped)})
         rows = run_bench(settings, counts, args.repeat, args.out, console, name)
     render(rows, console)
-    console.print(f"Results: {args.out / 'bench.json'}, chart: {args.out / 'bench.png'}")
+    if chart_available():
+        console.print(f"Results: {args.out / 'bench.json'}, chart: {args.out / 'bench.png'}")
+    else:
+        console.print(f"Results: {args.out / 'bench.json'}; no chart: matplotlib is not "
+                      f"installed ({CHART_EXTRA})", markup=False)  # fmt: skip
     return 0
 
 
