@@ -21,7 +21,8 @@ from xmlload.sources import SourceConfig, SourceItem, open_source
 from xmlload.sources.files import canonical
 
 _ID = re.compile(r"^-?\d{1,19}$")
-_RECORD = re.compile(r"#\d+$")  # a record's ordinal at the end of its key
+# a record's ordinal (or a part's ordinals, #first-last) at the end of its key
+_RECORD = re.compile(r"#\d+(-\d*)?$")
 SHOWN = 20  # unmatched keys listed in the error
 
 

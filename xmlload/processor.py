@@ -41,6 +41,7 @@ from xmlload.parallel.worker import WorkerConfig
 from xmlload.report import write_report
 from xmlload.settings import Settings
 from xmlload.sources import Source, SourceItem, open_source
+from xmlload.sources.file_parts import with_parts
 from xmlload.stages.versions import Versions
 from xmlload.states import Status
 from xmlload.summary import RunSummary
@@ -231,7 +232,7 @@ class ProductionProcessor:
         if EXECUTORS[self.settings.executor].on_this_machine and workers > cores:
             print(f"warning: --workers {workers} is more than this machine's {cores} cores",
                   file=sys.stderr)  # fmt: skip
-        if workers > documents:
+        if workers > documents and self.plan.records is None:  # a file holds many records
             print(f"warning: --workers {workers} is more than the {documents} documents",
                   file=sys.stderr)  # fmt: skip
         return documents
@@ -320,6 +321,9 @@ class ProductionProcessor:
         try:
             summary.planned = planned
             chunks = self._chunks(source, summary) if items is None else self._given(items)
+            if self._split_record_files():
+                assert self.plan.records is not None
+                chunks = with_parts(chunks, self.plan.records.steps)
             coordinator = self.executor_class.from_settings(config, self.settings)
             callbacks = CoordinatorCallbacks(
                 on_report=record,
@@ -349,6 +353,12 @@ class ProductionProcessor:
         if self.settings.report is not None:
             write_report(self.settings.report, summary, self.settings)
         return summary
+
+    def _split_record_files(self) -> bool:
+        """Big files of records go out in parts when more than one worker can take them."""
+        remote = not EXECUTORS[self.settings.executor].on_this_machine
+        parallel = self.settings.workers > 1 or remote
+        return self.plan.records is not None and self.source_config.items_are_paths and parallel
 
     def _worker_config(self, run_id: str, reprocess: bool = False) -> WorkerConfig:
         return WorkerConfig(

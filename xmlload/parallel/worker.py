@@ -23,6 +23,7 @@ from xmlload.parallel.board import ProgressBoard
 from xmlload.parallel.deadline import Deadline
 from xmlload.sources import SourceConfig, SourceItem, open_source
 from xmlload.sources.base import SourceDocument
+from xmlload.sources.file_parts import FilePart
 from xmlload.stages.migration import MigrationEngine
 from xmlload.stages.pipeline import DocumentPipeline
 from xmlload.stages.records import Record, RecordReader, RecordsStopped
@@ -129,10 +130,12 @@ class Worker:
             self._write(outcomes, report)
 
     def _process_records(self, item: SourceItem, report: ChunkReport) -> None:
-        """A file (or cell) of records, streamed; written RECORD_BATCH records at a time."""
-        base = self.config.source.key(item)
+        """A file (or cell, or part of a file) of records, streamed; written RECORD_BATCH
+        records at a time."""
+        part = item if isinstance(item, FilePart) else None
+        base = self.config.source.key(item if part is None else part.path)
         check = self.config.refresh or self.config.skip_logged
-        logged = self.engine.logged_under(f"{base}#") if check else {}
+        logged = self._logged_records(base, part) if check else {}
         batch: list[DocumentOutcome] = []
         for outcome in self._record_outcomes(item, base, logged, report):
             batch.append(outcome)
@@ -140,6 +143,12 @@ class Worker:
                 self._write(batch, report)
                 batch = []
         self._write(batch, report)
+
+    def _logged_records(self, base: str, part: FilePart | None) -> dict[str, str | None]:
+        """The log's fingerprints of the file's records (of the part's, for a part)."""
+        if part is None or part.ordinals is None:
+            return self.engine.logged_under(f"{base}#")
+        return self.engine.logged_fingerprints([f"{base}#{n}" for n in part.ordinals])
 
     def _record_outcomes(
         self, item: SourceItem, base: str, logged: dict[str, str | None], report: ChunkReport
@@ -154,7 +163,8 @@ class Worker:
             return
         with stream:
             try:
-                for record in self.records.records(stream, base):
+                first = item.first if isinstance(item, FilePart) else 1
+                for record in self.records.records(stream, base, first):
                     self._heartbeat(report.documents)
                     if record.key in logged and self._logged_record(
                         record, logged[record.key], report

@@ -12,8 +12,10 @@ from typing import BinaryIO, ClassVar, Protocol
 import xxhash
 
 from xmlload.db.processing_log import KEY_LIMIT
+from xmlload.sources.file_parts import FilePart
 
-SourceItem = int | str  # a row id or a file path: what a chunk carries, never XML
+# a row id, a file path, or part of a file of records: what a chunk carries, never XML
+SourceItem = int | str | FilePart
 
 
 def key_problem(item: SourceItem) -> str | None:

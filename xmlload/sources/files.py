@@ -23,7 +23,9 @@ from xmlload.sources.base import (
     SourceItem,
     SourceSettings,
     key_problem,
+    source_key,
 )
+from xmlload.sources.file_parts import FilePart, open_part
 
 
 def canonical(path: str | Path) -> str:
@@ -60,6 +62,12 @@ class FileSourceConfig(SourceConfig):
 
     def open(self) -> FileSource:
         return FileSource(self)
+
+    def key(self, item: SourceItem) -> str:
+        """A file's path; for part of a file of records, the path and `#first-last`."""
+        if isinstance(item, FilePart):
+            return source_key(item.path) + item.describe()
+        return source_key(item)
 
     def key_scope(self) -> str | None:
         """A directory's files have keys under its absolute path; a glob's have none."""
@@ -120,6 +128,8 @@ class FileSource:
         problem = key_problem(item)
         if problem is not None:
             raise OSError(problem)
+        if isinstance(item, FilePart):
+            return open_part(item)
         path = Path(str(item))
         _check_regular(path)
         return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")

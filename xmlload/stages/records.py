@@ -39,10 +39,11 @@ class RecordReader:
         self.steps, self.validator = plan.records.steps, validator
         self.doctype = plan.contract.document.doctype
 
-    def records(self, stream: BinaryIO, base_key: str) -> Iterator[Record]:
-        """Every record of the stream in document order; DocumentError (keyed to the
-        record that could not be read) where the stream stops being readable XML."""
-        ordinal = 0
+    def records(self, stream: BinaryIO, base_key: str, first: int = 1) -> Iterator[Record]:
+        """Every record of the stream in document order, numbered from `first` (part of a
+        file starts where its records do); DocumentError (keyed to the record that could
+        not be read) where the stream stops being readable XML."""
+        ordinal = first - 1
         try:
             self._check_head(stream)
             context = etree.iterparse(
@@ -108,7 +109,7 @@ def _forget(element: Element) -> None:
 def _unreadable(
     base_key: str, ordinal: int, message: str, stage: Stage = Stage.PARSE
 ) -> RecordsStopped:
-    where = f"after record {ordinal}" if ordinal else "before its first record"
+    where = f"after record {ordinal:,}" if ordinal else "before its first record"
     return RecordsStopped(stage, f"the file stops being readable {where}: {message}",
                           f"{base_key}#{ordinal + 1}")  # fmt: skip
 
