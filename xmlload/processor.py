@@ -323,7 +323,7 @@ class ProductionProcessor:
             chunks = self._chunks(source, summary) if items is None else self._given(items)
             if self._split_record_files():
                 assert self.plan.records is not None
-                chunks = with_parts(chunks, self.plan.records.steps)
+                chunks = with_parts(chunks, self.plan.records.steps, self.settings.workers)
             coordinator = self.executor_class.from_settings(config, self.settings)
             callbacks = CoordinatorCallbacks(
                 on_report=record,

@@ -26,7 +26,16 @@ from xmlload.sources.record_scan import (
 if TYPE_CHECKING:
     from xmlload.sources.base import SourceItem
 
-PART_BYTES = 4 << 20  # records per work item, by size; a file at most this big is not split
+# a part's size: enough parts for every worker to have several, each big enough that its
+# bookkeeping (a task, a look-up of its records in the log) is small beside its parsing
+PART_BYTES = 4 << 20
+MIN_PART_BYTES = 64 << 10
+PARTS_PER_WORKER = 8
+
+
+def part_size(file_bytes: int, workers: int) -> int:
+    """How big the parts of a file of `file_bytes` are, shared among `workers`."""
+    return min(PART_BYTES, max(MIN_PART_BYTES, file_bytes // (workers * PARTS_PER_WORKER)))
 
 
 @dataclass(frozen=True)
@@ -86,14 +95,14 @@ def split_file(path: str, steps: Sequence[str], part_bytes: int = PART_BYTES) ->
 
 
 def with_parts(
-    chunks: Iterable[list[SourceItem]], steps: Sequence[str], part_bytes: int = PART_BYTES
+    chunks: Iterable[list[SourceItem]], steps: Sequence[str], workers: int
 ) -> Iterator[list[SourceItem]]:
-    """The chunks, each big plain file of records in them replaced by parts of it, one
-    part to a chunk (files that cannot be split stay whole)."""
+    """The chunks, each plain file of records in them bigger than two parts replaced by
+    its parts, one part to a chunk (files that cannot be split stay whole)."""
     for chunk in chunks:
         whole: list[SourceItem] = []
         for item in chunk:
-            parts = _parts(item, steps, part_bytes)
+            parts = _parts(item, steps, workers)
             if parts is None:
                 whole.append(item)
             else:
@@ -102,13 +111,15 @@ def with_parts(
             yield whole
 
 
-def _parts(item: SourceItem, steps: Sequence[str], part_bytes: int) -> Iterator[FilePart] | None:
+def _parts(item: SourceItem, steps: Sequence[str], workers: int) -> Iterator[FilePart] | None:
     """The file's parts, or None when it is not to be split (small, compressed, not
     splittable, unreadable, no records: the worker reads it whole and says what it finds)."""
-    if not isinstance(item, str):
+    if not isinstance(item, str) or item.lower().endswith(".gz"):
         return None
     try:
-        if not splittable(item, part_bytes):
+        size = Path(item).stat().st_size
+        part_bytes = part_size(size, workers)
+        if size <= 2 * part_bytes:
             return None
         parts = split_file(item, steps, part_bytes)
         first = next(parts, None)
@@ -121,12 +132,6 @@ def _part(path: str, first: int, group: list[RecordSpan], prolog_end: int) -> Fi
     return FilePart(
         path, first, len(group), group[0].start, group[-1].end, prolog_end, group[0].ancestors
     )
-
-
-def splittable(path: str, part_bytes: int = PART_BYTES) -> bool:
-    """Worth splitting: a plain (not compressed) file bigger than one part."""
-    file = Path(path)
-    return not file.name.lower().endswith(".gz") and file.stat().st_size > part_bytes
 
 
 def open_part(part: FilePart) -> io.BufferedReader:

@@ -91,6 +91,7 @@ class RecordReader:
     def _record(element: Element, key: str) -> Record:
         text = etree.tostring(element, with_tail=False)
         root = record = deepcopy(element)
+        record.tail = None  # text after the record, there or not depending on read-ahead
         for ancestor in element.iterancestors():
             holder = etree.Element(ancestor.tag, dict(ancestor.attrib), nsmap=ancestor.nsmap)
             holder.append(root)
