@@ -5,12 +5,16 @@ refreshable record by record. Through the command line into SQLite."""
 from __future__ import annotations
 
 import gzip
+import os
+import signal
+import subprocess
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from tests.conftest import write_contract
-from tests.helpers import query
+from tests.helpers import cli_command, query, wait_for_log
 from xmlload.cli import main
 
 CONTRACT = """namespaces: {m: "urn:mime"}
@@ -142,3 +146,66 @@ def test_records_contracts_are_checked(tmp_path: Path, capsys) -> None:
     assert "verify does not apply to a contract with document.records yet" in (
         capsys.readouterr().err
     )
+
+
+# -- one big file on several workers ---------------------------------------------------
+BIG = 6000  # records; about 1.9 MB with the noise: parts of 118 KB for two workers
+
+
+def big_file(folder: Path, bad: int | None = None) -> Path:
+    """A file of BIG records, split among workers; record `bad` has a glob too long for
+    its column."""
+    folder.mkdir(exist_ok=True)
+    data = mime_file(BIG)
+    if bad is not None:
+        data = data.replace(b'"*.%d"' % bad, b'"*.%s"' % (b"x" * 30), 1)
+    (folder / "big.xml").write_bytes(data)
+    return folder / "big.xml"
+
+
+def check_each_record_once(target: str, failed: int = 0) -> None:
+    successes = "sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END)"
+    log = query(target, f"SELECT count(*), count(DISTINCT source_key), {successes} "
+                        "FROM processing_log")  # fmt: skip
+    assert log == [(BIG, BIG, BIG - failed)]
+    rows = query(target, "SELECT count(*), count(DISTINCT mime_type) FROM mime_type")
+    assert rows == [(BIG - failed, BIG - failed)]
+    assert query(target, "SELECT count(*) FROM glob") == [(2 * (BIG - failed),)]
+
+
+def test_one_file_on_two_workers_fails_a_bad_record_alone(tmp_path: Path, capsys) -> None:
+    path = big_file(tmp_path / "xml", bad=4321)
+    assert run(tmp_path, str(path.parent), "--workers", "2") == 3
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    check_each_record_once(target, failed=1)
+    ((key, stage),) = query(target, "SELECT source_key, stage FROM processing_log "
+                                    "WHERE status = 'failed'")  # fmt: skip
+    assert key == f"{path.resolve()}#4321" and stage == "map"
+    workers = query(target, "SELECT count(DISTINCT worker) FROM processing_log")
+    assert workers == [(2,)]  # the file was shared
+
+
+@pytest.mark.parametrize("how", ["SIGKILL a worker", "SIGTERM the run"])
+def test_a_file_shared_by_workers_survives_a_kill_and_a_stop(tmp_path: Path, how: str) -> None:
+    path = big_file(tmp_path / "xml")
+    contract = write_contract(tmp_path, CONTRACT)
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    command = cli_command("run", "--contract", str(contract), "--source", str(path.parent),
+                          "--target", target, "--create-tables", "--progress", "none",
+                          "--workers", "2")  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_log(target, 600, process)
+    if how == "SIGKILL a worker":
+        (worker,) = query(target, "SELECT worker FROM processing_log LIMIT 1")[0]
+        os.kill(int(worker.removeprefix("worker-")), signal.SIGKILL)
+    else:
+        process.send_signal(signal.SIGTERM)
+    stderr = process.communicate(timeout=300)[1].decode()
+    assert process.returncode == (0 if how == "SIGKILL a worker" else 143), stderr[-2000:]
+    if how == "SIGTERM the run":
+        ((logged,),) = query(target, "SELECT count(*) FROM processing_log")
+        assert 600 <= logged < BIG
+        resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        assert f"{logged:,} skipped" in resumed.stdout
+    check_each_record_once(target)
