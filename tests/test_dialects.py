@@ -249,3 +249,21 @@ def test_a_database_error_is_a_fault_of_one_kind(sqlstate: str, fault: Fault) ->
 
     error = DBAPIError("INSERT", None, PgOrig(sqlstate))
     assert PostgreSQLStrategy().classify(error) is fault
+
+
+def test_postgresql_statements_are_never_prepared_on_the_server(postgres_engine) -> None:
+    """A prepared statement's generic plan, made while a first load's tables were empty,
+    kept scanning the whole processing log for every batch as it grew."""
+    from tests.conftest import POSTGRES_URL
+
+    url = parse_url(POSTGRES_URL)
+    engine = strategy_for(url).create_engine(url)
+    try:
+        with engine.connect() as connection:
+            for n in range(10):  # psycopg prepares after 5 runs of one query, by default
+                connection.execute(sa.text("SELECT relname FROM pg_class WHERE oid = :n"),
+                                   {"n": n})  # fmt: skip
+            prepared = connection.execute(sa.text("SELECT count(*) FROM pg_prepared_statements"))
+            assert prepared.scalar() == 0
+    finally:
+        engine.dispose()
