@@ -138,6 +138,16 @@ def test_all_problems_at_once(tmp_path: Path) -> None:
     assert len(problems(tmp_path, text)) == 2
 
 
+def test_a_misspelt_key_does_not_hide_what_the_compiler_finds(tmp_path: Path) -> None:
+    text = BASE.replace('path: "@name"}', 'path: "@name", trimm: true}').replace(
+        "  element: /Doc/app", "  element: /Other/app"
+    )
+    found = problems(tmp_path, text)
+    assert len(found) == 2, found
+    assert "tables.app.columns.name.trimm: unknown key; did you mean 'trim'?" in found[0]
+    assert "must start with the root element /Doc" in found[1]
+
+
 def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     assert "not valid YAML" in problems(tmp_path, "tables: [unclosed")[0]
     with pytest.raises(ContractError, match="cannot read"):

@@ -258,6 +258,9 @@ def test_progress_line_format() -> None:
     assert " docs/min - ETA: " in line and line.endswith("min - Success: 1,248, Failed: 2")
     rate = float(line.split("Rate: ")[1].split(" docs/min")[0].replace(",", ""))
     assert 180 < rate < 190
+    records = progress_line(BoardSnapshot(Totals(0, 1250, 1248, 2, time.time() - 405), {}))
+    assert records.startswith("Progress: 1,250/? - Rate: ")  # a total not known ahead
+    assert " - ETA: unknown - Success: 1,248, Failed: 2" in records
 
 
 def test_workers_over_the_memory_limit_are_replaced_between_chunks(tmp_path: Path) -> None:

@@ -302,8 +302,9 @@ class ProductionProcessor:
         vanished: threading.Event,
     ) -> RunSummary:
         summary = RunSummary(
-            run_id, source.describe(), mask_url(self.target_url), workers=self.settings.workers
-        )
+            run_id, source.describe(), mask_url(self.target_url), workers=self.settings.workers,
+            records=self.plan.records is not None,
+        )  # fmt: skip
         config = self._worker_config(run_id, reprocess=items is not None)
         stop = signals.install()
         lost_writer = LostDocumentWriter(self.plan, self.target_url, run_id, config.retry)
@@ -329,7 +330,7 @@ class ProductionProcessor:
                 on_report=record,
                 on_lost_documents=record_lost,
                 on_progress=progress.update if self.settings.progress != "none" else _ignore,
-                current_total=lambda: summary.planned - summary.skipped,
+                current_total=lambda: 0 if summary.records else summary.planned - summary.skipped,
             )
             with progress:
                 coordinator.run(

@@ -23,7 +23,8 @@ class RunSummary:
     source: str
     target: str
     workers: int = 1
-    planned: int = 0
+    records: bool = False  # documents are records of files (document.records)
+    planned: int = 0  # documents, or with records the files (records are not counted ahead)
     skipped_already_logged: int = 0
     skipped_failed: int = 0  # of those, documents whose last attempt failed
     unchanged: int = 0  # --refresh: logged documents whose bytes had not changed
@@ -152,7 +153,8 @@ class RunSummary:
         if self.unchanged or self.changed:
             console.print(
                 f"refresh: {self.documents - self.changed:,} new, {self.changed:,} changed "
-                f"(reloaded), {self.unchanged:,} unchanged (not parsed)"
+                f"(reloaded), {self.unchanged:,} unchanged "
+                f"({'parsed to compare, not written' if self.records else 'not parsed'})"
             )
         if self.closed_missing:
             console.print(

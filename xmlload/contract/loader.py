@@ -10,6 +10,7 @@ import difflib
 import importlib
 import os
 import stat
+from copy import deepcopy
 from functools import cache
 from pathlib import Path
 from typing import Any, get_args
@@ -123,16 +124,23 @@ def _user_place(data: Any, loc: tuple[Any, ...]) -> Location | None:
 
 def load_contract(path: str | Path) -> Contract:
     """Read and validate the model; raise ContractError listing every problem."""
-    return _load_contract(Path(path))[0]
+    file = Path(path)
+    contract, _, problems = _load_contract(file)
+    if problems:
+        raise ContractError(str(file), problems)
+    assert contract is not None
+    return contract
 
 
-def _load_contract(file: Path) -> tuple[Contract, dict[Location, int]]:
-    """The validated model and the line of every place in the file."""
+def _load_contract(file: Path) -> tuple[Contract | None, dict[Location, int], list[str]]:
+    """The validated model, the line of every place in the file, and the problems. When
+    the only problems are unknown keys, the model is that of the contract without them, so
+    what the compiler finds can be said in the same pass."""
     data, lines = _read(file)
     if not isinstance(data, dict):
         raise ContractError(str(file), [f"{file}:1: the contract must be a mapping of keys"])
     try:
-        return Contract.model_validate(data), lines
+        return Contract.model_validate(data), lines, []
     except ValidationError as error:
         items = error.errors()
         placed = [(_user_place(data, tuple(item["loc"])), item) for item in items]
@@ -141,7 +149,29 @@ def _load_contract(file: Path) -> tuple[Contract, dict[Location, int]]:
             _format(file, lines, place, _message(item))
             for place, item in (kept or [(tuple(item["loc"]), item) for item in items])
         ]
-        raise ContractError(str(file), list(dict.fromkeys(problems))) from None
+        unknown = [place for place, item in kept if item["type"] == "extra_forbidden"]
+        contract = _model_or_none(_without(data, unknown)) if len(unknown) == len(items) else None
+        return contract, lines, list(dict.fromkeys(problems))
+
+
+def _model_or_none(data: Any) -> Contract | None:
+    """The model of data whose first problems are already said; None if it has more (they
+    are said once those are fixed)."""
+    try:
+        return Contract.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _without(data: Any, places: list[Location]) -> Any:
+    """A copy of the contract's data without the keys at these places."""
+    copy = deepcopy(data)
+    for place in places:
+        node = copy
+        for part in place[:-1]:
+            node = node[part]
+        node.pop(place[-1], None)
+    return copy
 
 
 def _message(item: Any) -> str:
@@ -214,13 +244,14 @@ def load_plan(path: str | Path, extensions: bool = True) -> Plan:
     With `extensions` off, the modules a contract lists are not imported (its functions
     then fail to compile)."""
     file = Path(path)
-    contract, lines = _load_contract(file)
+    contract, lines, found = _load_contract(file)
+    if contract is None:
+        raise ContractError(str(file), found)
     if extensions and contract.extensions:
         _import_extensions(file, lines, contract.extensions)
     plan, problems = compile_contract(contract)
-    if plan is None:
-        raise ContractError(
-            str(file), [_format(file, lines, place, msg) for place, msg in problems.items]
-        )
+    found += [_format(file, lines, place, msg) for place, msg in problems.items]
+    if plan is None or found:
+        raise ContractError(str(file), found)
     plan.warnings = [_format(file, lines, place, msg) for place, msg in problems.warnings]
     return plan

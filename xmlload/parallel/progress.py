@@ -19,14 +19,19 @@ from xmlload.parallel.board import BoardSnapshot
 
 
 def progress_line(snapshot: BoardSnapshot) -> str:
+    """Counts, rate, ETA; a total of 0 is unknown (records, not counted ahead): no ETA."""
     totals = snapshot.totals
-    total, done = max(totals.total, 1), totals.completed
+    total, done = totals.total, totals.completed
     elapsed = max(time.time() - totals.started_at, 1e-9)
     per_minute = done / elapsed * 60
-    eta = (total - done) / per_minute if per_minute else 0.0
+    if total > 0:
+        eta = (total - done) / per_minute if per_minute else 0.0
+        where = f"{done:,}/{total:,} ({100 * done / total:.1f}%)"
+        ahead = f"ETA: {eta:.1f} min"
+    else:
+        where, ahead = f"{done:,}/?", "ETA: unknown"
     return (
-        f"Progress: {done:,}/{total:,} ({100 * done / total:.1f}%) - Rate: "
-        f"{per_minute:,.1f} docs/min - ETA: {eta:.1f} min - Success: "
+        f"Progress: {where} - Rate: {per_minute:,.1f} docs/min - {ahead} - Success: "
         f"{totals.succeeded:,}, Failed: {totals.failed:,}"
     )
 
