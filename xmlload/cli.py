@@ -401,7 +401,9 @@ def _check_samples(plan: Plan, args: argparse.Namespace, console: Console) -> in
         raise SettingsError(f"--sample {' '.join(args.sample)}: no XML files there")
     report = check_samples(plan, files, args.max_document_bytes)
     mapped = report.samples - len(report.failed)
-    console.print(f"samples: {report.samples} files, {mapped} mapped, {len(report.failed)} failed")
+    what = "records" if plan.records is not None else "documents"
+    console.print(f"samples: {report.files} files, {report.samples:,} {what}, {mapped:,} mapped, "
+                  f"{len(report.failed)} failed")  # fmt: skip
     for file, message in report.failed:
         console.print(f"  {file}: {message}", markup=False)
     findings = report.empty_tables + report.empty_columns

@@ -4,12 +4,13 @@ missing namespace prefix), and what the samples hold that no path of the contrac
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -17,6 +18,7 @@ from xmlload.contract.compiler import CompiledTable, Plan
 from xmlload.errors import DocumentError
 from xmlload.sources.files import EXTENSIONS, canonical, read_file
 from xmlload.stages.pipeline import DocumentPipeline
+from xmlload.stages.records import RecordReader, RecordsStopped
 
 UNREAD_SHOWN = 15  # most frequent unread attributes and elements listed
 _NAME = re.compile(r"[A-Za-z_][\w.-]*")
@@ -24,7 +26,8 @@ _NAME = re.compile(r"[A-Za-z_][\w.-]*")
 
 @dataclass
 class SampleReport:
-    samples: int = 0
+    files: int = 0
+    samples: int = 0  # documents: files, or with document.records the records of the files
     failed: list[tuple[str, str]] = field(default_factory=list)  # file, stage: message
     rows: Counter[str] = field(default_factory=Counter)  # table -> rows in all samples
     valued: Counter[tuple[str, str]] = field(default_factory=Counter)  # (table, column)
@@ -53,24 +56,57 @@ def sample_files(locations: list[str]) -> Iterator[Path]:
 
 
 def check_samples(plan: Plan, files: list[Path], max_bytes: int) -> SampleReport:
+    """Map every sample document (every record of a sample, with document.records)."""
     pipeline = DocumentPipeline(plan, max_bytes)
+    reader = None if plan.records is None else RecordReader(plan, pipeline.validator)
     report = SampleReport()
     for path in files:
-        report.samples += 1
+        report.files += 1
         try:
-            _map_one(pipeline, path, max_bytes, report)
-        except DocumentError as error:
-            report.failed.append((str(path), f"{error.stage}: {error.message}"))
+            if reader is None:
+                _map_file(pipeline, path, max_bytes, report)
+            else:
+                _map_records(pipeline, reader, path, report)
         except OSError as error:
             report.failed.append((str(path), f"source: cannot read file: {error}"))
     _conclude(plan, report)
     return report
 
 
-def _map_one(pipeline: DocumentPipeline, path: Path, max_bytes: int, report: SampleReport) -> None:
-    data = read_file(path, max_bytes)
-    root = pipeline.parser.parse(pipeline.validator.check_bytes(data))
-    element, document_id = pipeline.validator.check_tree(root, canonical(path))
+def _map_file(pipeline: DocumentPipeline, path: Path, max_bytes: int, report: SampleReport) -> None:
+    report.samples += 1
+    try:
+        root = pipeline.parser.parse(pipeline.validator.check_bytes(read_file(path, max_bytes)))
+        _map_one(pipeline, root, canonical(path), report)
+    except DocumentError as error:
+        report.failed.append((str(path), f"{error.stage}: {error.message}"))
+
+
+def _map_records(
+    pipeline: DocumentPipeline, reader: RecordReader, path: Path, report: SampleReport
+) -> None:
+    """Each record of the file as a sample; one that fails is said and the rest go on."""
+    with _open(path) as stream:
+        try:
+            for record in reader.records(stream, canonical(path)):
+                report.samples += 1
+                try:
+                    _map_one(pipeline, record.root, record.key, report)
+                except DocumentError as error:
+                    report.failed.append((record.key, f"{error.stage}: {error.message}"))
+        except RecordsStopped as stop:
+            report.samples += 1
+            report.failed.append((stop.key, f"{stop.stage}: {stop.message}"))
+
+
+def _open(path: Path) -> BinaryIO:
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
+
+
+def _map_one(
+    pipeline: DocumentPipeline, root: etree._Element, key: str, report: SampleReport
+) -> None:
+    element, document_id = pipeline.validator.check_tree(root, key)
     mapped = pipeline.mapper.map(root, element, document_id)
     for table in pipeline.mapper.plan.tables:
         rows = mapped.rows.get(table.name, [])

@@ -6,6 +6,7 @@ so a process holds the largest record, not the file."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from copy import deepcopy
 from dataclasses import dataclass
@@ -45,10 +46,11 @@ class RecordReader:
         not be read) where the stream stops being readable XML."""
         ordinal = first - 1
         try:
-            self._check_head(stream)
+            head = self._check_head(stream)
             context = etree.iterparse(
                 stream, events=("end",), tag=self.steps[-1], resolve_entities=False,
                 no_network=True, load_dtd=False, huge_tree=False, remove_blank_text=True,
+                attribute_defaults=_only_internal_subset(head),
             )  # fmt: skip
             context.resolvers.add(RefuseEverything())
             checked = False
@@ -69,13 +71,14 @@ class RecordReader:
         except DocumentError as error:
             raise _unreadable(base_key, ordinal, error.message, error.stage) from None
 
-    def _check_head(self, stream: BinaryIO) -> None:
+    def _check_head(self, stream: BinaryIO) -> bytes:
         """The file's start as the validator checks a whole document, then rewound."""
         head = stream.read(HEAD_BYTES)
         stream.seek(0)
         if len(head) == HEAD_BYTES:
             head = head[: head.rfind(b">") + 1]  # not cut inside a character
         self.validator.check_bytes(head)
+        return head
 
     def _is_record(self, element: Element) -> bool:
         """At the records path exactly (not an element of that name inside a record)."""
@@ -97,6 +100,19 @@ class RecordReader:
             holder.append(root)
             root = holder
         return Record(key, root, record, xxhash.xxh3_128_hexdigest(text), len(text))
+
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE\s+[^\s\[>]+\s*(SYSTEM|PUBLIC)?")
+
+
+def _only_internal_subset(head: bytes) -> bool:
+    """Whether the DOCTYPE (if any) has no external subset. Then the defaults of attributes
+    its internal subset declares are written into each record as it is parsed: a record is
+    copied out of its document, and lxml's `get` finds a default only in the document's
+    DTD. (Where there is an external subset, asking libxml2 for defaults would make it
+    read that, which xmlload never does; such records get no defaults.)"""
+    doctype = _DOCTYPE.search(head)
+    return doctype is not None and doctype.group(1) is None
 
 
 def _forget(element: Element) -> None:
