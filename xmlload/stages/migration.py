@@ -26,6 +26,24 @@ from xmlload.stages.versions import Versions
 from xmlload.states import Fault, Stage
 
 T = TypeVar("T")
+STATISTICS_FIRST = 2_000  # documents a worker writes before the planner hears of them
+STATISTICS_GROWTH = 4  # then again each time its writes have grown this many times
+
+
+class GrowthTrigger:
+    """Fires when a running count first reaches `first`, then `first * growth`, and so
+    on: a constant share of the work, however big the load."""
+
+    def __init__(self, first: int = STATISTICS_FIRST, growth: int = STATISTICS_GROWTH) -> None:
+        self.count, self.next, self.growth = 0, first, growth
+
+    def add(self, count: int) -> bool:
+        self.count += count
+        if self.count < self.next:
+            return False
+        while self.next <= self.count:
+            self.next *= self.growth
+        return True
 
 
 class MigrationEngine:
@@ -40,6 +58,7 @@ class MigrationEngine:
         self.log = ProcessingLog(schema.log)
         self.strategy, self.engine = connect_engine(url, f"xmlload {run_id}")
         self.versions = Versions(self.tables, self.id_column)
+        self.statistics = GrowthTrigger()
         self._connection: Connection | None = None
         self._retrying(lambda: self.connection)
 
@@ -111,6 +130,8 @@ class MigrationEngine:
             return
         error = self._try_write(outcomes)
         if error is None:
+            if self.statistics.add(len(outcomes)):
+                self._retrying(self._refresh_statistics)
             return
         if len(outcomes) == 1:
             self._record_failure(outcomes[0], error)
@@ -119,6 +140,11 @@ class MigrationEngine:
             alone = self._try_write([outcome])
             if alone is not None:
                 self._record_failure(outcome, alone)
+
+    def _refresh_statistics(self) -> None:
+        """The planner's statistics of the log and the tables, brought up to date."""
+        with self.connection.begin():
+            self.strategy.refresh_statistics(self.connection, [self.log.table, *self.tables])
 
     def _try_write(self, outcomes: Sequence[DocumentOutcome]) -> SQLAlchemyError | None:
         """Write in one transaction; return the database's rejection, retry what is transient."""

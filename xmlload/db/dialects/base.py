@@ -105,6 +105,11 @@ class DialectStrategy:
     def configure(self, engine: Engine) -> None:
         """Hook for connection-level settings (pragmas, session variables)."""
 
+    def refresh_statistics(self, connection: Connection, tables: Sequence[sa.Table]) -> None:
+        """Tell the query planner what the tables hold now, where it plans from statistics
+        that a load outgrows (a plan made for an empty table scans it whole). Backends
+        that keep their statistics current themselves do nothing."""
+
     def lock_table(self, connection: Connection, table: sa.Table) -> None:
         """Within a transaction: make concurrent readers-then-writers of `table` take turns."""
         connection.execute(sa.select(table).with_for_update())

@@ -63,6 +63,13 @@ class PostgreSQLStrategy(DialectStrategy):
             or (isinstance(error.orig, psycopg.OperationalError) and not state)
         )
 
+    def refresh_statistics(self, connection: Connection, tables: Sequence[sa.Table]) -> None:
+        """ANALYZE: autovacuum does it too, but only once a minute at best, and not at all
+        where it is off; a first load's log look-ups need it as the log grows."""
+        quote = connection.dialect.identifier_preparer
+        for table in tables:
+            connection.exec_driver_sql(f"ANALYZE {quote.format_table(table)}")
+
     def lock_table(self, connection: Connection, table: sa.Table) -> None:
         name = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
         connection.exec_driver_sql(f"LOCK TABLE {name} IN SHARE ROW EXCLUSIVE MODE")
