@@ -15,6 +15,7 @@ with as many processes, and peak RSS per process. The file is removed at the end
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import resource
 import subprocess
@@ -102,7 +103,8 @@ def ceiling(path: Path, processes: int) -> tuple[float, int]:
     return time.perf_counter() - started, max(rss for _, rss in results)
 
 
-def load(path: Path, target: str, workers: int, folder: Path) -> tuple[float, str]:
+def load(path: Path, target: str, workers: int, folder: Path) -> tuple[float, str, float]:
+    """Seconds, each worker's peak RSS, and the coordinator's (MB)."""
     schema = f"xl_bench_{uuid.uuid4().hex[:8]}"
     data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
     data["target_schema"] = schema
@@ -112,7 +114,8 @@ def load(path: Path, target: str, workers: int, folder: Path) -> tuple[float, st
     done = subprocess.run(
         [sys.executable, "-m", "xmlload", "run", "--contract", str(contract), "--source",
          str(path), "--target", target, "--create-tables", "--progress", "none",
-         "--workers", str(workers)], capture_output=True, text=True,
+         "--workers", str(workers), "--report", str(folder / "report.json")],
+        capture_output=True, text=True,
     )  # fmt: skip
     elapsed = time.perf_counter() - started
     engine = sa.create_engine(target)
@@ -121,8 +124,9 @@ def load(path: Path, target: str, workers: int, folder: Path) -> tuple[float, st
     engine.dispose()
     if done.returncode != 0:
         raise SystemExit(done.stdout[-3000:] + done.stderr[-3000:])
-    peaks = [line for line in done.stdout.splitlines() if "worker-" in line]
-    return elapsed, "; ".join(line.split("│")[-2].strip() + " MB" for line in peaks)
+    peaks = json.loads((folder / "report.json").read_text())["peak_rss_mb"]
+    workers_mb = "; ".join(f"{mb:.0f} MB" for name, mb in peaks.items() if name != "coordinator")
+    return elapsed, workers_mb, peaks.get("coordinator", 0.0)
 
 
 def main() -> None:
@@ -137,11 +141,12 @@ def main() -> None:
         print(f"{path.stat().st_size / 2**20:,.0f} MB, {count:,} records")
         for workers in (1, 2):
             parse_seconds, parse_rss = ceiling(path, workers)
-            seconds, peaks = load(path, args.target, workers, folder)
+            seconds, peaks, coordinator = load(path, args.target, workers, folder)
             print(f"{workers} worker(s): {count / seconds:,.0f} records/s ({seconds:.1f} s); "
                   f"ceiling {count / parse_seconds:,.0f} records/s ({parse_seconds:.1f} s); "
                   f"of ceiling {parse_seconds / seconds:.2f}; peak RSS per worker {peaks}, "
-                  f"per parsing process {parse_rss / 1024:.0f} MB")  # fmt: skip
+                  f"coordinator {coordinator:.0f} MB, per parsing process "
+                  f"{parse_rss / 1024:.0f} MB", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
