@@ -154,13 +154,16 @@ def test_records_contracts_are_checked(tmp_path: Path, capsys) -> None:
 BIG = 6000  # records; about 1.9 MB with the noise: parts of 118 KB for two workers
 
 
-def big_file(folder: Path, bad: int | None = None) -> Path:
+def big_file(folder: Path, bad: int | None = None, huge: int | None = None) -> Path:
     """A file of BIG records, split among workers; record `bad` has a glob too long for
-    its column."""
+    its column, record `huge` 5,000 bytes of text no column reads."""
     folder.mkdir(exist_ok=True)
     data = mime_file(BIG)
     if bad is not None:
         data = data.replace(b'"*.%d"' % bad, b'"*.%s"' % (b"x" * 30), 1)
+    if huge is not None:
+        data = data.replace(b"<comment>Type %d<" % huge, b"<x>%s</x><comment>Type %d<"
+                            % (b"y" * 5000, huge), 1)  # fmt: skip
     (folder / "big.xml").write_bytes(data)
     return folder / "big.xml"
 
@@ -175,14 +178,17 @@ def check_each_record_once(target: str, failed: int = 0) -> None:
     assert query(target, "SELECT count(*) FROM glob") == [(2 * (BIG - failed),)]
 
 
-def test_one_file_on_two_workers_fails_a_bad_record_alone(tmp_path: Path, capsys) -> None:
-    path = big_file(tmp_path / "xml", bad=4321)
-    assert run(tmp_path, str(path.parent), "--workers", "2") == 3
+def test_one_file_on_two_workers_fails_bad_records_alone(tmp_path: Path, capsys) -> None:
+    path = big_file(tmp_path / "xml", bad=4321, huge=77)
+    assert run(tmp_path, str(path.parent), "--workers", "2", "--max-document-bytes", "4000") == 3
     target = f"sqlite:///{tmp_path / 't.db'}"
-    check_each_record_once(target, failed=1)
-    ((key, stage),) = query(target, "SELECT source_key, stage FROM processing_log "
-                                    "WHERE status = 'failed'")  # fmt: skip
-    assert key == f"{path.resolve()}#4321" and stage == "map"
+    check_each_record_once(target, failed=2)
+    failed = query(target, "SELECT source_key, stage, message FROM processing_log "
+                           "WHERE status = 'failed' ORDER BY stage")  # fmt: skip
+    assert [(key, stage) for key, stage, _ in failed] == [
+        (f"{path.resolve()}#4321", "map"), (f"{path.resolve()}#77", "validation")
+    ]
+    assert "over the 4,000-byte cap (max_document_bytes)" in failed[1][2]
     workers = query(target, "SELECT count(DISTINCT worker) FROM processing_log")
     assert workers == [(2,)]  # the file was shared
 
