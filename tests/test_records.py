@@ -186,7 +186,8 @@ def test_one_file_on_two_workers_fails_bad_records_alone(tmp_path: Path, capsys)
     failed = query(target, "SELECT source_key, stage, message FROM processing_log "
                            "WHERE status = 'failed' ORDER BY stage")  # fmt: skip
     assert [(key, stage) for key, stage, _ in failed] == [
-        (f"{path.resolve()}#4321", "map"), (f"{path.resolve()}#77", "validation")
+        (f"{path.resolve()}#4321", "map"),
+        (f"{path.resolve()}#77", "validation"),
     ]
     assert "over the 4,000-byte cap (max_document_bytes)" in failed[1][2]
     workers = query(target, "SELECT count(DISTINCT worker) FROM processing_log")

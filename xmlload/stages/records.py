@@ -77,7 +77,7 @@ class RecordReader:
         stream.seek(0)
         if len(head) == HEAD_BYTES:
             head = head[: head.rfind(b">") + 1]  # not cut inside a character
-        self.validator.check_bytes(head)
+        self.validator.check_start(head)
         return head
 
     def _is_record(self, element: Element) -> bool:

@@ -144,6 +144,11 @@ class PreProcessingValidator:
                 f"document is {len(data):,} bytes, over the "
                 f"{self.max_bytes:,}-byte cap (max_document_bytes)",
             )
+        return self.check_start(data)
+
+    def check_start(self, data: bytes) -> bytes:
+        """check_bytes without the size cap: for the start of a file of records (each
+        record is held to the cap on its own)."""
         if not data.strip():
             raise DocumentError(Stage.VALIDATION, "empty document")
         body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
