@@ -96,6 +96,26 @@ def test_defaults_for_blank_values_and_not_null_fallbacks(tmp_path) -> None:
     assert row["count"] is None
 
 
+def test_an_unconvertible_value_of_a_nullable_column_is_null_despite_its_default(
+    tmp_path,
+) -> None:
+    # Q8: nullable with a default: "" -> the default, "bad" -> NULL (left out); NOT NULL
+    # with "bad" -> the default
+    columns = [
+        mapping(T, "blank", APP, "blank", "datetime", default_value="1900-01-01"),
+        mapping(T, "bad", APP, "bad", "datetime", default_value="1900-01-01"),
+        mapping(T, "strict", APP, "bad", "datetime", nullable=False, default_value="1900-01-01"),
+        mapping(T, "name", APP, "name"),
+    ]  # fmt: skip
+    data = document('blank="" bad="31/31/2020" name="n"')
+    row = one(load(tmp_path, columns, data), T)
+    assert (row["blank"], row["bad"], row["strict"]) == (
+        datetime(1900, 1, 1), None, datetime(1900, 1, 1))  # fmt: skip
+    # --fix-reference-defects: the default stands in for what does not convert
+    fixed = one(load(tmp_path, columns, data, fix=True), T)
+    assert fixed["bad"] == datetime(1900, 1, 1)
+
+
 def test_dates_in_the_reference_formats(tmp_path) -> None:
     # §6.6: month first, then day first; a date column keeps the date
     values = {"a": "2023-9-21 8:46:18.164", "b": "03/04/2023", "c": "14/12/1988",

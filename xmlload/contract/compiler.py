@@ -34,6 +34,7 @@ from xmlload.contract.templates import Bindings, bindings, fill, instantiate, un
 from xmlload.contract.transforms import (
     ColumnRules,
     Converter,
+    InvalidKeptNull,
     Notes,
     build_converter,
     column_type,
@@ -60,13 +61,17 @@ class CompiledColumn:
     counts_as_data: bool | str  # True, False or "nonzero"
     lenient: bool  # a value that does not convert is NULL and counted (`invalid: null`)
     notes: Notes
+    default_on_invalid: bool = True  # that NULL then takes the column's default
 
     def invalid(self, problem: Exception) -> None:
         """A value (an expression's result or input included) that does not convert: NULL
-        and counted when the column is lenient, else ValueProblem (the document fails)."""
+        and counted when the column is lenient (InvalidKeptNull where the default must
+        not replace it), else ValueProblem (the document fails)."""
         if not self.lenient:
             raise ValueProblem(str(problem))
         self.notes.add("invalid set to NULL", f"{self.table}.{self.name}")
+        if not self.default_on_invalid:
+            raise InvalidKeptNull
 
 
 @dataclass
@@ -256,6 +261,7 @@ class _TableCompiler:
             counts_as_data=False if constant else spec.counts_as_data,
             lenient=rules.lenient,
             notes=self.notes,
+            default_on_invalid=rules.default_on_invalid,
         )
 
     def paired(self, getters: list[Getter]) -> list[tuple[CompiledColumn, Getter]]:

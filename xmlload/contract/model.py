@@ -119,7 +119,7 @@ class DocumentSpec(Strict):
 class Defaults(Strict):
     trim: bool = True
     overflow: Literal["truncate", "reject"] = "reject"
-    invalid: Literal["fail", "null"] = "fail"
+    invalid: Literal["fail", "null", "null_no_default"] = "fail"
     datetime_formats: list[str] = [
         "%Y-%m-%d %H:%M:%S.%f",
         "%Y-%m-%d %H:%M:%S",
@@ -310,7 +310,7 @@ class ColumnSpec(Strict):
     )
     trim: bool | None = None
     overflow: Literal["truncate", "reject"] | None = None
-    invalid: Literal["fail", "null"] | None = None
+    invalid: Literal["fail", "null", "null_no_default"] | None = None
     default: Any = None
     formats: list[str] | None = None
     counts_as_data: bool | Literal["nonzero"] = Field(

@@ -164,11 +164,26 @@ class ColumnRules:
         return self.defaults.datetime_formats
 
     @property
-    def lenient(self) -> bool:
-        """Whether a value that does not convert is NULL (counted) rather than a failure.
-        A required value must be valid: the contract-wide `invalid: null` does not apply."""
+    def invalid(self) -> str:
+        """What a value that does not convert gives: `fail`, `null` (NULL, then the
+        column's default) or `null_no_default` (NULL even where the column has a default,
+        unless it is NOT NULL). A required value must be valid: the contract-wide setting
+        does not apply to it."""
         spec = self.spec
-        return (spec.invalid or ("fail" if spec.required else self.defaults.invalid)) == "null"
+        return spec.invalid or ("fail" if spec.required else self.defaults.invalid)
+
+    @property
+    def lenient(self) -> bool:
+        """Whether a value that does not convert is NULL (counted) rather than a failure."""
+        return self.invalid != "fail"
+
+    @property
+    def default_on_invalid(self) -> bool:
+        return self.invalid != "null_no_default" or not self.spec.nullable
+
+
+class InvalidKeptNull(Exception):
+    """A value that did not convert, in a column whose default must not replace it."""
 
 
 def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: Notes) -> Converter:
@@ -176,7 +191,7 @@ def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: 
     spec, kind, where = rules.spec, rules.kind, rules.where
     trim = rules.defaults.trim if spec.trim is None else spec.trim
     overflow = spec.overflow or rules.defaults.overflow
-    lenient = rules.lenient
+    lenient, default_on_invalid = rules.lenient, rules.default_on_invalid
     mapper = value_map_lookup(value_maps[spec.map], notes, where) if spec.map else None
     round_fractions = rules.defaults.fractional_integers == "round_half_up"
     typed = _type_converter(kind, rules.formats, round_fractions)
@@ -212,6 +227,8 @@ def build_converter(rules: ColumnRules, value_maps: dict[str, ValueMap], notes: 
             if not lenient:
                 raise ValueProblem(str(problem)) from None
             notes.add("invalid set to NULL", where)
+            if not default_on_invalid:
+                raise InvalidKeptNull from None
             return None
         if length is not None and len(value) > length:
             if overflow == "reject":

@@ -10,6 +10,7 @@ from typing import Any
 from xmlload.contract.compiler import CompiledSource, CompiledTable, Plan
 from xmlload.contract.getters import Item
 from xmlload.contract.paths import Element
+from xmlload.contract.transforms import InvalidKeptNull
 from xmlload.contract.values import truth
 from xmlload.errors import DocumentError, ExpressionError, ValueProblem
 from xmlload.states import Stage
@@ -109,6 +110,7 @@ class DataMapper:
             return None
         values: list[Any] = []
         has_data = False
+        kept_null: list[int] = []  # invalid values whose column's default must not apply
         for column, get in source.pairs:
             try:
                 try:
@@ -116,6 +118,9 @@ class DataMapper:
                 except (ExpressionError, ArithmeticError) as problem:
                     raw = column.invalid(problem)  # an expression fed junk: NULL, counted
                 value = column.convert(raw)
+            except InvalidKeptNull:
+                kept_null.append(len(values))
+                value = None
             except (ValueProblem, ExpressionError, ArithmeticError) as problem:
                 raise DocumentError(
                     Stage.MAP, f"{table.name}.{column.name} ({column.source}): {problem}"
@@ -126,7 +131,7 @@ class DataMapper:
         if not has_data and not keep_empty:
             return None
         for position, column in table.checked:
-            if values[position] is not None:
+            if values[position] is not None or position in kept_null:
                 continue
             if column.required:
                 raise DocumentError(

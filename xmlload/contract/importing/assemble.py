@@ -89,7 +89,12 @@ def _text(contract: ReferenceContract, file: Path, layout: Layout, tables: list[
         "defaults:",
         "  trim: true",
         "  overflow: truncate          # over-long text is cut, as the reference does",
-        '  invalid: "null"             # a value that does not convert is NULL (or the default)',
+        (
+            '  invalid: "null"             # a value that does not convert is NULL (or the default)'
+            if fix
+            else "  invalid: null_no_default    # a value that does not convert is NULL, even "
+            "where a default exists (Q8)"
+        ),
         "  fractional_integers: round_half_up",
         "  ignore_attribute_case: true # exact attribute name first, then any case",
         "  path_match: last            # a path naming several elements reads the last (§4.1)",

@@ -240,6 +240,7 @@ def _convert(mapping: Mapping, step: str | None, names: list[str], ctx: FieldCon
             column.always = True
         elif not_null_default:
             spec["default"] = default
+            spec["nullable"] = False
         return
     if step in ("char_to_bit", "boolean_to_bit"):
         name = maps.bits(step)
@@ -268,6 +269,8 @@ def _convert(mapping: Mapping, step: str | None, names: list[str], ctx: FieldCon
         spec["first_number"] = True
     if transformation or not_null_default:
         spec["default"] = default
+    if not_null_default:
+        spec["nullable"] = False  # what does not convert takes the default here (Q8)
 
 
 def _truthy_bit(ctx: FieldContext, maps: ValueMaps, column: Column, default: Any) -> None:
