@@ -404,3 +404,30 @@ def test_union_errors_name_the_place_the_user_wrote(tmp_path) -> None:
         f"{tmp_path / 'contract.yaml'}:5: tables.t.rows: keep only applies together with "
         "distinct_by"
     ]
+
+
+def test_html_unescape_decodes_entities_once_more_where_asked(tmp_path) -> None:
+    plan = plan_for(
+        tmp_path,
+        """defaults: {html_unescape: true}
+tables:
+  app:
+    columns:
+      name: {type: string(40), path: "@name"}
+      raw: {type: string(40), path: "@name", html_unescape: false}
+      shout: {type: string(40), expr: "UPPER(name)"}
+      fn: {type: string(40), expr: "HTML_UNESCAPE(x)", inputs: {x: "@other"},
+           html_unescape: false}
+  kv:
+    parent: app
+    rows: {path: ., unpivot: {other: "[other]"}}
+    columns:
+      value: {type: string(40), item: value}
+""",
+    )
+    data = b'<Doc id="7"><app name="AT&amp;amp;T &amp;lt;b&amp;gt;" other="a&amp;amp;b"/></Doc>'
+    mapped = run(plan, data)
+    assert [row[1:] for row in mapped.rows["app"]] == [
+        ("AT&T <b>", "AT&amp;T &lt;b&gt;", "AT&T <B>", "a&b")
+    ]
+    assert mapped.rows["kv"][0][-1] == "a&b"

@@ -177,3 +177,30 @@ def test_arithmetic_the_reference_refuses_is_null_there_and_ours_when_fixed(tmp_
     fixed = one(load(tmp_path, columns, xml, fix=True), T)
     assert fixed["odd"] == 1
     assert fixed["next_day"].date().isoformat() == "2023-01-31"
+
+
+def test_values_from_xml_data_are_unescaped_twice_and_contact_values_once(tmp_path) -> None:
+    # §4.1/§6.7: xml_data attributes are html-unescaped after lxml (&amp;lt; -> <); values
+    # read from lxml elements (contacts, addresses, last_valid_pr_contact) are not
+    escaped = "A&amp;amp;B &amp;lt;x&amp;gt;"
+    xml = document(f'note="{escaped}"', f"""
+<contact con_id="1" ac_role_tp_c="PR" first_name="{escaped}">
+  <contact_address address_tp_c="CURR" city="{escaped}"/>
+</contact>""")  # fmt: skip
+    columns = [
+        mapping(T, "note", APP, "note", data_length=40),
+        mapping(T, "primary_name", CONTACT, "first_name", data_length=40,
+                mapping_type=["last_valid_pr_contact"]),
+        mapping(C, "con_id", CONTACT, "con_id", "int", mapping_type=["identity_insert"]),
+        mapping(C, "first_name", CONTACT, "first_name", data_length=40),
+        mapping(C, "app_note", APP, "note", data_length=40),
+        mapping(A, "city", ADDRESS, "city", data_length=40),
+    ]  # fmt: skip
+    found = load(tmp_path, columns, xml)
+    thing, contact, address = one(found, T), one(found, C), one(found, A)
+    lxml_once = "A&amp;B &lt;x&gt;"
+    assert (thing["note"], contact["app_note"]) == ("A&B <x>", "A&B <x>")
+    assert thing["primary_name"] == contact["first_name"] == address["city"] == lxml_once
+    # --fix-reference-defects: every value as the XML says it, decoded once
+    fixed = load(tmp_path, columns, xml, fix=True)
+    assert one(fixed, T)["note"] == one(fixed, C)["app_note"] == lxml_once

@@ -442,6 +442,7 @@ def _scope(contract: Contract, notes: Notes, problems: Problems) -> Scope:
         maps=maps,
         functions=functions,
         ignore_attribute_case=contract.defaults.ignore_attribute_case,
+        html_unescape=contract.defaults.html_unescape,
         last_match=contract.defaults.path_match == "last",
     )
 

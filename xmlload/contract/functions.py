@@ -4,6 +4,7 @@ date formats first, then its arguments; NULL in gives NULL out unless stated."""
 from __future__ import annotations
 
 import calendar
+import html
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -182,6 +183,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "SUBSTR": _string(_substr),
     "REPLACE": _string(lambda text, old, new: text.replace(_text(old), _text(new or ""))),
     "DIGITS": _string(lambda text: "".join(c for c in text if c.isdigit())),
+    "HTML_UNESCAPE": _string(html.unescape),
     "CONCAT": lambda formats, *values: "".join(_text(v) for v in values if v is not None),
     "COALESCE": _coalesce,
     "NULLIF": _nullif,

@@ -7,6 +7,7 @@ per element per row), and returns getters `(elements, item) -> raw value`.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -93,6 +94,8 @@ class SourceReader:
         scope = self.scope
         if spec.ignore_attribute_case is not None:
             scope = replace(scope, ignore_attribute_case=spec.ignore_attribute_case)
+        if spec.html_unescape is not None:
+            scope = replace(scope, html_unescape=spec.html_unescape)
         if "const" in spec.model_fields_set:
             value = spec.const if constant is None else constant
             return lambda elements, item: value
@@ -209,6 +212,18 @@ class SourceReader:
 
 
 def _read_at(index: int, path: XmlPath, scope: Scope) -> Getter:
+    read = _read_raw(index, path, scope)
+    if not scope.html_unescape:
+        return read
+
+    def unescaped(elements: list[Element | None], item: Item | None) -> Any:
+        value = read(elements, item)
+        return html.unescape(value) if value is not None and "&" in value else value
+
+    return unescaped
+
+
+def _read_raw(index: int, path: XmlPath, scope: Scope) -> Getter:
     if path.attribute is None:
         return lambda elements, item: None if elements[index] is None else elements[index].text
     if not scope.ignore_attribute_case:

@@ -137,6 +137,9 @@ class Defaults(Strict):
     ignore_attribute_case: bool = Field(
         False, description="Attribute names match in any case when no exact match exists"
     )
+    html_unescape: bool = Field(
+        False, description="HTML entities in values read from the XML are decoded once more"
+    )
     path_match: Literal["first", "last"] = Field(
         "first", description="Which element a path reads when it names several"
     )
@@ -317,6 +320,7 @@ class ColumnSpec(Strict):
         True, description="Whether a value shows that the row exists ('nonzero': unless 0)"
     )
     ignore_attribute_case: bool | None = None
+    html_unescape: bool | None = None
     for_: Template | None = Field(None, alias="for")
 
     @field_validator("type")

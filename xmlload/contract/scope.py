@@ -20,6 +20,7 @@ class Scope:
     maps: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     functions: FunctionTable = field(default_factory=function_table)
     ignore_attribute_case: bool = False
+    html_unescape: bool = False  # values read from the XML are html-unescaped once more
     last_match: bool = False  # a path naming several elements reads the last one
     # Per-document results of selections, shared by every table that makes the same one;
     # the mapper clears it before and after each document.

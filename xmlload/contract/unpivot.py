@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ class Unpivot:
     readers: list[tuple[Reader, str, str]]  # (read, key, attribute name)
     skip: frozenset[str]
     keep: Callable[[dict[str, str]], object] | None
+    html_unescape: bool = False  # values are html-unescaped once more (defaults.html_unescape)
 
     def items(self, element: Element, root: Element) -> list[Item]:
         found: list[Item] = []
@@ -28,6 +30,8 @@ class Unpivot:
             value = read(element, root)
             if value is None:
                 continue
+            if self.html_unescape and "&" in value:
+                value = html.unescape(value)
             trimmed = value.strip()
             if not trimmed or trimmed.casefold() in self.skip:
                 continue
@@ -68,4 +72,4 @@ def build_unpivot(spec: UnpivotSpec | None, scope: Scope) -> Unpivot:
             raise ValueError(f"unpivot.where may read only key and value, not {sorted(unknown)}")
         keep = expression.evaluate
     skip = frozenset(value.strip().casefold() for value in spec.skip_values)
-    return Unpivot(readers, skip, keep)
+    return Unpivot(readers, skip, keep, scope.html_unescape)

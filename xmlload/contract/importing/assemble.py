@@ -98,6 +98,11 @@ def _text(contract: ReferenceContract, file: Path, layout: Layout, tables: list[
         "  fractional_integers: round_half_up",
         "  ignore_attribute_case: true # exact attribute name first, then any case",
         "  path_match: last            # a path naming several elements reads the last (§4.1)",
+        *(
+            []
+            if fix
+            else ["  html_unescape: true         # values are html-unescaped after lxml (§4.1)"]
+        ),
         f"  datetime_formats: &reference_formats {flow(REFERENCE_FORMATS)}",
         "  date_formats: *reference_formats",
     ]

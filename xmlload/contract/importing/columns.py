@@ -49,7 +49,10 @@ def translate(mapping: Mapping, steps: list[Step], ctx: FieldContext, maps: Valu
     extractor = next((name for name in names if name in EXTRACTORS), None)
     places = _places(names, step, extractor, calculated, mapping)
     spec["type"] = column_type(mapping, places)
-    spec.update(_source(mapping, names, ctx, column))
+    source = _source(mapping, names, ctx, column)
+    if not ctx.fix and _read_raw(source, names, ctx):
+        source["html_unescape"] = False  # read from lxml, not unescaped again (§4.1, Q18)
+    spec.update(source)
     _convert(mapping, step, names, ctx, maps, column)
     if calculated and literal_else(mapping.expression or ""):
         column.always = True
@@ -76,6 +79,23 @@ def _places(names: list[str], step: str | None, extractor: str | None, calculate
     if any(name in PLAIN_STEPS for name in names) and extractor is None:
         return 2
     return mapping.data_length
+
+
+LXML_READERS = ("last_valid_pr_contact", "last_valid_sec_contact", "authu_contact",
+                "curr_address_only")  # fmt: skip
+
+
+def _read_raw(source: dict, names: list[str], ctx: FieldContext) -> bool:
+    """Whether the reference reads this value from lxml (contacts, their addresses and
+    employments, the contact-finding types) rather than from its html-unescaped xml_data
+    (§4.1): only a source that reads the XML and is not the application's own path."""
+    if "const" in source:
+        return False
+    if any(name in LXML_READERS for name in names):
+        return True
+    if ctx.kind in (Kind.ADDRESS, Kind.EMPLOYMENT):
+        return True
+    return ctx.kind is Kind.CONTACT and not str(source.get("path", "")).startswith("/")
 
 
 def _source(mapping: Mapping, names: list[str], ctx: FieldContext, column: Column) -> dict:
