@@ -431,3 +431,26 @@ tables:
         ("AT&T <b>", "AT&amp;T &lt;b&gt;", "AT&T <B>", "a&b")
     ]
     assert mapped.rows["kv"][0][-1] == "a&b"
+
+
+def test_a_pick_step_can_prefer_some_candidates_and_be_optional(tmp_path) -> None:
+    plan = plan_for(
+        tmp_path,
+        """tables:
+  app:
+    columns:
+      only_prev: {type: integer, pick: {path: person, where: "ring = 'second'", take: last,
+        then: [{path: address, prefer: "kind = 'CURR'", take: first_with_value}],
+        value: "@pay"}}
+      curr: {type: integer, pick: {path: person, where: "ring = 'first'", take: last,
+        then: [{path: address, prefer: "kind = 'CURR'", take: first_with_value}],
+        value: "@pay"}}
+      no_address: {type: string(9), pick: {path: "//person", where: "pid = '9'", take: last,
+        then: [{path: address, take: last, optional: true}], value: "@ring"}}
+      has_address: {type: string(9), pick: {path: "//person", where: "pid = '2'", take: last,
+        then: [{path: address, take: last, optional: true}], value: "@kind"}}
+""",
+    )
+    # no CURR address: any address (PREV, 5); CURR ones: the first with a value (800); a
+    # person without addresses: its own attribute; with one: the address's
+    assert run(plan).rows["app"][0][1:] == (5, 800, "deep", "CURR")

@@ -204,3 +204,40 @@ def test_values_from_xml_data_are_unescaped_twice_and_contact_values_once(tmp_pa
     # --fix-reference-defects: every value as the XML says it, decoded once
     fixed = load(tmp_path, columns, xml, fix=True)
     assert one(fixed, T)["note"] == one(fixed, C)["app_note"] == lxml_once
+
+
+def test_contact_extractors_fall_back_as_the_reference_does(tmp_path) -> None:
+    # §5.10: no address of the preferred type -> any address, the first with a value; no
+    # address at all -> the contact's own attribute; no app_prod_bcard -> the contact's own
+    # attribute; §5.12 the same for authu_contact; §5.10 step 4: a history value the last
+    # primary contact lacks (blank, "null") comes from the latest earlier one that has it
+    pr = ["last_valid_pr_contact"]
+    columns = [
+        mapping(T, "rent", ADDRESS, "rent", "decimal", mapping_type=pr),
+        mapping(T, "credit", f"{CONTACT}/app_prod_bcard", "credit_line", "int", mapping_type=pr),
+        mapping(T, "card", f"{CONTACT}/app_prod_bcard", "issue_card_ind", "bit",
+                mapping_type=["authu_contact", "char_to_bit"]),
+        mapping("app_historical_lookup", "", CONTACT, "spouse",
+                mapping_type=["last_valid_pr_contact", "add_history"]),
+        mapping("app_historical_lookup", "", CONTACT, "pet",
+                mapping_type=["last_valid_pr_contact", "add_history"]),
+    ]  # fmt: skip
+    only_prev = document("", """
+<contact con_id="1" ac_role_tp_c="PR" first_name="Ann" spouse="Pat" pet="Rex">
+  <contact_address address_tp_c="PREV" rent=""/><contact_address address_tp_c="PREV" rent="450"/>
+</contact>
+<contact con_id="2" ac_role_tp_c="PR" first_name="Ann" spouse="null" pet="Tom" credit_line="300">
+  <contact_address address_tp_c="PREV" rent="500"/>
+</contact>
+<contact con_id="3" ac_role_tp_c="AUTHU" first_name="Bo" issue_card_ind="Y"/>""")  # fmt: skip
+    found = load(tmp_path, columns, only_prev)
+    row = one(found, T)
+    assert (row["rent"], row["credit"], row["card"]) == (Decimal("500.00"), 300, True)
+    assert by_name(found["app_historical_lookup"]) == {"[spouse]": "Pat", "[pet]": "Tom"}
+    no_address = only_prev.replace(b'<contact_address address_tp_c="PREV" rent="500"/>', b"")
+    no_address = no_address.replace(b'credit_line="300"', b'credit_line="300" rent="610"')
+    assert one(load(tmp_path, columns, no_address), T)["rent"] == Decimal("610.00")
+
+
+def by_name(rows: list[dict]) -> dict[str, str]:
+    return {row["name"]: row["value"] for row in rows}

@@ -189,6 +189,9 @@ class UnpivotSpec(Strict):
         [], description="values that make no row, compared trimmed and in any case"
     )
     where: str | None = Field(None, description="expression over `key` and `value`")
+    html_unescape: bool | None = Field(
+        None, description="values html-unescaped once more (default: defaults.html_unescape)"
+    )
 
 
 PickTake = Literal["all", "first", "last", "first_with_value", "last_with_value"]
@@ -197,7 +200,13 @@ PickTake = Literal["all", "first", "last", "first_with_value", "last_with_value"
 class PickStep(Strict):
     path: str = Field(description="Candidate elements, relative to the previous step")
     where: str | None = None
+    prefer: str | None = Field(
+        None, description="Of the candidates, those where this holds; all of them if none does"
+    )
     take: PickTake = "all"
+    optional: bool = Field(
+        False, description="When the path finds no element, go on from the previous step's"
+    )
 
 
 class PickSpec(Strict):

@@ -107,13 +107,27 @@ def _own_attribute(value: XmlPath) -> str | None:
 def _step(
     step: PickStep, scope: Scope, having: str | None = None
 ) -> Callable[[list[Element], Element], list[Element]]:
+    """One step of a pick: candidates below the elements so far, filtered by `where`, the
+    preferred ones if any (`prefer`), then taken; an `optional` step that finds nothing
+    leaves the elements as they were. `having` keeps only candidates carrying that
+    attribute (a shortcut that would change what `prefer` and `optional` see)."""
     path = scope.path(step.path, allow_attribute=False)
-    locate = elements_locator(path, having, scope.ignore_attribute_case)
+    plain = step.prefer is None and not step.optional
+    locate = elements_locator(path, having if plain else None, scope.ignore_attribute_case)
     keep = element_filter(step.where, scope)
-    take = step.take
+    preferred = element_filter(step.prefer, scope) if step.prefer is not None else None
+    take, optional = step.take, step.optional
 
     def run(elements: list[Element], root: Element) -> list[Element]:
-        return _taken([hit for element in elements for hit in keep(locate(element, root))], take)
+        if plain:
+            return _taken([hit for e in elements for hit in keep(locate(e, root))], take)
+        found = [hit for element in elements for hit in locate(element, root)]
+        if optional and not found:
+            return elements
+        found = keep(found)
+        if preferred is not None:
+            found = preferred(found) or found
+        return _taken(found, take)
 
     return run
 

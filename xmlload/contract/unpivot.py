@@ -72,4 +72,5 @@ def build_unpivot(spec: UnpivotSpec | None, scope: Scope) -> Unpivot:
             raise ValueError(f"unpivot.where may read only key and value, not {sorted(unknown)}")
         keep = expression.evaluate
     skip = frozenset(value.strip().casefold() for value in spec.skip_values)
-    return Unpivot(readers, skip, keep, scope.html_unescape)
+    unescape = scope.html_unescape if spec.html_unescape is None else spec.html_unescape
+    return Unpivot(readers, skip, keep, unescape)

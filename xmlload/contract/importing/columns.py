@@ -190,15 +190,19 @@ def _contact_pick(ctx: FieldContext, mapping: Mapping, which: int) -> dict[str, 
     attribute, path = mapping.xml_attribute, mapping.xml_path
     address = roles.address.element
     if ctx.kind is Kind.ADDRESS or address in path:
+        # the preferred type's addresses, else all; the first with a value; none at all:
+        # the contact's own attribute (§5.10)
         address_type, kinds = roles.address_type
-        pick["then"] = [{"path": f"//{address}", "where": f"{address_type} = '{kinds[0]}'",
-                         "take": "first_with_value"}]  # fmt: skip
-        pick["value"] = f"@{attribute}"
+        pick["then"] = [{"path": f"//{address}", "prefer": f"{address_type} = '{kinds[0]}'",
+                         "take": "first_with_value", "optional": True}]  # fmt: skip
     elif which == 0 and "app_prod_bcard" in path:
-        pick["value"] = f"//app_prod_bcard/@{attribute}"
-    else:
-        pick["value"] = f"@{attribute}"
+        pick["then"] = [_CARD_STEP]
+    pick["value"] = f"@{attribute}"
     return pick
+
+
+# the contact's last app_prod_bcard; without one, the contact itself (§5.10, §5.12)
+_CARD_STEP = {"path": "//app_prod_bcard", "take": "last", "optional": True}
 
 
 def _authu_pick(ctx: FieldContext, mapping: Mapping) -> dict[str, Any]:
@@ -211,9 +215,9 @@ def _authu_pick(ctx: FieldContext, mapping: Mapping) -> dict[str, Any]:
         "take": "last",
     }
     pick: dict[str, Any] = {"<<": Alias("last_authorized_user")}
-    attribute = mapping.xml_attribute
-    in_card = "app_prod_bcard" in mapping.xml_path
-    pick["value"] = f"//app_prod_bcard/@{attribute}" if in_card else f"@{attribute}"
+    if "app_prod_bcard" in mapping.xml_path:
+        pick["then"] = [_CARD_STEP]
+    pick["value"] = f"@{mapping.xml_attribute}"
     return pick
 
 

@@ -61,13 +61,14 @@ def _policy(table: Table, parsed: list, ctx: FieldContext, problems: list[Proble
         if step.parameter == "":
             continue
         try:
-            element, attribute = row_element(mapping, steps, ctx)
+            element, attribute, raw = row_element(mapping, steps, ctx)
         except Untranslatable as error:
             problems.append((index, mapping, str(error)))
             continue
-        sources.append({"#": [f"mappings[{index}]"], **element,
-                        "unpivot": {"attributes": {attribute: step.parameter},
-                                    "skip_values": NOT_VALUES}})  # fmt: skip
+        unpivot = {"attributes": {attribute: step.parameter}, "skip_values": NOT_VALUES}
+        if raw and not ctx.fix:
+            unpivot["html_unescape"] = False  # read from lxml (§4.1)
+        sources.append({"#": [f"mappings[{index}]"], **element, "unpivot": unpivot})
     table.header["rows"] = sources
     table.comments.append("policy_exceptions(enum): one row per meaningful reason (§5.19)")
     table.columns = [

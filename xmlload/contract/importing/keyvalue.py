@@ -4,10 +4,17 @@ their own columns."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from xmlload.contract.importing.columns import Untranslatable, translate
-from xmlload.contract.importing.fields import Column, FieldContext, column_type, relative
+from xmlload.contract.importing.fields import (
+    Alias,
+    Column,
+    FieldContext,
+    column_type,
+    relative,
+)
 from xmlload.contract.importing.layout import Kind
 from xmlload.contract.importing.reference import Mapping, Step, last_segment, parse_chain
 from xmlload.contract.importing.tables import Problem, Table
@@ -36,17 +43,20 @@ def keyvalue_table(
             continue
         step = next(step for step in steps if step.name == ctx.kind.value)
         try:
-            element, attribute = row_element(mapping, steps, ctx)
+            element, attribute, raw = row_element(mapping, steps, ctx)
         except Untranslatable as error:
             problems.append((index, mapping, str(error)))
             continue
         key, extra = _key(mapping, step, ctx.kind)
-        _place(sources, element, attribute, key, extra, index, mapping)
+        source = _place(sources, element, attribute, key, extra, index, mapping)
+        source["raw"] = raw and not ctx.fix
         typed = typed or mapping
     for source in sources:
         unpivot = source.pop("attributes")
         comments = source.pop("comments")
         source["unpivot"] = _unpivot(unpivot, ctx.kind)
+        if source.pop("raw", False):
+            source["unpivot"]["html_unescape"] = False  # read from lxml (§4.1)
         source["#"] = comments
     table.header["rows"] = sources
     table.columns = _columns(ctx.kind, typed, sources)
@@ -79,19 +89,39 @@ def _check(mapping: Mapping, steps: list[Step], kind: Kind) -> list[str]:
     return []
 
 
-def row_element(mapping: Mapping, steps: list[Step], ctx: FieldContext) -> tuple[Any, str]:
-    """The row source's elements (path or pick fields) and the attribute path below them."""
+def row_element(mapping: Mapping, steps: list[Step], ctx: FieldContext) -> tuple[Any, str, bool]:
+    """The row source's elements (path or pick fields), the attribute path below them, and
+    whether the reference reads the value from lxml (a contact's) rather than xml_data."""
     names = [step.name for step in steps]
     attribute = str(mapping.xml_attribute)
     contact = "last_valid_pr_contact" in names or "last_valid_sec_contact" in names
     if contact or "authu_contact" in names:
         pick = translate(_plain(mapping), _extractors(steps), ctx, ValueMaps(ctx.contract, False))
         spec = pick.spec["pick"]
-        if "then" in spec:
-            raise Untranslatable("a key-value row from a contact's address is not supported")
         value = spec.pop("value")
-        return spec, value
-    return {"path": relative(mapping.xml_path, ctx.layout), "take": "last"}, f"@{attribute}"
+        if spec.pop("then", None) is not None:
+            if "app_prod_bcard" not in mapping.xml_path:
+                raise Untranslatable("a key-value row from a contact's address is not supported")
+            value = f"//app_prod_bcard/{value}"  # without a card: no row (§5.10: the contact's)
+        elif ctx.kind is Kind.HISTORY and "last_valid_pr_contact" in names:
+            spec = _history_fallback(ctx, attribute)
+        return spec, value, True
+    path = relative(mapping.xml_path, ctx.layout)
+    return {"path": path, "take": "last"}, f"@{attribute}", False
+
+
+def _history_fallback(ctx: FieldContext, attribute: str) -> dict[str, Any]:
+    """§5.10 step 4: a history value the last primary contact lacks comes from the latest
+    earlier primary contact that has it (so: the last primary contact that has it)."""
+    fragment = ctx.fragments["last_primary_contact"]
+    if not _IDENTIFIER.fullmatch(attribute):
+        return {"<<": Alias("last_primary_contact")}
+    meaningful = f"{attribute} IS NOT EMPTY AND LOWER(TRIM({attribute})) NOT IN ('null', 'none')"
+    return {"path": fragment["path"], "where": f"{fragment['where']} AND {meaningful}",
+            "take": "last"}  # fmt: skip
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _plain(mapping: Mapping) -> Mapping:
@@ -113,16 +143,18 @@ def _key(mapping: Mapping, step: Step, kind: Kind) -> tuple[str, dict[str, Any]]
 
 
 def _place(sources: list[dict[str, Any]], element: Any, attribute: str, key: str,
-           extra: dict[str, Any], index: int, mapping: Mapping) -> None:  # fmt: skip
-    """Attributes of the same elements share one row source, in mapping order."""
+           extra: dict[str, Any], index: int, mapping: Mapping) -> dict[str, Any]:  # fmt: skip
+    """Attributes of the same elements share one row source, in mapping order; returns
+    the source the attribute went to."""
     for source in sources:
         same = source["element"] == element and source["set"] == extra
         if same and attribute not in source["attributes"]:
             source["attributes"][attribute] = key
             source["comments"].append(f"mappings[{index}]")
-            return
+            return source
     sources.append({"element": element, "set": extra, "attributes": {attribute: key},
                     "comments": [f"mappings[{index}]"]})  # fmt: skip
+    return sources[-1]
 
 
 def _unpivot(attributes: dict[str, str], kind: Kind) -> dict[str, Any]:
