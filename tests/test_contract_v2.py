@@ -454,3 +454,37 @@ def test_a_pick_step_can_prefer_some_candidates_and_be_optional(tmp_path) -> Non
     # no CURR address: any address (PREV, 5); CURR ones: the first with a value (800); a
     # person without addresses: its own attribute; with one: the address's
     assert run(plan).rows["app"][0][1:] == (5, 800, "deep", "CURR")
+
+
+def test_rows_linked_to_their_parent_by_value_filtered_by_an_ancestor_and_unique(
+    tmp_path,
+) -> None:
+    plan = plan_for(
+        tmp_path,
+        """tables:
+  app: {columns: {name: {type: string(5), path: "@name"}}}
+  person:
+    parent: app
+    rows: {path: "//person", distinct_by: pid, keep: last}
+    columns: {pid: {type: integer, path: "@pid"}, ring: {type: string(9), path: "@ring"}}
+  address:
+    parent: person
+    rows:
+      path: /Doc/app/person/address
+      link: {"../@pid": "@pid"}
+      where: "role = 'PR'"
+      inputs: {role: "../@role"}
+    unique_by: [pid, kind]
+    columns:
+      pid: {type: integer, path: "../@pid"}
+      kind: {type: string(4), path: "@kind"}
+      pay: {type: integer, path: "@pay"}
+""",
+    )
+    mapped = run(plan)
+    persons = [row[2:] for row in mapped.rows["person"]]
+    assert persons == [(1, "second"), (2, None), (9, "deep")]
+    # pid 1's row takes the addresses of both pid-1 persons (the first CURR only); pid 2's
+    # parent is not PR; the deep person's addresses are not at the path
+    addresses = [(row[1], *row[-3:]) for row in mapped.rows["address"]]
+    assert addresses == [(1, 1, "CURR", None), (1, 1, "PREV", 5)]

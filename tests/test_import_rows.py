@@ -62,10 +62,10 @@ def test_contacts_addresses_and_employment(tmp_path) -> None:
     # CURR address (exact case) read as a number; rule 5: the application attribute, exact case
     assert contacts == [(1, "Ann", 281, "2085550101", "yes", None),
                         (2, "Bob", 280, None, "yes", None)]  # fmt: skip
-    # §4.4: listed types in any case; an empty PREV address is a row thanks to the city
-    # default (Q21); MAIL is not listed
+    # §4.4: listed types in any case ("curr" is CURR, so §9 keeps the first of the two);
+    # an empty PREV address is a row thanks to the city default (Q21); MAIL is not listed
     addresses = [(r["con_id"], r["address_type_enum"], r["city"]) for r in found[A]]
-    assert addresses == [(1, 320, "Boise"), (1, 320, "Old"), (1, 321, "MISSING")]
+    assert addresses == [(1, 320, "Boise"), (1, 321, "MISSING")]
     # §8.4: the PREV job has no name, no salary other than 0: no row; Q16 MONTH * 12
     jobs = [(r["con_id"], r["business_name"], r["monthly_salary"]) for r in found[E]]
     assert jobs == [(1, "Acme", Decimal("14400.00"))]
@@ -241,3 +241,28 @@ def test_contact_extractors_fall_back_as_the_reference_does(tmp_path) -> None:
 
 def by_name(rows: list[dict]) -> dict[str, str]:
     return {row["name"]: row["value"] for row in rows}
+
+
+def test_contacts_anywhere_addresses_from_every_element_of_a_valid_con_id(tmp_path) -> None:
+    # §4.3: contacts anywhere in the document (here one beside the application element);
+    # §4.4: addresses only from contacts at the rule's path, every element whose con_id is
+    # a valid contact's (another role's duplicate included, Q20), the role in any case, the
+    # first per (con_id, type) (§9); a con_id no valid contact has gives no address
+    xml = b"""<Provenir><Request ID="42"><CustData>
+<application app_receive_date="2024-01-02">
+  <contact con_id="1" ac_role_tp_c="PR" first_name="Ann">
+    <contact_address address_tp_c="CURR" city="Boise"/></contact>
+  <contact con_id="1" ac_role_tp_c="authu" last_name="Dup">
+    <contact_address address_tp_c="PREV" city="Nampa"/>
+    <contact_address address_tp_c="CURR" city="Later"/></contact>
+  <contact con_id="7" ac_role_tp_c="PR">
+    <contact_address address_tp_c="CURR" city="NoPerson"/></contact>
+</application>
+<contact con_id="5" ac_role_tp_c="AUTHU" first_name="Beside">
+  <contact_address address_tp_c="CURR" city="Elsewhere"/></contact>
+</CustData></Request></Provenir>"""
+    columns = [m for m in people_mappings() if m["target_table"] in (C, A)]
+    found = load(tmp_path, columns, xml)
+    assert [(r["con_id"], r["first_name"]) for r in found[C]] == [(1, "Ann"), (5, "Beside")]
+    addresses = [(r["con_id"], r["address_type_enum"], r["city"]) for r in found[A]]
+    assert addresses == [(1, 320, "Boise"), (1, 321, "Nampa")]

@@ -100,6 +100,7 @@ class CompiledTable:
     # columns the loader appends after the mapped ones: with history: keep, `version`,
     # `valid_from`, `valid_to`; a table that replaces under a parent that keeps, `version`
     history_columns: tuple[str, ...] = ()
+    unique_by: tuple[int, ...] = ()  # positions of mapped columns whose values repeat no row
     checked: list[tuple[int, CompiledColumn]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -401,8 +402,18 @@ def _compile_table(
     sources = compiler.sources(column_specs)
     return CompiledTable(
         name, spec.parent, key_columns, parent_columns, sequence, sources, columns,
-        spec.keep_empty, history_columns,
+        spec.keep_empty, history_columns, _unique_by(spec.unique_by, columns, where, problems),
     )  # fmt: skip
+
+
+def _unique_by(
+    names: list[str], columns: list[CompiledColumn], where: Location, problems: Problems
+) -> tuple[int, ...]:
+    positions = {column.name: position for position, column in enumerate(columns)}
+    unknown = [name for name in names if name not in positions]
+    if unknown:
+        problems.add((*where, "unique_by"), f"not columns of this table: {unknown}")
+    return tuple(positions[name] for name in names if name in positions)
 
 
 def _history_columns(

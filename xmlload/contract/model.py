@@ -252,6 +252,14 @@ ReadSpec = str | PickSpec | ReadExpression
 class RowsSpec(Strict):
     path: str = Field(description="Elements giving one row each, relative to the parent row")
     where: str | None = Field(None, description="Expression an element must satisfy")
+    inputs: dict[str, str] = Field(
+        {}, description="Names `where` may use: paths from the candidate (`../@role`)"
+    )
+    link: dict[str, str] = Field(
+        {},
+        description="path from the candidate -> path from the parent row's element: only "
+        "candidates whose values equal the parent's (trimmed) give its rows",
+    )
     distinct_by: str | None = Field(None, description="Attribute whose value must be unique")
     priority: Priority | None = None
     keep: Literal["first", "last"] = Field(
@@ -360,6 +368,9 @@ class TableSpec(Strict):
     where: str | None = Field(None, description="Condition for a one-row table's row")
     inputs: dict[str, InputSpec] = Field({}, description="Names used by where")
     keep_empty: bool = Field(False, description="Write rows even when every value is empty")
+    unique_by: list[str] = Field(
+        [], description="Columns whose values a document writes once: later repeats are dropped"
+    )
     sequence_column: str | None = None
     history: Literal["replace", "keep"] | None = Field(
         None, description="This table's history (default: its parent's, else the contract's)"

@@ -3,6 +3,7 @@ filters, de-duplication with a priority rule, first/last, steps."""
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -77,17 +78,90 @@ def _distinct(attribute: str, priority: Priority | None, keep: str) -> Filter:
 
 def build_selector(rows: RowsSpec, scope: Scope) -> Selector:
     locate = elements_locator(scope.path(rows.path, allow_attribute=False))
-    keep = element_filter(rows.where, scope)
+    keep = _row_filter(rows, scope)
+    linked = _linked(rows.link, scope) if rows.link else None
     distinct = _distinct(rows.distinct_by, rows.priority, rows.keep) if rows.distinct_by else None
     take = rows.take
 
     def select(element: Element, root: Element) -> list[Element]:
-        chosen = keep(locate(element, root))
+        chosen = locate(element, root)
+        if linked is not None:
+            chosen = linked(chosen, element, root)
+        chosen = keep(chosen, root)
         if distinct is not None:
             chosen = distinct(chosen)
         return _taken(chosen, take)
 
     return select
+
+
+def _row_filter(rows: RowsSpec, scope: Scope) -> Callable[[list[Element], Element], list[Element]]:
+    if rows.inputs and rows.where is not None:
+        return _filter_with_inputs(rows.where, rows.inputs, scope)
+    plain = element_filter(rows.where, scope)
+
+    def keep(elements: list[Element], root: Element) -> list[Element]:
+        return plain(elements)
+
+    return keep
+
+
+ValueReader = Callable[[Element, Element], "str | None"]
+
+
+def value_reader(text: str, scope: Scope) -> ValueReader:
+    """(element, root) -> the value at a path from the element (an attribute or text)."""
+    path = scope.path(text)
+    locate = element_locator(XmlPath(path.absolute, path.steps, None), scope.last_match)
+    read = _reader(path, scope)
+
+    def value(element: Element, root: Element) -> str | None:
+        found = locate(element, root)
+        return None if found is None else read(found)
+
+    return value
+
+
+def _filter_with_inputs(
+    where: str, inputs: dict[str, str], scope: Scope
+) -> Callable[[list[Element], Element], list[Element]]:
+    """`where` over each candidate's attributes and the named values of paths from it."""
+    test = scope.expression(where).evaluate
+    readers = [(name, value_reader(text, scope)) for name, text in inputs.items()]
+    caseless = scope.ignore_attribute_case
+
+    def keep(elements: list[Element], root: Element) -> list[Element]:
+        kept = []
+        for element in elements:
+            named = {name: read(element, root) for name, read in readers}
+            attributes = CaselessAttributes(element) if caseless else element.attrib
+            if truth(test(ChainMap(named, attributes))):  # type: ignore[arg-type]
+                kept.append(element)
+        return kept
+
+    return keep
+
+
+def _linked(
+    link: dict[str, str], scope: Scope
+) -> Callable[[list[Element], Element, Element], list[Element]]:
+    """Candidates whose values at the `link` paths equal (trimmed) the parent's."""
+    pairs = [(value_reader(mine, scope), value_reader(theirs, scope))
+             for mine, theirs in link.items()]  # fmt: skip
+
+    def linked(candidates: list[Element], parent: Element, root: Element) -> list[Element]:
+        wanted = [(mine, _trimmed(theirs(parent, root))) for mine, theirs in pairs]
+        if any(value is None for _, value in wanted):
+            return []
+        return [c for c in candidates if all(_trimmed(mine(c, root)) == v for mine, v in wanted)]
+
+    return linked
+
+
+def _trimmed(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return value.strip() or None
 
 
 def _taken(elements: list[Element], take: str) -> list[Element]:

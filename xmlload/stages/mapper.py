@@ -43,6 +43,23 @@ def _candidates(
                 yield chosen, item
 
 
+class _Unique:
+    """`unique_by`: which rows repeat the values of an earlier row of the document."""
+
+    def __init__(self, positions: tuple[int, ...]) -> None:
+        self.positions = positions
+        self.seen: set[tuple[Any, ...]] = set()
+
+    def repeats(self, values: list[Any]) -> bool:
+        if not self.positions:
+            return False
+        key = tuple(values[position] for position in self.positions)
+        if key in self.seen:
+            return True
+        self.seen.add(key)
+        return False
+
+
 class DataMapper:
     """Runs a compiled plan over one document. Holds no per-document state between calls."""
 
@@ -71,6 +88,7 @@ class DataMapper:
     ) -> tuple[list[tuple[Any, ...]], list[_RowContext]]:
         rows: list[tuple[Any, ...]] = []
         contexts: list[_RowContext] = []
+        unique = _Unique(table.unique_by)
         for parent in parents:
             link = parent.key if table.parent_columns else (document_id,)
             if table.sequence_column is None:
@@ -84,7 +102,7 @@ class DataMapper:
             for source in table.sources:
                 for element, item in _candidates(source, parent.element, root):
                     values = self._row_values(table, source, element, root, item, table.keep_empty)
-                    if values is None:
+                    if values is None or unique.repeats(values):
                         continue
                     sequence = len(rows) + 1
                     rows.append((*link, sequence, *values))

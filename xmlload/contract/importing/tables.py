@@ -118,7 +118,7 @@ def _contact_rows(table: Table, ctx: FieldContext) -> None:
     table.header.update({
         "parent": ctx.layout.application_table,
         "rows": {
-            "path": f"//{roles.contact.element}",
+            "path": f"/{ctx.contract.xml_root_element}//{roles.contact.element}",
             "where": f"con_id IS NOT EMPTY AND TRIM({attribute}) IN ({listed}) AND ({meaningful})",
             "distinct_by": "con_id",
             "priority": {"attribute": attribute, "order": values},
@@ -127,8 +127,9 @@ def _contact_rows(table: Table, ctx: FieldContext) -> None:
         "keep_empty": True,
     })  # fmt: skip
     table.comments.append(
-        f"one row per valid contact (§4.3): con_id, a known {attribute}, some personal data; "
-        f"one per con_id, {values[0]} first, the later among equals"
+        f"one row per valid contact anywhere in the document (§4.3): con_id, a known "
+        f"{attribute}, some personal data; one per con_id, {values[0]} first, the later "
+        "among equals"
     )
     _con_id(table, "@con_id")
 
@@ -145,17 +146,42 @@ def _child_rows(table: Table, ctx: FieldContext) -> None:
     if meaningful:
         tests.append(f"({meaningful})")
     contact_tables = ctx.layout.tables_of(Kind.CONTACT)
+    contact = roles.contact
+    inputs = {f"contact_{name}": f"../@{name}" for name in contact.required_attributes}
+    tests += [_required(f"contact_{name}", rule) for name, rule in
+              contact.required_attributes.items()]  # fmt: skip
+    rows: dict[str, Any] = {
+        "path": f"{contact.xml_child_path.rstrip('/')}/{rule.element}",
+        "link": {"../@con_id": "@con_id"},
+        "where": " AND ".join(test for test in tests if test),
+        "inputs": inputs,
+    }
     table.header.update({
         "parent": contact_tables[0] if contact_tables else ctx.layout.application_table,
-        "rows": {"path": rule.element, "where": " AND ".join(tests)},
+        "rows": rows,
     })  # fmt: skip
+    type_column = f"{rule.element_type}_type_enum"
+    if any(column.name == type_column for column in table.columns):
+        table.header["unique_by"] = ["con_id", type_column]
     if any(column.always for column in table.columns):
         table.header["keep_empty"] = True
     table.comments.append(
-        f"one row per {rule.element} of a valid contact whose {attribute} is listed (§4.4)"
+        f"one row per {rule.element} of every {contact.element} at {contact.xml_child_path} "
+        f"that passes its rule, whose con_id is a valid contact's and whose {attribute} is "
+        f"listed (§4.4, Q20); the first per (con_id, {type_column}) (§9)"
         + ("" if meaningful else "; the reference's meaningful-row test always passes here")
     )
     _con_id(table, "../@con_id")
+
+
+def _required(name: str, rule: Any) -> str | None:
+    """§4.4 step 2 for one required attribute: `true` non-empty, a list in any case."""
+    if rule is True:
+        return f"{name} IS NOT EMPTY"
+    if isinstance(rule, list) and rule:
+        listed = ", ".join(f"'{str(value).upper()}'" for value in rule)
+        return f"UPPER({name}) IN ({listed})"
+    return None
 
 
 def _meaningful_child(table: Table, kind: Kind) -> str | None:
