@@ -466,7 +466,11 @@ def test_rows_linked_to_their_parent_by_value_filtered_by_an_ancestor_and_unique
   person:
     parent: app
     rows: {path: "//person", distinct_by: pid, keep: last}
-    columns: {pid: {type: integer, path: "@pid"}, ring: {type: string(9), path: "@ring"}}
+    columns:
+      pid: {type: integer, path: "@pid"}
+      ring: {type: string(9), path: "@ring"}
+      first_ring: {type: string(9), pick: {path: "/Doc//person", link: {"@pid": "@pid"},
+                                           take: first, value: "@ring"}}
   address:
     parent: person
     rows:
@@ -483,7 +487,8 @@ def test_rows_linked_to_their_parent_by_value_filtered_by_an_ancestor_and_unique
     )
     mapped = run(plan)
     persons = [row[2:] for row in mapped.rows["person"]]
-    assert persons == [(1, "second"), (2, None), (9, "deep")]
+    # a pick linked by value: the first person element with the row's pid
+    assert persons == [(1, "second", "first"), (2, None, None), (9, "deep", "deep")]
     # pid 1's row takes the addresses of both pid-1 persons (the first CURR only); pid 2's
     # parent is not PR; the deep person's addresses are not at the path
     addresses = [(row[1], *row[-3:]) for row in mapped.rows["address"]]

@@ -58,10 +58,14 @@ def test_contacts_addresses_and_employment(tmp_path) -> None:
     contacts = [(r["con_id"], r["first_name"], r["contact_type_enum"], r["home_phone"],
                  r["consent"], r["consent_lower"]) for r in found[C]]  # fmt: skip
     # §4.3: con_id and a listed role (case-sensitive: `pr` is out, Q32), some personal
-    # data (con_id 4 has none), one per con_id with PR preferred; §5.13 the contact's last
-    # CURR address (exact case) read as a number; rule 5: the application attribute, exact case
-    assert contacts == [(1, "Ann", 281, "2085550101", "yes", None),
+    # data (con_id 4 has none), one per con_id with PR preferred; §5.13 the last CURR
+    # address of the last element with the con_id: Ann's AUTHU duplicate comes later and has
+    # none (Q19); rule 5: the application attribute, exact case
+    assert contacts == [(1, "Ann", 281, None, "yes", None),
                         (2, "Bob", 280, None, "yes", None)]  # fmt: skip
+    moved = PEOPLE.replace(b'<contact con_id="1" ac_role_tp_c="AUTHU" last_name="Dup"/>', b"")
+    phones = [r["home_phone"] for r in load(tmp_path, people_mappings(), moved)[C]]
+    assert phones == ["2085550101", None]  # without the duplicate: Ann's own CURR address
     # §4.4: listed types in any case ("curr" is CURR, so §9 keeps the first of the two);
     # an empty PREV address is a row thanks to the city default (Q21); MAIL is not listed
     addresses = [(r["con_id"], r["address_type_enum"], r["city"]) for r in found[A]]

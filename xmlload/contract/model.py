@@ -207,11 +207,19 @@ class PickStep(Strict):
     optional: bool = Field(
         False, description="When the path finds no element, go on from the previous step's"
     )
+    link: dict[str, str] = Field(
+        {}, description="path from a candidate -> path from the previous step's element: "
+        "only candidates whose values equal it (trimmed)",
+    )  # fmt: skip
 
 
 class PickSpec(Strict):
     path: str = Field(description="Candidate elements, relative to the row element or absolute")
     where: str | None = None
+    link: dict[str, str] = Field(
+        {}, description="path from a candidate -> path from the row's element: only "
+        "candidates whose values equal it (trimmed)",
+    )  # fmt: skip
     take: PickTake = "last"
     then: list[PickStep] = Field([], description="Further steps from the elements taken")
     value: str = Field(description="Path of the value, relative to the picked element")
@@ -230,7 +238,8 @@ class PickSpec(Strict):
 
     @property
     def steps(self) -> list[PickStep]:
-        return [PickStep(path=self.path, where=self.where, take=self.take), *self.then]
+        first = PickStep(path=self.path, where=self.where, take=self.take, link=self.link)
+        return [first, *self.then]
 
 
 class ItemInput(Strict):

@@ -186,16 +186,20 @@ def _step(
     leaves the elements as they were. `having` keeps only candidates carrying that
     attribute (a shortcut that would change what `prefer` and `optional` see)."""
     path = scope.path(step.path, allow_attribute=False)
-    plain = step.prefer is None and not step.optional
+    plain = step.prefer is None and not step.optional and not step.link
     locate = elements_locator(path, having if plain else None, scope.ignore_attribute_case)
     keep = element_filter(step.where, scope)
     preferred = element_filter(step.prefer, scope) if step.prefer is not None else None
+    linked = _linked(step.link, scope) if step.link else None
     take, optional = step.take, step.optional
 
     def run(elements: list[Element], root: Element) -> list[Element]:
         if plain:
             return _taken([hit for e in elements for hit in keep(locate(e, root))], take)
-        found = [hit for element in elements for hit in locate(element, root)]
+        if linked is None:
+            found = [hit for element in elements for hit in locate(element, root)]
+        else:
+            found = [hit for e in elements for hit in linked(locate(e, root), e, root)]
         if optional and not found:
             return elements
         found = keep(found)

@@ -227,9 +227,13 @@ def _current_address(ctx: FieldContext, attribute: str, column: Column) -> dict[
     if roles.contact.element != "contact" or roles.address.element != "contact_address":
         column.comment += "; always NULL in the reference (it looks for contact_address)"
         return {"const": None}
+    # the last contact element of the document with this con_id, any role (Q19); its last
+    # direct contact_address of the preferred type
     address_type, kinds = roles.address_type
-    return {"pick": {"path": "contact_address", "where": f"{address_type} = '{kinds[0]}'",
-                     "take": "last", "value": f"@{attribute}"},
+    step = {"path": "contact_address", "where": f"{address_type} = '{kinds[0]}'", "take": "last"}
+    return {"pick": {"path": f"/{ctx.contract.xml_root_element}//contact",
+                     "link": {"@con_id": "@con_id"}, "take": "last", "then": [step],
+                     "value": f"@{attribute}"},
             "ignore_attribute_case": False}  # fmt: skip
 
 
