@@ -3,6 +3,7 @@ in tables (spec §4.2-§4.5, §5.10-§5.13, §7, §8.3-§8.4)."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from tests.reference.harness import APP, document, load, mapping, one
@@ -270,3 +271,27 @@ def test_contacts_anywhere_addresses_from_every_element_of_a_valid_con_id(tmp_pa
     assert [(r["con_id"], r["first_name"]) for r in found[C]] == [(1, "Ann"), (5, "Beside")]
     addresses = [(r["con_id"], r["address_type_enum"], r["city"]) for r in found[A]]
     assert addresses == [(1, 320, "Boise"), (1, 321, "Nampa")]
+
+
+def test_contact_dates_and_codes_are_read_unstripped(tmp_path) -> None:
+    # Q18: " 1980-01-01" in a contact does not parse (the NOT NULL column's default); " PR"
+    # is no role code; the same values at the application level are stripped first
+    xml = document('when=" 1980-01-01"', """
+<contact con_id="1" ac_role_tp_c="PR" first_name="Ann" birth_date=" 1980-01-01">
+  <contact_address address_tp_c="CURR" city="Boise" kind=" CURR"/></contact>""")  # fmt: skip
+    columns = [
+        mapping(T, "when", APP, "when", "date"),
+        mapping(C, "con_id", CONTACT, "con_id", "int", mapping_type=["identity_insert"]),
+        mapping(C, "birth_date", CONTACT, "birth_date", "date", nullable=False,
+                default_value="1900-01-01"),
+        mapping(A, "kind_enum", ADDRESS, "kind", "smallint", mapping_type=["enum"],
+                enum_name="address_type_enum"),
+        mapping(A, "city", ADDRESS, "city", data_length=20),
+    ]  # fmt: skip
+    found = load(tmp_path, columns, xml)
+    assert one(found, T)["when"] == date(1980, 1, 1)
+    assert one(found, C)["birth_date"] == date(1900, 1, 1)
+    assert (one(found, A)["kind_enum"], one(found, A)["city"]) == (None, "Boise")
+    fixed = load(tmp_path, columns, xml, fix=True)
+    assert one(fixed, C)["birth_date"] == date(1980, 1, 1)
+    assert one(fixed, A)["kind_enum"] == 320

@@ -13,7 +13,7 @@ from typing import Any
 
 from xmlload.contract.model import ColumnSpec, Defaults, ValueMap
 from xmlload.contract.types import INTEGER_RANGES, ColumnType, parse_type
-from xmlload.contract.values import parse_datetime, to_number
+from xmlload.contract.values import parse_datetime_as_is, to_number
 from xmlload.errors import ExpressionError, ValueProblem
 
 Converter = Callable[[Any], Any]
@@ -121,7 +121,7 @@ def _to_datetime(value: Any, formats: list[str]) -> datetime:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     try:
-        return parse_datetime(_to_text(value), formats)
+        return parse_datetime_as_is(_to_text(value), formats)
     except ValueError as error:
         raise ValueProblem(str(error)) from None
 

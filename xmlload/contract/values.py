@@ -117,6 +117,11 @@ def parse_datetime(text: str, formats: list[str]) -> datetime:
     return _parse_datetime(text.strip(), tuple(formats))
 
 
+def parse_datetime_as_is(text: str, formats: list[str]) -> datetime:
+    """parse_datetime without trimming first (a column that says `trim: false`)."""
+    return _parse_datetime(text, tuple(formats))
+
+
 @lru_cache(maxsize=4096)
 def _parse_datetime(text: str, formats: tuple[str, ...]) -> datetime:
     try:

@@ -50,10 +50,13 @@ def translate(mapping: Mapping, steps: list[Step], ctx: FieldContext, maps: Valu
     places = _places(names, step, extractor, calculated, mapping)
     spec["type"] = column_type(mapping, places)
     source = _source(mapping, names, ctx, column)
-    if not ctx.fix and _read_raw(source, names, ctx):
+    raw = not ctx.fix and _read_raw(source, names, ctx)
+    if raw:
         source["html_unescape"] = False  # read from lxml, not unescaped again (§4.1, Q18)
     spec.update(source)
     _convert(mapping, step, names, ctx, maps, column)
+    if raw and (spec["type"] in ("date", "datetime") or "map" in spec):
+        spec["trim"] = False  # dates and value maps see the raw value (Q18)
     if calculated and literal_else(mapping.expression or ""):
         column.always = True
     _length(mapping, extractor, ctx, column)
