@@ -493,3 +493,23 @@ def test_rows_linked_to_their_parent_by_value_filtered_by_an_ancestor_and_unique
     # parent is not PR; the deep person's addresses are not at the path
     addresses = [(row[1], *row[-3:]) for row in mapped.rows["address"]]
     assert addresses == [(1, 1, "CURR", None), (1, 1, "PREV", 5)]
+
+
+def test_distinct_by_several_attributes_together(tmp_path) -> None:
+    plan = plan_for(
+        tmp_path,
+        """tables:
+  app: {columns: {name: {type: string(5), path: "@name"}}}
+  person:
+    parent: app
+    rows: {path: "//person", distinct_by: [pid, role], keep: last}
+    columns: {pid: {type: integer, path: "@pid"}, ring: {type: string(9), path: "@ring"}}
+  one_per_pid_and_kind:
+    parent: app
+    rows: {path: "person/address", distinct_by: [kind], keep: first}
+    columns: {kind: {type: string(4), path: "@kind"}, pay: {type: integer, path: "@pay"}}
+""",
+    )
+    mapped = run(plan)
+    assert [row[2:] for row in mapped.rows["person"]] == [(1, "second"), (2, None), (9, "deep")]
+    assert [row[2:] for row in mapped.rows["one_per_pid_and_kind"]] == [("CURR", None), ("PREV", 5)]

@@ -269,7 +269,9 @@ class RowsSpec(Strict):
         description="path from the candidate -> path from the parent row's element: only "
         "candidates whose values equal the parent's (trimmed) give its rows",
     )
-    distinct_by: str | None = Field(None, description="Attribute whose value must be unique")
+    distinct_by: str | list[str] | None = Field(
+        None, description="Attribute (or attributes) whose value (or values together) is unique"
+    )
     priority: Priority | None = None
     keep: Literal["first", "last"] = Field(
         "first", description="Among equals under distinct_by: the first or the last"

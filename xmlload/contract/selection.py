@@ -56,17 +56,19 @@ def element_filter(where: str | None, scope: Scope) -> Filter:
     return lambda elements: [element for element in elements if truth(test(element.attrib))]
 
 
-def _distinct(attribute: str, priority: Priority | None, keep: str) -> Filter:
-    """Keep one element per value of `attribute`: the best by priority, then first/last."""
+def _distinct(attributes: str | list[str], priority: Priority | None, keep: str) -> Filter:
+    """Keep one element per value of the attributes (trimmed, together): the best by
+    priority, then the first or last."""
+    names = [attributes] if isinstance(attributes, str) else list(attributes)
     rank = {value: position for position, value in enumerate(priority.order)} if priority else {}
     ranked_by = priority.attribute if priority else None
     worst = len(rank)
     later_wins = keep == "last"
 
     def distinct(elements: list[Element]) -> list[Element]:
-        best: dict[str, tuple[int, int]] = {}
+        best: dict[tuple[str, ...], tuple[int, int]] = {}
         for position, element in enumerate(elements):
-            key = (element.get(attribute) or "").strip()
+            key = tuple((element.get(name) or "").strip() for name in names)
             score = rank.get(element.get(ranked_by), worst) if ranked_by else worst
             if key not in best or score < best[key][0] or (later_wins and score == best[key][0]):
                 best[key] = (score, position)
