@@ -513,3 +513,31 @@ def test_distinct_by_several_attributes_together(tmp_path) -> None:
     mapped = run(plan)
     assert [row[2:] for row in mapped.rows["person"]] == [(1, "second"), (2, None), (9, "deep")]
     assert [row[2:] for row in mapped.rows["one_per_pid_and_kind"]] == [("CURR", None), ("PREV", 5)]
+
+
+def test_template_values_carry_whole_expressions_per_slot(tmp_path) -> None:
+    plan = plan_for(
+        tmp_path,
+        """tables:
+  app: {columns: {name: {type: string(5), path: "@name"}}}
+  slot:
+    parent: app
+    rows:
+      path: .
+      for:
+        n: [1, 2, 3]
+        kind: ["CASE WHEN make = 'Ford' THEN 'car' ELSE 'other' END", "'boat'",
+               "CASE WHEN year > 2000 THEN 'new' END"]
+      set: {slot: "{n}"}
+      read:
+        make: "@slot{n}_make"
+        kind: {expr: "{kind}", inputs: {make: "@slot{n}_make", year: "@slot{n}_year"}}
+    columns:
+      slot: {type: smallint, const: null}
+      make: {type: string(9), const: null}
+      kind: {type: string(9), const: null}
+""",
+    )
+    rows = [row[2:] for row in run(plan).rows["slot"]]
+    # each slot its own expression (slot 2's constant makes its row)
+    assert rows == [(1, "Ford", "car"), (2, None, "boat"), (3, "Fiat", "new")]
