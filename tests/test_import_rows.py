@@ -295,3 +295,15 @@ def test_contact_dates_and_codes_are_read_unstripped(tmp_path) -> None:
     fixed = load(tmp_path, columns, xml, fix=True)
     assert one(fixed, C)["birth_date"] == date(1980, 1, 1)
     assert one(fixed, A)["kind_enum"] == 320
+
+
+def test_valid_contacts_read_attribute_names_as_written(tmp_path) -> None:
+    # §4.3: con_id, the role and the personal-data names are looked up exactly: a contact
+    # spelling them otherwise is not valid (application columns still match any case)
+    xml = document("", """
+<contact Con_ID="1" ac_role_tp_c="PR" first_name="Ann"/>
+<contact con_id="2" AC_ROLE_TP_C="PR" first_name="Bob"/>
+<contact con_id="3" ac_role_tp_c="PR" First_Name="Cy"/>
+<contact con_id="4" ac_role_tp_c="PR" first_name="Di"/>""")  # fmt: skip
+    columns = [m for m in people_mappings() if m["target_table"] == C]
+    assert [r["con_id"] for r in load(tmp_path, columns, xml)[C]] == [4]

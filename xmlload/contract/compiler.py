@@ -9,7 +9,7 @@ insert order derived from the parent links. Problems are collected with their pl
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -325,9 +325,11 @@ class _TableCompiler:
                     f"{column!r} must be a column of {self.name} with a const value",
                 )
         try:
-            selection = rows.model_dump_json(include={"path", "where", "distinct_by", "priority",
-                                                      "keep", "take"})  # fmt: skip
-            select = self.scope.shared(f"rows:{selection}", build_selector(rows, self.scope))
+            selection = rows.model_dump_json(include=SELECTION_FIELDS)
+            scope = self.scope
+            if rows.ignore_attribute_case is not None:
+                scope = replace(scope, ignore_attribute_case=rows.ignore_attribute_case)
+            select = scope.shared(f"rows:{selection}", build_selector(rows, scope))
             unpivot = build_unpivot(rows.unpivot_spec, self.scope) if rows.unpivot else None
         except (ValueError, ExpressionError) as error:
             self.problems.add(place, str(error))
@@ -342,6 +344,9 @@ class _TableCompiler:
         return CompiledSource(select, unpivot, None, reader.locators, self.paired(getters))
 
 
+# what decides a row source's elements: sources equal in these share one selection
+SELECTION_FIELDS = {"path", "where", "inputs", "link", "distinct_by", "priority", "keep", "take",
+                    "ignore_attribute_case"}  # fmt: skip
 _VALUE_SOURCES = {"path", "paths", "const", "expr", "pick", "item", "inputs", "dialect"}
 
 

@@ -269,6 +269,10 @@ class RowsSpec(Strict):
         description="path from the candidate -> path from the parent row's element: only "
         "candidates whose values equal the parent's (trimmed) give its rows",
     )
+    ignore_attribute_case: bool | None = Field(
+        None, description="Attribute names in where, inputs and link in any case (default: "
+        "defaults.ignore_attribute_case)",
+    )  # fmt: skip
     distinct_by: str | list[str] | None = Field(
         None, description="Attribute (or attributes) whose value (or values together) is unique"
     )

@@ -123,6 +123,7 @@ def _contact_rows(table: Table, ctx: FieldContext) -> None:
             "distinct_by": "con_id",
             "priority": {"attribute": attribute, "order": values},
             "keep": "last",
+            "ignore_attribute_case": False,  # names as written: con_id, the role, … (§4.3)
         },
         "keep_empty": True,
     })  # fmt: skip
