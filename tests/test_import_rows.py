@@ -307,3 +307,16 @@ def test_valid_contacts_read_attribute_names_as_written(tmp_path) -> None:
 <contact con_id="4" ac_role_tp_c="PR" first_name="Di"/>""")  # fmt: skip
     columns = [m for m in people_mappings() if m["target_table"] == C]
     assert [r["con_id"] for r in load(tmp_path, columns, xml)[C]] == [4]
+
+
+def test_a_con_id_with_spaces_loses_its_addresses(tmp_path) -> None:
+    # Q31: the contact is valid (its con_id stripped), its addresses are not (the raw
+    # con_id is compared); --fix-reference-defects keeps them
+    xml = document("", """
+<contact con_id=" 1" ac_role_tp_c="PR" first_name="Ann">
+  <contact_address address_tp_c="CURR" city="Boise"/></contact>""")  # fmt: skip
+    columns = [m for m in people_mappings() if m["target_table"] in (C, A)]
+    found = load(tmp_path, columns, xml)
+    assert [r["con_id"] for r in found[C]] == [1] and found[A] == []
+    fixed = load(tmp_path, columns, xml, fix=True)
+    assert [r["city"] for r in fixed[A]] == ["Boise"]

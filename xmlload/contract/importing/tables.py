@@ -151,6 +151,9 @@ def _child_rows(table: Table, ctx: FieldContext) -> None:
     inputs = {f"contact_{name}": f"../@{name}" for name in contact.required_attributes}
     tests += [_required(f"contact_{name}", rule) for name, rule in
               contact.required_attributes.items()]  # fmt: skip
+    if not ctx.fix:  # a con_id with spaces around it loses its rows (Q31)
+        inputs["contact_con_id"] = "../@con_id"
+        tests.append("contact_con_id = TRIM(contact_con_id)")
     rows: dict[str, Any] = {
         "path": f"{contact.xml_child_path.rstrip('/')}/{rule.element}",
         "link": {"../@con_id": "@con_id"},
