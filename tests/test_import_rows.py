@@ -320,3 +320,33 @@ def test_a_con_id_with_spaces_loses_its_addresses(tmp_path) -> None:
     assert [r["con_id"] for r in found[C]] == [1] and found[A] == []
     fixed = load(tmp_path, columns, xml, fix=True)
     assert [r["city"] for r in fixed[A]] == ["Boise"]
+
+
+def test_of_two_contacts_with_one_con_id_and_role_only_the_later_gives_addresses(
+    tmp_path,
+) -> None:
+    # §4.4 step 3: the element filter keeps the last contact per (role, con_id); another
+    # role's element with the con_id still gives its addresses (Q20)
+    xml = document("", """
+<contact con_id="1" ac_role_tp_c="PR" first_name="Ann">
+  <contact_address address_tp_c="CURR" city="First"/></contact>
+<contact con_id="1" ac_role_tp_c="PR" first_name="Ann">
+  <contact_address address_tp_c="PREV" city="Second"/></contact>
+<contact con_id="1" ac_role_tp_c="AUTHU" first_name="Ann">
+  <contact_address address_tp_c="CURR" city="Third"/></contact>""")  # fmt: skip
+    columns = [m for m in people_mappings() if m["target_table"] in (C, A)]
+    addresses = [(r["address_type_enum"], r["city"]) for r in load(tmp_path, columns, xml)[A]]
+    assert addresses == [(321, "Second"), (320, "Third")]
+
+
+def test_key_value_rows_from_the_card_or_else_the_contact(tmp_path) -> None:
+    # §5.10: a card path reads the contact's last app_prod_bcard, or without one the
+    # contact's own attribute; key-value rows too
+    columns = [mapping("scores", "", f"{CONTACT}/app_prod_bcard", "credit_line", "int",
+                       mapping_type=["last_valid_pr_contact", "add_score(LINE)"])]  # fmt: skip
+    no_card = document("", '<contact con_id="1" ac_role_tp_c="PR" credit_line="300"/>')
+    card = document("", '<contact con_id="1" ac_role_tp_c="PR" credit_line="300">'
+                        '<app_prod_bcard credit_line="200"/></contact>')  # fmt: skip
+    for xml, expected in ((no_card, 300), (card, 200)):
+        scores = load(tmp_path, columns, xml)["scores"]
+        assert [(r["score_identifier"], r["score"]) for r in scores] == [("LINE", expected)]

@@ -346,7 +346,7 @@ class _TableCompiler:
 
 # what decides a row source's elements: sources equal in these share one selection
 SELECTION_FIELDS = {"path", "where", "inputs", "link", "distinct_by", "priority", "keep", "take",
-                    "ignore_attribute_case"}  # fmt: skip
+                    "then", "ignore_attribute_case"}  # fmt: skip
 _VALUE_SOURCES = {"path", "paths", "const", "expr", "pick", "item", "inputs", "dialect"}
 
 

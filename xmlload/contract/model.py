@@ -281,6 +281,9 @@ class RowsSpec(Strict):
         "first", description="Among equals under distinct_by: the first or the last"
     )
     take: Literal["all", "first", "last"] = "all"
+    then: list[PickStep] = Field(
+        [], description="Further steps from the elements taken, as a pick's; the last gives rows"
+    )
     unpivot: dict[str, str] | UnpivotSpec | None = Field(
         None, description="attribute -> key: each non-empty attribute becomes one row"
     )
@@ -296,6 +299,8 @@ class RowsSpec(Strict):
             raise ValueError("priority only applies together with distinct_by")
         if "keep" in self.model_fields_set and self.distinct_by is None:
             raise ValueError("keep only applies together with distinct_by")
+        if any(step.take.endswith("_with_value") for step in self.then):
+            raise ValueError("a row source's then steps take all, first or last")
         return self
 
     @property

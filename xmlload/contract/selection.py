@@ -84,6 +84,7 @@ def build_selector(rows: RowsSpec, scope: Scope) -> Selector:
     linked = _linked(rows.link, scope) if rows.link else None
     distinct = _distinct(rows.distinct_by, rows.priority, rows.keep) if rows.distinct_by else None
     take = rows.take
+    steps = [_step(step, scope) for step in rows.then]
 
     def select(element: Element, root: Element) -> list[Element]:
         chosen = locate(element, root)
@@ -92,7 +93,10 @@ def build_selector(rows: RowsSpec, scope: Scope) -> Selector:
         chosen = keep(chosen, root)
         if distinct is not None:
             chosen = distinct(chosen)
-        return _taken(chosen, take)
+        chosen = _taken(chosen, take)
+        for step in steps:
+            chosen = step(chosen, root)
+        return chosen
 
     return select
 

@@ -99,10 +99,9 @@ def row_element(mapping: Mapping, steps: list[Step], ctx: FieldContext) -> tuple
         pick = translate(_plain(mapping), _extractors(steps), ctx, ValueMaps(ctx.contract, False))
         spec = pick.spec["pick"]
         value = spec.pop("value")
-        if spec.pop("then", None) is not None:
+        if "then" in spec:  # the contact's last card, or the contact itself (§5.10, §5.12)
             if "app_prod_bcard" not in mapping.xml_path:
                 raise Untranslatable("a key-value row from a contact's address is not supported")
-            value = f"//app_prod_bcard/{value}"  # without a card: no row (§5.10: the contact's)
         elif ctx.kind is Kind.HISTORY and "last_valid_pr_contact" in names:
             spec = _history_fallback(ctx, attribute)
         return spec, value, True

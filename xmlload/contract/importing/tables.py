@@ -148,17 +148,18 @@ def _child_rows(table: Table, ctx: FieldContext) -> None:
         tests.append(f"({meaningful})")
     contact_tables = ctx.layout.tables_of(Kind.CONTACT)
     contact = roles.contact
-    inputs = {f"contact_{name}": f"../@{name}" for name in contact.required_attributes}
-    tests += [_required(f"contact_{name}", rule) for name, rule in
-              contact.required_attributes.items()]  # fmt: skip
-    if not ctx.fix:  # a con_id with spaces around it loses its rows (Q31)
-        inputs["contact_con_id"] = "../@con_id"
-        tests.append("contact_con_id = TRIM(contact_con_id)")
+    # §4.4: the contacts at the rule's path that pass its rule, the last per its required
+    # attributes' values, those whose con_id is the contact row's; then their children
+    checks = [_required(name, rule) for name, rule in contact.required_attributes.items()]
+    if not ctx.fix:
+        checks.append("con_id = TRIM(con_id)")  # a con_id with spaces loses its rows (Q31)
     rows: dict[str, Any] = {
-        "path": f"{contact.xml_child_path.rstrip('/')}/{rule.element}",
-        "link": {"../@con_id": "@con_id"},
-        "where": " AND ".join(test for test in tests if test),
-        "inputs": inputs,
+        "path": contact.xml_child_path.rstrip("/"),
+        "link": {"@con_id": "@con_id"},
+        "where": " AND ".join(check for check in checks if check),
+        "distinct_by": sorted(contact.required_attributes),
+        "keep": "last",
+        "then": [{"path": rule.element, "where": " AND ".join(tests)}],
     }
     table.header.update({
         "parent": contact_tables[0] if contact_tables else ctx.layout.application_table,
