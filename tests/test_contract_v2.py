@@ -541,3 +541,23 @@ def test_template_values_carry_whole_expressions_per_slot(tmp_path) -> None:
     rows = [row[2:] for row in run(plan).rows["slot"]]
     # each slot its own expression (slot 2's constant makes its row)
     assert rows == [(1, "Ford", "car"), (2, None, "boat"), (3, "Fiat", "new")]
+
+
+def test_last_of_paths_takes_the_last_path_to_carry_the_attribute(tmp_path) -> None:
+    plan = plan_for(
+        tmp_path,
+        """tables:
+  app:
+    columns:
+      last_of_paths: {type: string(9), pick: {path: "/Doc//*", take: last_of_paths,
+                                              value: "@ring"}}
+      last_with_value: {type: string(9), pick: {path: "/Doc//*", take: last_with_value,
+                                                value: "@ring"}}
+""",
+    )
+    # /Doc/app/person first occurs before /Doc/app/group/deep/person: the deep one wins
+    # either way here; a blank on a later path would win for last_of_paths only
+    assert run(plan).rows["app"][0][1:] == ("deep", "deep")
+    data = DOCUMENT.replace(b'<group><deep><person pid="9" role="PR" ring="deep"/>',
+                            b'<group><deep><person pid="9" role="PR" ring=""/>')  # fmt: skip
+    assert run(plan, data).rows["app"][0][1:] == (None, "second")

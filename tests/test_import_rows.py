@@ -350,3 +350,22 @@ def test_key_value_rows_from_the_card_or_else_the_contact(tmp_path) -> None:
     for xml, expected in ((no_card, 300), (card, 200)):
         scores = load(tmp_path, columns, xml)["scores"]
         assert [(r["score_identifier"], r["score"]) for r in scores] == [("LINE", expected)]
+
+
+def test_names_resolve_in_the_order_paths_first_occur(tmp_path) -> None:
+    # §7.2/Q14: each element path, in the order it first occurs, holds its last element's
+    # attributes; a later path carrying the name overwrites an earlier one, even blank
+    xml = document("", '<app_product x="1"/><rmts_info x="2" y=""/><app_product x="3" y="5"/>'
+                       '<group><item v="1"/></group><item v="2"/>'
+                       '<group><item v="3"/></group>')  # fmt: skip
+    found = load(tmp_path, [
+        mapping(T, "bare", APP, "x", mapping_type=["calculated_field"],
+                expression="CASE WHEN x IS NOT EMPTY THEN x END"),
+        mapping(T, "blank", APP, "y", mapping_type=["calculated_field"],
+                expression="CASE WHEN y IS EMPTY THEN 'empty' ELSE y END"),
+        mapping(T, "qualified", APP, "v", mapping_type=["calculated_field"],
+                expression="CASE WHEN item.v IS NOT EMPTY THEN item.v END"),
+    ], xml)  # fmt: skip
+    row = one(found, T)
+    # x: app_product's path comes first (its last element has 3), rmts_info's later: 2
+    assert (row["bare"], row["blank"], row["qualified"]) == ("2", "empty", "2")

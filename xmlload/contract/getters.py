@@ -14,7 +14,14 @@ from typing import Any
 
 from xmlload.contract import xc_dialect
 from xmlload.contract.expressions import Expression
-from xmlload.contract.model import ColumnSpec, FallbackSpec, InputSpec, ItemInput, PickSpec
+from xmlload.contract.model import (
+    VALUE_TAKES,
+    ColumnSpec,
+    FallbackSpec,
+    InputSpec,
+    ItemInput,
+    PickSpec,
+)
 from xmlload.contract.paths import Element, Locator, XmlPath, attribute_reader, element_locator
 from xmlload.contract.scope import Scope
 from xmlload.contract.selection import build_pick_steps, build_value_picker
@@ -138,7 +145,7 @@ class SourceReader:
         try:
             value_path = scope.path(pick.value)
             steps_key = "pick:" + pick.model_copy(update={"value": ""}).model_dump_json()
-            if pick.steps[-1].take.endswith("_with_value"):
+            if pick.steps[-1].take in VALUE_TAKES:
                 key = f"{steps_key}{value_path}"
                 picker = scope.shared(key, build_value_picker(pick, value_path, scope))
                 index = self._locate(key, lambda: picker)

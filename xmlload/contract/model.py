@@ -194,7 +194,9 @@ class UnpivotSpec(Strict):
     )
 
 
-PickTake = Literal["all", "first", "last", "first_with_value", "last_with_value"]
+PickTake = Literal["all", "first", "last", "first_with_value", "last_with_value", "last_of_paths"]
+# takes that look at the value, so only a pick's last step may use them
+VALUE_TAKES = frozenset({"first_with_value", "last_with_value", "last_of_paths"})
 
 
 class PickStep(Strict):
@@ -232,8 +234,10 @@ class PickSpec(Strict):
         takes = [self.take, *(step.take for step in self.then)]
         if takes[-1] == "all":
             raise ValueError("the last step must take one element: first, last or *_with_value")
-        if any(take.endswith("_with_value") for take in takes[:-1]):
-            raise ValueError("first_with_value/last_with_value only apply to the last step")
+        if any(take in VALUE_TAKES for take in takes[:-1]):
+            raise ValueError(
+                "first_with_value/last_with_value/last_of_paths only apply to the last step"
+            )
         return self
 
     @property
@@ -299,7 +303,7 @@ class RowsSpec(Strict):
             raise ValueError("priority only applies together with distinct_by")
         if "keep" in self.model_fields_set and self.distinct_by is None:
             raise ValueError("keep only applies together with distinct_by")
-        if any(step.take.endswith("_with_value") for step in self.then):
+        if any(step.take in VALUE_TAKES for step in self.then):
             raise ValueError("a row source's then steps take all, first or last")
         return self
 

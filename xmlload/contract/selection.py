@@ -7,6 +7,8 @@ from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from lxml import etree
+
 from xmlload.contract.model import PickSpec, PickStep, Priority, RowsSpec
 from xmlload.contract.paths import (
     AttributeReader,
@@ -237,7 +239,9 @@ def build_value_picker(
     steps = pick.steps
     last = steps[-1]
     runs = [_step(step, scope) for step in steps[:-1]]
-    final = _step(last.model_copy(update={"take": "all"}), scope, _own_attribute(value))
+    by_paths = last.take == "last_of_paths"
+    having = None if by_paths else _own_attribute(value)
+    final = _step(last.model_copy(update={"take": "all"}), scope, having)
     sub = element_locator(XmlPath(False, value.steps, None), scope.last_match)
     read = _reader(value, scope)
     first = last.take == "first_with_value"
@@ -247,12 +251,36 @@ def build_value_picker(
         for run in runs:
             elements = run(elements, root)
         candidates = [sub(chosen, root) for chosen in final(elements, root)]
+        if by_paths:
+            return _last_of_paths(candidates, read)
         for candidate in candidates if first else reversed(candidates):
             if candidate is not None and not blank(read(candidate)):
                 return candidate
         return None
 
     return picker
+
+
+def _last_of_paths(
+    candidates: list[Element | None], read: Callable[[Element], str | None]
+) -> Element | None:
+    """`take: last_of_paths`: the candidates grouped by element path (tag names from the
+    root), the groups in the order each path first occurs, each group standing for its
+    last element; the last group whose element has the value at all (blank included)."""
+    groups: dict[tuple[str, ...], Element] = {}
+    for candidate in candidates:
+        if candidate is not None:
+            groups[_tag_path(candidate)] = candidate  # a dict keeps the first position
+    for candidate in reversed(groups.values()):
+        if read(candidate) is not None:
+            return candidate
+    return None
+
+
+def _tag_path(element: Element) -> tuple[str, ...]:
+    names = [etree.QName(element).localname]
+    names += [etree.QName(ancestor).localname for ancestor in element.iterancestors()]
+    return tuple(reversed(names))
 
 
 def _reader(value: XmlPath, scope: Scope) -> Callable[[Element], str | None]:

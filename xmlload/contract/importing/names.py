@@ -61,10 +61,16 @@ class NameResolver:
         key = f"{tag}.{attribute.lower()}"
         if tag == "application" or tag == self.application_element:
             return key, f"@{attribute}"
-        path = self.element_paths.get(tag, f"/{self.root}//{tag}")
-        return key, f"{path}/@{attribute}"
+        if tag in self.element_paths:
+            return key, f"{self.element_paths[tag]}/@{attribute}"
+        # the reference's tag.attr: of the paths ending in the tag, in the order each first
+        # occurs, the last whose last element has the attribute (§7.2)
+        return key, {"path": f"/{self.root}//{tag}", "take": "last_of_paths",
+                     "value": f"@{attribute}"}  # fmt: skip
 
     def anywhere(self, attribute: str) -> dict[str, Any]:
-        """A bare name: the last element of the document carrying the attribute (Q14)."""
-        return {"path": f"/{self.root}//*", "take": "last_with_value", "value": f"@{attribute}",
+        """A bare name (Q14): the reference's flattened context, where each element path,
+        in the order it first occurs, holds its last element's attributes, and a later path
+        carrying the attribute overwrites an earlier one (§7.2)."""
+        return {"path": f"/{self.root}//*", "take": "last_of_paths", "value": f"@{attribute}",
                 "ignore_attribute_case": False}  # fmt: skip
