@@ -139,6 +139,14 @@ def _walker(steps: tuple[str, ...]) -> tuple[Callable[[Element], Element | None]
     `find`, which matters at a few dozen lookups per document); `//` uses ElementPath."""
     if DESCENDANTS in steps:
         text = _element_path(steps)
+        if not any("{" in step for step in steps):  # XPath runs in C; ElementPath does not
+            query = etree.XPath(text)
+
+            def first(element: Element) -> Element | None:
+                found = query(element)
+                return found[0] if found else None  # type: ignore[index,return-value]
+
+            return first, lambda element: query(element)  # type: ignore[return-value]
         return (lambda element: element.find(text)), (lambda element: element.findall(text))
     if not steps:
         return (lambda element: element), (lambda element: [element])
@@ -205,6 +213,9 @@ def _having(steps: tuple[str, ...], every: Walk, attribute: str, ignore_case: bo
         return lambda element: query(element)  # type: ignore[return-value]
     if DESCENDANTS in steps and not ignore_case:
         text = f"{_element_path(steps)}[@{attribute}]"
+        if plain:
+            exact = etree.XPath(text)
+            return lambda element: exact(element)  # type: ignore[return-value]
         return lambda element: element.findall(text)
     read = attribute_reader(attribute, ignore_case)
     return lambda element: [hit for hit in every(element) if read(hit) is not None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from lxml import etree
@@ -81,7 +82,7 @@ def _distinct(attributes: str | list[str], priority: Priority | None, keep: str)
 
 
 def build_selector(rows: RowsSpec, scope: Scope) -> Selector:
-    locate = elements_locator(scope.path(rows.path, allow_attribute=False))
+    locate = _locator(scope.path(rows.path, allow_attribute=False), scope)
     keep = _row_filter(rows, scope)
     linked = _linked(rows.link, scope) if rows.link else None
     distinct = _distinct(rows.distinct_by, rows.priority, rows.keep) if rows.distinct_by else None
@@ -101,6 +102,19 @@ def build_selector(rows: RowsSpec, scope: Scope) -> Selector:
         return chosen
 
     return select
+
+
+def _locator(
+    path: XmlPath, scope: Scope, having: str | None = None
+) -> Callable[[Element, Element], list[Element]]:
+    """The elements at `path`; an absolute path's are found once per document, however many
+    rows and picks look for them (callers must not change the list)."""
+    locate = elements_locator(path, having, scope.ignore_attribute_case)
+    if not path.absolute:
+        return locate
+    key = f"all:{path}:{having}:{scope.ignore_attribute_case}"
+    found = scope.shared(key, lambda element, root: locate(root, root))
+    return lambda element, root: found(root, root)
 
 
 def _row_filter(rows: RowsSpec, scope: Scope) -> Callable[[list[Element], Element], list[Element]]:
@@ -195,7 +209,7 @@ def _step(
     attribute (a shortcut that would change what `prefer` and `optional` see)."""
     path = scope.path(step.path, allow_attribute=False)
     plain = step.prefer is None and not step.optional and not step.link
-    locate = elements_locator(path, having if plain else None, scope.ignore_attribute_case)
+    locate = _locator(path, scope, having if plain else None)
     keep = element_filter(step.where, scope)
     preferred = element_filter(step.prefer, scope) if step.prefer is not None else None
     linked = _linked(step.link, scope) if step.link else None
@@ -240,8 +254,7 @@ def build_value_picker(
     last = steps[-1]
     runs = [_step(step, scope) for step in steps[:-1]]
     by_paths = last.take == "last_of_paths"
-    having = None if by_paths else _own_attribute(value)
-    final = _step(last.model_copy(update={"take": "all"}), scope, having)
+    final = _step(last.model_copy(update={"take": "all"}), scope, _own_attribute(value))
     sub = element_locator(XmlPath(False, value.steps, None), scope.last_match)
     read = _reader(value, scope)
     first = last.take == "first_with_value"
@@ -252,7 +265,7 @@ def build_value_picker(
             elements = run(elements, root)
         candidates = [sub(chosen, root) for chosen in final(elements, root)]
         if by_paths:
-            return _last_of_paths(candidates, read)
+            return _last_of_paths(candidates, read, root)
         for candidate in candidates if first else reversed(candidates):
             if candidate is not None and not blank(read(candidate)):
                 return candidate
@@ -262,25 +275,34 @@ def build_value_picker(
 
 
 def _last_of_paths(
-    candidates: list[Element | None], read: Callable[[Element], str | None]
+    candidates: list[Element | None], read: Callable[[Element], str | None], root: Element
 ) -> Element | None:
     """`take: last_of_paths`: the candidates grouped by element path (tag names from the
-    root), the groups in the order each path first occurs, each group standing for its
-    last element; the last group whose element has the value at all (blank included)."""
-    groups: dict[tuple[str, ...], Element] = {}
-    for candidate in candidates:
-        if candidate is not None:
-            groups[_tag_path(candidate)] = candidate  # a dict keeps the first position
-    for candidate in reversed(groups.values()):
-        if read(candidate) is not None:
-            return candidate
-    return None
+    root), the groups in the order each path first occurs, each standing for its last
+    element; the last group whose element has the value at all (blank included). Only
+    the candidates' own paths are looked up, each with one XPath, so a document is not
+    walked element by element."""
+    best: tuple[int, Element] | None = None
+    for path in dict.fromkeys(_tag_path(c) for c in candidates if c is not None):
+        same = _path_finder(path)(root)
+        if not same or read(same[-1]) is None:
+            continue
+        position = int(same[0].xpath("count(preceding::*) + count(ancestor::*)"))
+        if best is None or position > best[0]:
+            best = (position, same[-1])
+    return None if best is None else best[1]
 
 
 def _tag_path(element: Element) -> tuple[str, ...]:
     names = [etree.QName(element).localname]
     names += [etree.QName(ancestor).localname for ancestor in element.iterancestors()]
     return tuple(reversed(names))
+
+
+@lru_cache(maxsize=1024)
+def _path_finder(path: tuple[str, ...]) -> etree.XPath:
+    """Every element whose tag names from the root are `path`, whatever their namespaces."""
+    return etree.XPath("/" + "/".join(f"*[local-name()='{name}']" for name in path))
 
 
 def _reader(value: XmlPath, scope: Scope) -> Callable[[Element], str | None]:
