@@ -4,6 +4,8 @@ by its command with the closest spelling."""
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
@@ -38,3 +40,14 @@ def test_a_mistyped_flag_gets_the_commands_usage_and_a_suggestion(capsys) -> Non
     error = capsys.readouterr().err
     assert error.startswith("usage: xmlload run ")
     assert "unrecognized arguments: --wrokers (did you mean --workers?)" in error
+
+
+def test_help_loads_no_heavy_library() -> None:
+    """`xmlload --help` (and a mistyped flag) answer without SQLAlchemy, pydantic, rich or
+    lxml: what each command needs is imported when it runs."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "xmlload", "--help"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and "contract" in done.stdout
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines()}
+    assert "xmlload" in imported
+    assert not imported & {"sqlalchemy", "pydantic", "rich", "lxml", "psycopg", "yaml"}

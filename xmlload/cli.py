@@ -8,25 +8,41 @@ import difflib
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from sqlalchemy.exc import DBAPIError
-
 from xmlload import __version__
-from xmlload.contract.loader import load_plan
-from xmlload.db.dialects import schemes
-from xmlload.db.target import describe_db_error
-from xmlload.db.urls import mask_url
 from xmlload.errors import SettingsError, XmlloadError
-from xmlload.outcome import STAGES
 from xmlload.parallel.executors import EXECUTORS
+from xmlload.states import Stage
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from xmlload.contract.compiler import Plan
     from xmlload.processor import ProductionProcessor
+
+# What a command needs (SQLAlchemy, the contract compiler, rich) is imported when it runs:
+# `xmlload --help` and a mistyped flag answer without loading any of it.
+STAGES = tuple(Stage)
+
+
+class _DialectSchemes:
+    """`contract ddl --dialect` choices, read from the dialect registry only when the
+    option is used or its help is shown (the registry imports every database driver)."""
+
+    def _names(self) -> list[str]:
+        from xmlload.db.dialects import schemes
+
+        return schemes()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
 
 EXIT_USAGE = 2
 EXIT_FAILED = 3
@@ -202,7 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--target", required=True, help="target database URL")
     ddl = contract_commands.add_parser("ddl", help="print CREATE TABLE statements")
     ddl.add_argument("file")
-    ddl.add_argument("--dialect", default="sqlite", choices=schemes())
+    ddl.add_argument(
+        "--dialect",
+        default="sqlite",
+        choices=_DialectSchemes(),  # type: ignore[arg-type]
+        metavar="DIALECT",
+        help="one of: %(choices)s (default sqlite)",
+    )
 
     generate = commands.add_parser("generate", help="make synthetic documents")
     generate.add_argument("--documents", type=int, required=True, help="how many documents")
@@ -369,6 +391,8 @@ def command_status(args: argparse.Namespace, console: Console) -> int:
 
 
 def command_contract(args: argparse.Namespace, console: Console) -> int:
+    from xmlload.contract.loader import load_plan
+
     if args.contract_command == "import":
         return _import_contract(args)
     plan = load_plan(args.file)
@@ -441,7 +465,7 @@ def _import_contract(args: argparse.Namespace) -> int:
 def _check_contract(plan: Plan, args: argparse.Namespace) -> int:
     """Plain lines (no wrapping), so the output can be grepped and piped."""
     from xmlload.db.check import check_target
-    from xmlload.db.urls import parse_url
+    from xmlload.db.urls import mask_url, parse_url
 
     url = parse_url(args.target)
     differences = check_target(url, plan)
@@ -456,6 +480,7 @@ def _check_contract(plan: Plan, args: argparse.Namespace) -> int:
 
 
 def command_generate(args: argparse.Namespace, console: Console) -> int:
+    from xmlload.db.urls import mask_url
     from xmlload.generate import DocumentGenerator, write_files, write_table
 
     if args.documents < 1 or not 0 <= args.bad_ratio <= 1:
@@ -571,6 +596,8 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
 def output_console(stderr: bool = False) -> Console:
     """Rich output; when it goes to a file or a pipe, lines are not wrapped at 80 columns
     (commands, paths and log lines stay whole) and tables take the width they need."""
+    from rich.console import Console
+
     console = Console(stderr=stderr)
     if console.is_terminal:
         return console
@@ -579,6 +606,10 @@ def output_console(stderr: bool = False) -> Console:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
+    from sqlalchemy.exc import DBAPIError
+
+    from xmlload.db.target import describe_db_error
+
     console = output_console()
     try:
         return COMMANDS[args.command](args, console)
