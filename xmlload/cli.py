@@ -300,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _processor(args: argparse.Namespace) -> ProductionProcessor:
+    if args.executor in (None, "pool"):  # (a config file naming dask costs an idle server)
+        from xmlload.parallel.processes import start_worker_server
+
+        start_worker_server()  # its imports overlap the ones below and the checks after
     from xmlload.processor import ProductionProcessor
     from xmlload.settings import load_settings
 

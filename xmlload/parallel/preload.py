@@ -9,6 +9,7 @@ import signal
 import sys
 
 import lxml.etree  # noqa: F401
+import psycopg  # noqa: F401
 import sqlalchemy  # noqa: F401
 
 import xmlload.db.dialects

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import URL, Connection, Engine
 
 from xmlload.db.dialects.base import (
@@ -27,8 +26,8 @@ class MSSQLStrategy(DialectStrategy):
         identifier_length=128,
         # DATETIME2 keeps microseconds; NVARCHAR(max) is unbounded (NTEXT is deprecated)
         column_types={
-            "datetime": lambda: mssql.DATETIME2(),
-            "text": lambda: mssql.NVARCHAR(None),
+            "datetime": lambda: _types().DATETIME2(),
+            "text": lambda: _types().NVARCHAR(None),
         },
         bulk_path="fast_executemany (pyodbc)",
         transient_codes=ODBC_TRANSIENT,
@@ -54,3 +53,10 @@ class MSSQLStrategy(DialectStrategy):
     @staticmethod
     def create_schema_sql(schema: str) -> str:
         return f"IF SCHEMA_ID(N'{schema}') IS NULL EXEC(N'CREATE SCHEMA [{schema}]')"
+
+
+def _types() -> Any:
+    """SQLAlchemy's SQL Server types, imported when a table is built for SQL Server."""
+    from sqlalchemy.dialects import mssql
+
+    return mssql

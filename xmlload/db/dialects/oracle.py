@@ -8,7 +8,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import oracle
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -24,7 +23,7 @@ class OracleStrategy(DialectStrategy):
         driver_packages={"oracledb": "oracledb", "cx_oracle": "cx_Oracle"},
         identifier_length=128,
         # TIMESTAMP(6) keeps microseconds (DATE has none); CLOB for unbounded text
-        column_types={"datetime": lambda: oracle.TIMESTAMP(), "text": lambda: oracle.NCLOB()},
+        column_types={"datetime": lambda: _types().TIMESTAMP(), "text": lambda: _types().NCLOB()},
         bulk_path="executemany with array binding (python-oracledb, thin)",
         # deadlock, resource busy (NOWAIT / WAIT timeout), lost or refused connection
         transient_codes=frozenset(
@@ -74,3 +73,10 @@ class OracleStrategy(DialectStrategy):
         """One executemany: python-oracledb binds the rows as arrays in one round trip."""
         if rows:
             self.executemany(connection, table, rows, ":{}")
+
+
+def _types() -> Any:
+    """SQLAlchemy's Oracle types, imported when a table is built for Oracle."""
+    from sqlalchemy.dialects import oracle
+
+    return oracle
