@@ -213,9 +213,9 @@ def _having(steps: tuple[str, ...], every: Walk, attribute: str, ignore_case: bo
         return lambda element: query(element)  # type: ignore[return-value]
     if DESCENDANTS in steps and not ignore_case:
         text = f"{_element_path(steps)}[@{attribute}]"
-        if plain:
-            exact = etree.XPath(text)
-            return lambda element: exact(element)  # type: ignore[return-value]
+        if plain:  # the attributes, then their elements: twice as fast as `*[@name]`
+            carried = etree.XPath(f"{_element_path(steps)}/@{attribute}")
+            return lambda element: [value.getparent() for value in carried(element)]  # type: ignore[union-attr]
         return lambda element: element.findall(text)
     read = attribute_reader(attribute, ignore_case)
     return lambda element: [hit for hit in every(element) if read(hit) is not None]
