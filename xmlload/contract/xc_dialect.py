@@ -125,12 +125,23 @@ def _evaluate_case(expression: str, context: Context) -> Any:
 
 
 def _condition(text: str, context: Context) -> bool:
+    return _compiled_condition(text)(context)
+
+
+Test = Callable[[Context], bool]
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled_condition(text: str) -> Test:
+    """A condition made into a function of the context once: evaluated every document,
+    parsed once (the same semantics as reading the text each time)."""
     joiner, parts = _split_condition(text)
+    tests = tuple(_compiled_simple(part) for part in parts)
     if joiner == "AND":
-        return all(_simple(part, context) for part in parts)
+        return lambda context: all(test(context) for test in tests)
     if joiner == "OR":
-        return any(_simple(part, context) for part in parts)
-    return _simple(parts[0], context)
+        return lambda context: any(test(context) for test in tests)
+    return tests[0]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -146,7 +157,11 @@ def _split_condition(text: str) -> tuple[str, tuple[str, ...]]:
 
 def _field(name: str, context: Context) -> Any:
     """Condition lookup: exact name, else the first name equal in any case, else ''."""
-    name = name.strip()
+    return _lookup(name.strip(), context)
+
+
+def _lookup(name: str, context: Context) -> Any:
+    """_field for a name already trimmed."""
     if name in context:
         return context[name]
     folded = name.lower()
@@ -157,16 +172,56 @@ def _field(name: str, context: Context) -> Any:
 
 
 def _simple(text: str, context: Context) -> bool:
+    return _compiled_simple(text)(context)
+
+
+_IS: dict[str, Callable[[Any], bool]] = {
+    "not_empty": lambda value: not (value is None or str(value).strip() == ""),
+    "empty": lambda value: value is None or str(value).strip() == "",
+    "not_null": lambda value: not (value is None or value == ""),
+    "null": lambda value: value is None or value == "",
+}
+
+
+@functools.lru_cache(maxsize=8192)
+def _compiled_simple(text: str) -> Test:
     kind, first, second = _parse_simple(text)
     if kind == "like":
-        value = str(_field(first, context) or "").upper()
-        return second.match(value) is not None
+        name, regex = first.strip(), second
+        return lambda context: regex.match(str(_lookup(name, context) or "").upper()) is not None
     if kind in _COMPARE:
-        return _safe_compare(_left(first, context), _right(second, context), kind)
-    value = _field(first, context)
-    empty = value is None or str(value).strip() == ""
-    null = value is None or value == ""
-    return {"not_empty": not empty, "empty": empty, "not_null": not null, "null": null}[kind]
+        left, right = _operand(first, right_side=False), _operand(second, right_side=True)
+        return lambda context: _safe_compare(left(context), right(context), kind)
+    name, test = first.strip(), _IS[kind]
+    return lambda context: test(_lookup(name, context))
+
+
+Operand = Callable[[Context], Any]
+
+
+def _operand(text: str, right_side: bool) -> Operand:
+    """_left / _right made into a function of the context once."""
+    text = text.strip()
+    call = _DATE_CALL.match(text)
+    if call is not None:
+        inner = call.group(1).strip()
+        quoted = _QUOTED.match(inner)
+        if quoted is not None:
+            constant = _parse_date(quoted.group(2))
+            if constant is not None:
+                return lambda context: constant
+            return lambda context: _lookup(text, context)
+
+        def dated(context: Context) -> Any:
+            parsed = _parse_date(context.get(inner))
+            return parsed if parsed is not None else _lookup(text, context)
+
+        return dated
+    quoted = _QUOTED.match(text) if right_side else None
+    if quoted is not None:
+        literal = quoted.group(2)
+        return lambda context: literal
+    return lambda context: _lookup(text, context)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -191,32 +246,6 @@ def _parse_simple(text: str) -> tuple[str, Any, Any]:
 def _unquote(text: str) -> str:
     match = _QUOTED.match(text)
     return match.group(2) if match else text
-
-
-def _date_operand(text: str, context: Context) -> Any:
-    match = _DATE_CALL.match(text)
-    if match is None:
-        return None
-    inner = match.group(1).strip()
-    quoted = _QUOTED.match(inner)
-    raw = quoted.group(2) if quoted else context.get(inner)
-    parsed = _parse_date(raw)
-    return parsed if parsed is not None else _field(text, context)
-
-
-def _left(text: str, context: Context) -> Any:
-    text = text.strip()
-    dated = _date_operand(text, context)
-    return dated if dated is not None else _field(text, context)
-
-
-def _right(text: str, context: Context) -> Any:
-    text = text.strip()
-    dated = _date_operand(text, context)
-    if dated is not None:
-        return dated
-    quoted = _QUOTED.match(text)
-    return quoted.group(2) if quoted else _field(text, context)
 
 
 def _parse_date(value: Any) -> datetime | None:
