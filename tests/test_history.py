@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import MYSQL_URL, POSTGRES_URL, contract_with
@@ -131,6 +131,9 @@ OPERATIONS = ["change", "same rows", "delete", "back"]
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 @given(steps=st.lists(st.tuples(st.sampled_from(OPERATIONS), st.integers(0, 2),
                                 st.integers(1, 28)), min_size=1, max_size=4))  # fmt: skip
+# found by this test: a document gone from the source that came back was given version 1
+# again, which its closed rows already held (UNIQUE constraint failed)
+@example(steps=[("delete", 0, 1), ("back", 0, 1)])
 def test_current_rows_always_equal_a_fresh_load(
     corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory, steps: list[tuple]
 ) -> None:

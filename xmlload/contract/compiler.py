@@ -138,6 +138,8 @@ class Plan:
     scope: Scope
     warnings: list[str]  # "place: message", "FILE:LINE: place: message" from the loader
     records: XmlPath | None = None  # document.records: each element there is a document
+    # what other layers derive from the plan once (the target's SQLAlchemy tables)
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def _describe(spec: ColumnSpec) -> str:

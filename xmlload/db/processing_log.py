@@ -60,6 +60,9 @@ class Previous:
     loaded: dict[str, object] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)  # history: keep, current version
     owners: dict[object, str] = field(default_factory=dict)
+    # history: keep, the last version of a document id gone from the source (its rows are
+    # closed, not deleted): a document that comes back goes on from there
+    retired: dict[object, int] = field(default_factory=dict)
 
     def stale_ids(self, replaced_keys: Iterable[str]) -> list[object]:
         """Document ids whose rows these keys' new versions replace; never another key's."""
@@ -97,6 +100,9 @@ class ProcessingLog:
                     found.versions[key] = version or 1
             elif status == Status.SUCCESS and document_id is not None:
                 found.owners[document_id] = key
+            if status == Status.REMOVED and document_id is not None:
+                last = max(found.retired.get(document_id, 0), version or 1)
+                found.retired[document_id] = last
         return found
 
     def delete(self, connection: Connection, keys: Sequence[str]) -> None:

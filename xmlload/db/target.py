@@ -23,10 +23,16 @@ class TargetSchema:
 
 
 def target_schema(plan: Plan) -> TargetSchema:
-    metadata = build_metadata(plan)
-    schema = plan.contract.target_schema
-    tables = [metadata.tables[f"{schema}.{t.name}" if schema else t.name] for t in plan.tables]
-    return TargetSchema(metadata, tables, log_table(metadata, sql_type(plan.id_kind), schema))
+    """The plan's tables as SQLAlchemy sees them, built once per plan (30-40 ms each time)."""
+    found = plan.derived.get("target_schema")
+    if found is None:
+        metadata = build_metadata(plan)
+        schema = plan.contract.target_schema
+        tables = [metadata.tables[f"{schema}.{t.name}" if schema else t.name]
+                  for t in plan.tables]  # fmt: skip
+        log = log_table(metadata, sql_type(plan.id_kind), schema)
+        found = plan.derived["target_schema"] = TargetSchema(metadata, tables, log)
+    return found  # type: ignore[no-any-return]
 
 
 def describe_db_error(error: SQLAlchemyError) -> str:

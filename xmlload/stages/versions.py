@@ -33,7 +33,8 @@ class Versions:
         self, connection: Connection, outcomes: Sequence[DocumentOutcome], previous: Previous
     ) -> list[DocumentOutcome]:
         """Give each successful outcome its version and return those with rows to write:
-        version 1 when new; when loaded before, the next version (closing the current) if
+        version 1 when new (after the last one when it comes back to the source); when
+        loaded before, the next version (closing the current) if
         rows of a kept table differ, else the current one with only the replaced tables'
         rows, or nothing to write when no table's rows differ."""
         if not self.kept:
@@ -41,8 +42,8 @@ class Versions:
         self.now = utc_now()
         loaded = [o for o in outcomes if o.source_key in previous.loaded]
         written = [o for o in outcomes if o.source_key not in previous.loaded]
-        for outcome in written:
-            outcome.version = 1
+        for outcome in written:  # new, or back after it was gone from the source
+            outcome.version = previous.retired.get(outcome.document_id, 0) + 1
         ids = [previous.loaded[o.source_key] for o in loaded]
         stored = current_rows(connection, self.tables, self.id_column, ids) if ids else {}
         closing = []
