@@ -3,10 +3,11 @@ in tables (spec §4.2-§4.5, §5.10-§5.13, §7, §8.3-§8.4)."""
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from decimal import Decimal
 
-from tests.reference.harness import APP, document, load, mapping, one
+from tests.reference.harness import APP, BASE, document, load, mapping, one
 
 T = "app_things"
 C, A, E = "app_contact_base", "app_contact_address", "app_contact_employment"
@@ -369,3 +370,18 @@ def test_names_resolve_in_the_order_paths_first_occur(tmp_path) -> None:
     row = one(found, T)
     # x: app_product's path comes first (its last element has 3), rmts_info's later: 2
     assert (row["bare"], row["blank"], row["qualified"]) == ("2", "empty", "2")
+
+
+def test_reference_values_with_quotes_stay_literals(tmp_path) -> None:
+    # a role code holding a quote is written into conditions as a quoted literal, not
+    # pasted: the contract imports, and that contact is valid
+    rules = copy.deepcopy(BASE["element_filtering"])
+    rules["filter_rules"][0]["required_attributes"]["ac_role_tp_c"] = ["PR", "AU'X"]
+    xml = document("", """
+<contact con_id="1" ac_role_tp_c="PR" first_name="Ann"/>
+<contact con_id="2" ac_role_tp_c="AU'X" first_name="Bob">
+  <contact_address address_tp_c="CURR" city="Boise"/></contact>""")  # fmt: skip
+    columns = [m for m in people_mappings() if m["target_table"] in (C, A)]
+    found = load(tmp_path, columns, xml, element_filtering=rules)
+    assert [r["con_id"] for r in found[C]] == [1, 2]
+    assert [(r["con_id"], r["city"]) for r in found[A]] == [(2, "Boise")]

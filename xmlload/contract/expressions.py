@@ -51,6 +51,12 @@ class Token:
     position: int
 
 
+def text_literal(value: object) -> str:
+    """A text value written as an expression literal: `'O''Brien'` (for code that writes
+    expressions, such as the importer)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def tokenize(source: str) -> list[Token]:
     tokens: list[Token] = []
     position = 0

@@ -116,16 +116,12 @@ def _evaluate_case(expression: str, context: Context) -> Any:
     branches, otherwise = _branches(expression)
     for condition, value in branches:
         try:
-            holds = _condition(condition, context)
+            holds = _compiled_condition(condition)(context)
         except (ExpressionError, ArithmeticError, ValueError, TypeError):
             holds = False
         if holds:
             return _value(value, context)
     return None if otherwise is None else _value(otherwise, context)
-
-
-def _condition(text: str, context: Context) -> bool:
-    return _compiled_condition(text)(context)
 
 
 Test = Callable[[Context], bool]
@@ -155,13 +151,8 @@ def _split_condition(text: str) -> tuple[str, tuple[str, ...]]:
     return "", (text,)
 
 
-def _field(name: str, context: Context) -> Any:
-    """Condition lookup: exact name, else the first name equal in any case, else ''."""
-    return _lookup(name.strip(), context)
-
-
 def _lookup(name: str, context: Context) -> Any:
-    """_field for a name already trimmed."""
+    """Condition lookup of a trimmed name: exact, else the first equal in any case, else ''."""
     if name in context:
         return context[name]
     folded = name.lower()
@@ -169,10 +160,6 @@ def _lookup(name: str, context: Context) -> Any:
         if key.lower() == folded:
             return value
     return ""
-
-
-def _simple(text: str, context: Context) -> bool:
-    return _compiled_simple(text)(context)
 
 
 _IS: dict[str, Callable[[Any], bool]] = {

@@ -80,7 +80,7 @@ def root_offset(data: mmap.mmap | bytes) -> int:
         for offset in range(0, len(data), step):
             parser.Parse(data[offset : offset + step], False)
     except _RootFound:
-        _check_prolog(data[: found[0]])
+        _check_prolog(bytes(data[: found[0]]).decode("utf-8", "replace"))
         return found[0]
     except expat.ExpatError as error:
         raise NotSplittable(f"the start of the file is not readable XML: {error}") from None
@@ -91,12 +91,13 @@ class _RootFound(Exception):
     pass
 
 
-def _check_prolog(prolog: bytes) -> None:
+def _check_prolog(prolog: str) -> None:
     """A DOCTYPE may add what bytes do not show: entities (markup of their own) and
-    attribute defaults (namespace declarations); such a file is read whole."""
-    if b"<!ENTITY" in prolog:
+    attribute defaults (namespace declarations); such a file is read whole. (The prolog is
+    decoded as UTF-8; its markup reads the same in any encoding the scan accepts.)"""
+    if "<!ENTITY" in prolog:
         raise NotSplittable("its DOCTYPE declares entities")
-    if b"<!ATTLIST" in prolog and b"xmlns" in prolog:
+    if "<!ATTLIST" in prolog and "xmlns" in prolog:
         raise NotSplittable("its DOCTYPE gives namespace declarations as attribute defaults")
 
 
@@ -130,7 +131,8 @@ class _Scan:
             if closing:
                 if not open_path or open_path[-1].name != name:
                     raise ScanStopped(match.start(), "an end tag that closes no open element")
-                open_path.pop(), scopes.pop()
+                open_path.pop()
+                scopes.pop()
                 ancestors = tuple(open_path)
                 if not open_path:
                     return self._check_trailing(position)

@@ -102,7 +102,7 @@ class RecordReader:
         return Record(key, root, record, xxhash.xxh3_128_hexdigest(text), len(text))
 
 
-_DOCTYPE = re.compile(rb"<!DOCTYPE\s+[^\s\[>]+\s*(SYSTEM|PUBLIC)?")
+_DOCTYPE = re.compile(r"<!DOCTYPE\s+[^\s\[>]+\s*(SYSTEM|PUBLIC)?")
 
 
 def _only_internal_subset(head: bytes) -> bool:
@@ -111,7 +111,7 @@ def _only_internal_subset(head: bytes) -> bool:
     copied out of its document, and lxml's `get` finds a default only in the document's
     DTD. (Where there is an external subset, asking libxml2 for defaults would make it
     read that, which xmlload never does; such records get no defaults.)"""
-    doctype = _DOCTYPE.search(head)
+    doctype = _DOCTYPE.search(head.decode("utf-8", "replace"))
     return doctype is not None and doctype.group(1) is None
 
 

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from xmlload.contract import xc_dialect
-from xmlload.contract.expressions import compile_expression
+from xmlload.contract.expressions import compile_expression, text_literal
 from xmlload.contract.importing.fields import (
     Alias,
     Column,
@@ -186,7 +186,7 @@ def _contact_pick(ctx: FieldContext, mapping: Mapping, which: int) -> dict[str, 
     name = f"last_{label}_contact"
     ctx.fragments[name] = {
         "path": f"/{ctx.contract.xml_root_element}//{roles.contact.element}",
-        "where": f"{type_attribute} = '{values[which]}' AND con_id IS NOT EMPTY",
+        "where": f"{type_attribute} = {text_literal(values[which])} AND con_id IS NOT EMPTY",
         "take": "last",
     }
     pick: dict[str, Any] = {"<<": Alias(name)}
@@ -196,7 +196,8 @@ def _contact_pick(ctx: FieldContext, mapping: Mapping, which: int) -> dict[str, 
         # the preferred type's addresses, else all; the first with a value; none at all:
         # the contact's own attribute (§5.10)
         address_type, kinds = roles.address_type
-        pick["then"] = [{"path": f"//{address}", "prefer": f"{address_type} = '{kinds[0]}'",
+        preferred = f"{address_type} = {text_literal(kinds[0])}"
+        pick["then"] = [{"path": f"//{address}", "prefer": preferred,
                          "take": "first_with_value", "optional": True}]  # fmt: skip
     elif which == 0 and "app_prod_bcard" in path:
         pick["then"] = [_CARD_STEP]
@@ -214,7 +215,7 @@ def _authu_pick(ctx: FieldContext, mapping: Mapping) -> dict[str, Any]:
         return {"path": ".", "where": "FALSE", "take": "last", "value": "@none"}
     ctx.fragments["last_authorized_user"] = {
         "path": f"/{ctx.contract.xml_root_element}//contact",
-        "where": f"{type_attribute} = '{values[1]}'",
+        "where": f"{type_attribute} = {text_literal(values[1])}",
         "take": "last",
     }
     pick: dict[str, Any] = {"<<": Alias("last_authorized_user")}
@@ -233,7 +234,8 @@ def _current_address(ctx: FieldContext, attribute: str, column: Column) -> dict[
     # the last contact element of the document with this con_id, any role (Q19); its last
     # direct contact_address of the preferred type
     address_type, kinds = roles.address_type
-    step = {"path": "contact_address", "where": f"{address_type} = '{kinds[0]}'", "take": "last"}
+    where = f"{address_type} = {text_literal(kinds[0])}"
+    step = {"path": "contact_address", "where": where, "take": "last"}
     return {"pick": {"path": f"/{ctx.contract.xml_root_element}//contact",
                      "link": {"@con_id": "@con_id"}, "take": "last", "then": [step],
                      "value": f"@{attribute}"},
@@ -277,7 +279,8 @@ def _convert(mapping: Mapping, step: str | None, names: list[str], ctx: FieldCon
         name = maps.bits(step)
         if extracted:  # an extractor that finds nothing stops the chain: NULL (§2.1)
             source = {key: spec.pop(key) for key in ("path", "pick") if key in spec}
-            spec["expr"] = f"CASE WHEN v IS NULL THEN NULL ELSE COALESCE(MAP('{name}', v), 0) END"
+            mapped = f"COALESCE(MAP({text_literal(name)}, v), 0)"
+            spec["expr"] = f"CASE WHEN v IS NULL THEN NULL ELSE {mapped} END"
             spec["inputs"] = {"v": source.get("path") or source.get("pick")}
             return
         spec["map"] = name

@@ -4,7 +4,6 @@ their own columns."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from xmlload.contract.importing.columns import Untranslatable, translate
@@ -19,6 +18,7 @@ from xmlload.contract.importing.layout import Kind
 from xmlload.contract.importing.reference import Mapping, Step, last_segment, parse_chain
 from xmlload.contract.importing.tables import Problem, Table
 from xmlload.contract.importing.values import ValueMaps
+from xmlload.contract.model import IDENTIFIER
 
 NOT_VALUES = ["null", "none"]  # "meaningful" values exclude these, in any case (§5.17)
 TRUE_VALUES = "('y', 'yes', 'true', 't', '1')"
@@ -113,14 +113,11 @@ def _history_fallback(ctx: FieldContext, attribute: str) -> dict[str, Any]:
     """§5.10 step 4: a history value the last primary contact lacks comes from the latest
     earlier primary contact that has it (so: the last primary contact that has it)."""
     fragment = ctx.fragments["last_primary_contact"]
-    if not _IDENTIFIER.fullmatch(attribute):
+    if not IDENTIFIER.match(attribute):
         return {"<<": Alias("last_primary_contact")}
     meaningful = f"{attribute} IS NOT EMPTY AND LOWER(TRIM({attribute})) NOT IN ('null', 'none')"
     return {"path": fragment["path"], "where": f"{fragment['where']} AND {meaningful}",
             "take": "last"}  # fmt: skip
-
-
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _plain(mapping: Mapping) -> Mapping:

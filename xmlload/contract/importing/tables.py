@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from xmlload.contract.expressions import text_literal
 from xmlload.contract.importing.columns import Untranslatable, translate
 from xmlload.contract.importing.fields import Column, FieldContext
 from xmlload.contract.importing.layout import Kind
@@ -113,7 +114,7 @@ def _con_id(table: Table, path: str) -> None:
 def _contact_rows(table: Table, ctx: FieldContext) -> None:
     roles = ctx.layout.roles
     attribute, values = roles.contact_type
-    listed = ", ".join(f"'{value}'" for value in values)
+    listed = ", ".join(text_literal(value) for value in values)
     meaningful = " OR ".join(f"{name} IS NOT EMPTY" for name in MEANINGFUL_CONTACT)
     table.header.update({
         "parent": ctx.layout.application_table,
@@ -140,7 +141,7 @@ def _child_rows(table: Table, ctx: FieldContext) -> None:
     rule = roles.address if ctx.kind is Kind.ADDRESS else roles.employment
     assert rule is not None
     attribute, values = rule.type_attribute or ("", [])
-    listed = ", ".join(f"'{value.upper()}'" for value in values)
+    listed = ", ".join(text_literal(value.upper()) for value in values)
     tests = [f"UPPER({attribute}) IN ({listed})"]
     tests += [f"{name} IS NOT EMPTY" for name in rule.required_names]
     meaningful = _meaningful_child(table, ctx.kind)
@@ -184,7 +185,7 @@ def _required(name: str, rule: Any) -> str | None:
     if rule is True:
         return f"{name} IS NOT EMPTY"
     if isinstance(rule, list) and rule:
-        listed = ", ".join(f"'{str(value).upper()}'" for value in rule)
+        listed = ", ".join(text_literal(str(value).upper()) for value in rule)
         return f"UPPER({name}) IN ({listed})"
     return None
 
