@@ -187,6 +187,7 @@ class SourceReader:
             (name, self.input(spec, (*where, "inputs", name), scope))
             for name, spec in inputs.items()
         ]
+        expression = xc_dialect.compiled(source, tuple(inputs))
 
         def evaluate(elements: list[Element | None], item: Item | None) -> Any:
             context = {}
@@ -194,7 +195,7 @@ class SourceReader:
                 value = get(elements, item)
                 if value is not None:
                     context[name] = value
-            return xc_dialect.evaluate(source, context)
+            return expression(context)
 
         return evaluate
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
+
+from xmlload.contract.raw_text import DocumentBytes
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
 _QNAME = rf"(?:{_NAME}:)?{_NAME}"
@@ -137,6 +139,12 @@ def _walker(steps: tuple[str, ...]) -> tuple[Callable[[Element], Element | None]
 
     Child and parent steps walk the tree directly (about twice as fast as ElementPath's
     `find`, which matters at a few dozen lookups per document); `//` uses ElementPath."""
+    if len(steps) == 2 and steps[0] == DESCENDANTS and steps[1] not in ("*", ".."):
+        name = steps[1]  # `//name`: lxml's tag iterator, twice as fast as XPath
+        return (
+            lambda element: next(element.iterdescendants(name), None),
+            lambda element: list(element.iterdescendants(name)),
+        )
     if DESCENDANTS in steps:
         text = _element_path(steps)
         if not any("{" in step for step in steps):  # XPath runs in C; ElementPath does not
@@ -189,19 +197,44 @@ def element_locator(path: XmlPath, last: bool = False) -> Locator:
 
 
 def elements_locator(
-    path: XmlPath, having: str | None = None, ignore_case: bool = False
+    path: XmlPath,
+    having: str | None = None,
+    ignore_case: bool = False,
+    raw: DocumentBytes | None = None,
 ) -> Callable[[Element, Element], list[Element]]:
     """A function (row element, root) -> every element the path names, in document order;
     with `having`, only those carrying that attribute (in any case with `ignore_case`),
-    filtered inside libxml2 for `//` paths, where a scan of the tree would be slow."""
+    filtered inside libxml2 for `//` paths, where a scan of the tree would be slow; `//*`
+    looks only at the elements the document's bytes (`raw`) say can carry it."""
     steps = path.steps[1:] if path.absolute else path.steps
     _, every = _walker(steps)
     if having is not None:
         every = _having(steps, every, having, ignore_case)
+        if raw is not None and steps == (DESCENDANTS, "*") and _plain(having, ignore_case):
+            every = _guided(every, having, raw)
     if path.absolute:
         root_tag = path.steps[0]
         return lambda element, root: every(root) if root.tag == root_tag else []
     return lambda element, root: every(element)
+
+
+def _plain(attribute: str, ignore_case: bool) -> bool:
+    return not ignore_case and "{" not in attribute
+
+
+def _guided(every: Walk, attribute: str, raw: DocumentBytes) -> Walk:
+    """Descendants carrying the attribute, found from where the bytes write its name."""
+
+    def carrying(element: Element) -> list[Element]:
+        root = element.getroottree().getroot()
+        found = raw.carriers(root, attribute)
+        if found is None:
+            return every(element)
+        if element is root:
+            return [hit for hit in found if hit is not root]
+        return [hit for hit in found if any(up is element for up in hit.iterancestors())]
+
+    return carrying
 
 
 def _having(steps: tuple[str, ...], every: Walk, attribute: str, ignore_case: bool) -> Walk:
@@ -226,8 +259,8 @@ def attribute_reader(
 ) -> AttributeReader:
     """Reads one attribute; with `ignore_case`, an exact match first, then any spelling.
 
-    With a per-document `memo`, each element's attributes are folded once, not per read
-    (elements with a hundred attributes are common)."""
+    With a per-document `memo`, each element's attribute names are folded once, not per
+    read (elements with a hundred attributes are common)."""
     if not ignore_case:
         return lambda element: element.get(name)
     folded = name.casefold()
@@ -237,30 +270,21 @@ def attribute_reader(
         if value is not None:
             return value
         if memo is None:
-            return _folded(element).get(folded)
-        slot = ("folded attributes", element)
-        table = memo.get(slot)
-        if table is None:
-            table = memo[slot] = _folded(element)
-        return table.get(folded)
+            spelling = folded_names(element).get(folded)
+        else:
+            slot = ("folded attributes", element)
+            table = memo.get(slot)
+            if table is None:
+                table = memo[slot] = folded_names(element)
+            spelling = table.get(folded)
+        return None if spelling is None else element.get(spelling)
 
     return read
 
 
-_ALL_ATTRIBUTES = etree.XPath("@*")
-
-
-def attribute_items(element: Element) -> Iterator[tuple[str, str]]:
-    """(name, value) of every attribute, in document order, in time linear in their count:
-    lxml's `attrib.items()` and `values()` look each value up by name again, quadratic
-    in C (an element with 600,000 attributes held the GIL for hours)."""
-    for value in _ALL_ATTRIBUTES(element):
-        yield value.attrname, str(value)
-
-
-def _folded(element: Element) -> dict[str, str]:
-    """Attribute names folded to one case; the first spelling in document order wins."""
-    table: dict[str, str] = {}
-    for key, value in attribute_items(element):
-        table.setdefault(key.casefold(), value)
-    return table
+def folded_names(element: Element) -> dict[str, str]:
+    """Each attribute name folded to one case -> its first spelling in document order.
+    Names only: `keys()` is linear in the attributes, where lxml's `attrib.items()` and
+    `values()` look each value up by name again, quadratic in C (an element with 600,000
+    attributes held the GIL for hours)."""
+    return {key.casefold(): key for key in reversed(element.keys())}

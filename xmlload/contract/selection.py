@@ -15,10 +15,10 @@ from xmlload.contract.paths import (
     AttributeReader,
     Element,
     XmlPath,
-    attribute_items,
     attribute_reader,
     element_locator,
     elements_locator,
+    folded_names,
 )
 from xmlload.contract.scope import Scope
 from xmlload.contract.values import blank, truth
@@ -28,20 +28,24 @@ Filter = Callable[[list[Element]], list[Element]]
 
 
 class CaselessAttributes(Mapping[str, Any]):
-    """An element's attributes for expressions, found in any case when not exact."""
+    """An element's attributes for expressions, found in any case when not exact (the
+    element's folded names kept in the per-document `memo`)."""
 
-    def __init__(self, element: Element) -> None:
-        self.element, self.attrib = element, element.attrib
+    def __init__(self, element: Element, memo: dict[Any, Any]) -> None:
+        self.element, self.attrib, self.memo = element, element.attrib, memo
 
     def __getitem__(self, name: str) -> Any:
         value = self.attrib.get(name)
         if value is not None:
             return value
-        folded = name.casefold()
-        for key, other in attribute_items(self.element):
-            if key.casefold() == folded:
-                return other
-        raise KeyError(name)
+        slot = ("folded attributes", self.element)
+        table = self.memo.get(slot)
+        if table is None:
+            table = self.memo[slot] = folded_names(self.element)
+        spelling = table.get(name.casefold())
+        if spelling is None:
+            raise KeyError(name)
+        return self.attrib[spelling]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.attrib)
@@ -55,7 +59,8 @@ def element_filter(where: str | None, scope: Scope) -> Filter:
         return lambda elements: elements
     test = scope.expression(where).evaluate
     if scope.ignore_attribute_case:
-        return lambda elements: [e for e in elements if truth(test(CaselessAttributes(e)))]
+        memo = scope.memo
+        return lambda elements: [e for e in elements if truth(test(CaselessAttributes(e, memo)))]
     return lambda elements: [element for element in elements if truth(test(element.attrib))]
 
 
@@ -109,10 +114,10 @@ def _locator(
 ) -> Callable[[Element, Element], list[Element]]:
     """The elements at `path`; an absolute path's are found once per document, however many
     rows and picks look for them (callers must not change the list)."""
-    locate = elements_locator(path, having, scope.ignore_attribute_case)
+    locate = elements_locator(path, having, scope.ignore_attribute_case, scope.raw)
     if not path.absolute:
         return locate
-    key = f"all:{path}:{having}:{scope.ignore_attribute_case}"
+    key = f"all:{path}" if having is None else f"all:{path}:{having}:{scope.ignore_attribute_case}"
     found = scope.shared(key, lambda element, root: locate(root, root))
     return lambda element, root: found(root, root)
 
@@ -150,13 +155,13 @@ def _filter_with_inputs(
     """`where` over each candidate's attributes and the named values of paths from it."""
     test = scope.expression(where).evaluate
     readers = [(name, value_reader(text, scope)) for name, text in inputs.items()]
-    caseless = scope.ignore_attribute_case
+    caseless, memo = scope.ignore_attribute_case, scope.memo
 
     def keep(elements: list[Element], root: Element) -> list[Element]:
         kept = []
         for element in elements:
             named = {name: read(element, root) for name, read in readers}
-            attributes = CaselessAttributes(element) if caseless else element.attrib
+            attributes = CaselessAttributes(element, memo) if caseless else element.attrib
             if truth(test(ChainMap(named, attributes))):  # type: ignore[arg-type]
                 kept.append(element)
         return kept
@@ -282,15 +287,17 @@ def _last_of_paths(
     element; the last group whose element has the value at all (blank included). Only
     the candidates' own paths are looked up, each with one XPath, so a document is not
     walked element by element."""
-    best: tuple[int, Element] | None = None
+    groups = []
     for path in dict.fromkeys(_tag_path(c) for c in candidates if c is not None):
         same = _path_finder(path)(root)
-        if not same or read(same[-1]) is None:
-            continue
-        position = int(same[0].xpath("count(preceding::*) + count(ancestor::*)"))
-        if best is None or position > best[0]:
-            best = (position, same[-1])
-    return None if best is None else best[1]
+        if same and read(same[-1]) is not None:
+            groups.append(same)
+    if len(groups) < 2:
+        return groups[0][-1] if groups else None
+    first_places = [
+        int(same[0].xpath("count(preceding::*) + count(ancestor::*)")) for same in groups
+    ]
+    return groups[first_places.index(max(first_places))][-1]
 
 
 def _tag_path(element: Element) -> tuple[str, ...]:

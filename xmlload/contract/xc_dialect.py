@@ -82,12 +82,29 @@ def check(expression: str) -> None:
 
 def evaluate(expression: str, context: Context) -> Any:
     """The expression's value, or None wherever the reference engine gives None."""
-    try:
-        if "CASE" in expression.upper():
-            return _evaluate_case(expression, context)
-        return _arithmetic(expression, context)
-    except (ExpressionError, ArithmeticError, ValueError, TypeError, OverflowError):
-        return None
+    return compiled(expression, tuple(context))(context)
+
+
+Evaluator = Callable[[Context], Any]
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled(expression: str, names: tuple[str, ...]) -> Evaluator:
+    """`evaluate` made into a function of a context whose keys are among `names`, in that
+    order (an expression's inputs): the text is split and its names resolved once, with the
+    same result as reading it every time."""
+    if "CASE" in expression.upper():
+        inner = _compiled_case(expression, names)
+    else:
+        inner = functools.partial(_arithmetic, expression)
+
+    def value(context: Context) -> Any:
+        try:
+            return inner(context)
+        except (ExpressionError, ArithmeticError, ValueError, TypeError, OverflowError):
+            return None
+
+    return value
 
 
 @functools.lru_cache(maxsize=4096)
@@ -112,32 +129,77 @@ def _branches(expression: str) -> tuple[tuple[tuple[str, str], ...], str | None]
     return tuple(branches), None if otherwise is None else otherwise.strip()
 
 
-def _evaluate_case(expression: str, context: Context) -> Any:
+def _compiled_case(expression: str, names: tuple[str, ...]) -> Evaluator:
+    """Branches in order; consecutive AND chains that start with the same condition share
+    one test of it (`x IS NOT EMPTY AND t = 'A'`, `x IS NOT EMPTY AND t = 'B'`, ...): when
+    it fails, so does every branch of the group, as when each is tested alone."""
     branches, otherwise = _branches(expression)
+    groups = _groups(branches, names)
+    last = (lambda context: None) if otherwise is None else _compiled_value(otherwise, names)
+    failures = (ExpressionError, ArithmeticError, ValueError, TypeError)
+
+    def case(context: Context) -> Any:
+        for head, members in groups:
+            if head is not None:
+                try:
+                    if not head(context):
+                        continue
+                except failures:
+                    continue
+            for test, value in members:
+                try:
+                    holds = test(context)
+                except failures:
+                    holds = False
+                if holds:
+                    return value(context)
+        return last(context)
+
+    return case
+
+
+Group = tuple["Test | None", list[tuple["Test", Evaluator]]]
+
+
+def _groups(branches: tuple[tuple[str, str], ...], names: tuple[str, ...]) -> list[Group]:
+    """(shared first condition or None, [(the rest of each condition, its value)])."""
+    groups: list[Group] = []
+    last_head: str | None = None
     for condition, value in branches:
-        try:
-            holds = _compiled_condition(condition)(context)
-        except (ExpressionError, ArithmeticError, ValueError, TypeError):
-            holds = False
-        if holds:
-            return _value(value, context)
-    return None if otherwise is None else _value(otherwise, context)
+        then = _compiled_value(value, names)
+        joiner, parts = _split_condition(condition)
+        if joiner != "AND":
+            groups.append((None, [(_compiled_condition(condition, names), then)]))
+            last_head = None
+            continue
+        head, rest = parts[0].strip(), tuple(_compiled_simple(part, names) for part in parts[1:])
+        test = rest[0] if len(rest) == 1 else _every(rest)
+        if head == last_head:
+            groups[-1][1].append((test, then))
+        else:
+            groups.append((_compiled_simple(head, names), [(test, then)]))
+            last_head = head
+    return groups
 
 
 Test = Callable[[Context], bool]
 
 
-@functools.lru_cache(maxsize=4096)
-def _compiled_condition(text: str) -> Test:
-    """A condition made into a function of the context once: evaluated every document,
-    parsed once (the same semantics as reading the text each time)."""
+def _compiled_condition(text: str, names: tuple[str, ...]) -> Test:
     joiner, parts = _split_condition(text)
-    tests = tuple(_compiled_simple(part) for part in parts)
+    tests = tuple(_compiled_simple(part, names) for part in parts)
     if joiner == "AND":
-        return lambda context: all(test(context) for test in tests)
+        return _every(tests)
     if joiner == "OR":
         return lambda context: any(test(context) for test in tests)
     return tests[0]
+
+
+def _every(tests: tuple[Test, ...]) -> Test:
+    if len(tests) == 2:
+        first, second = tests
+        return lambda context: first(context) and second(context)
+    return lambda context: all(test(context) for test in tests)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -151,15 +213,28 @@ def _split_condition(text: str) -> tuple[str, tuple[str, ...]]:
     return "", (text,)
 
 
-def _lookup(name: str, context: Context) -> Any:
-    """Condition lookup of a trimmed name: exact, else the first equal in any case, else ''."""
-    if name in context:
-        return context[name]
+Operand = Callable[[Context], Any]
+
+
+def _looked_up(name: str, names: tuple[str, ...]) -> Operand:
+    """Condition lookup of a trimmed name: exact, else the first key equal in any case, else
+    ''. The keys that can answer are known from `names`; only their presence varies."""
     folded = name.lower()
-    for key, value in context.items():
-        if key.lower() == folded:
-            return value
-    return ""
+    candidates = [key for key in names if key == name]
+    candidates += [key for key in names if key.lower() == folded and key != name]
+    if not candidates:
+        return lambda context: ""
+    if len(candidates) == 1:
+        only = candidates[0]
+        return lambda context: context.get(only, "")
+
+    def lookup(context: Context) -> Any:
+        for key in candidates:
+            if key in context:
+                return context[key]
+        return ""
+
+    return lookup
 
 
 _IS: dict[str, Callable[[Any], bool]] = {
@@ -170,45 +245,65 @@ _IS: dict[str, Callable[[Any], bool]] = {
 }
 
 
-@functools.lru_cache(maxsize=8192)
-def _compiled_simple(text: str) -> Test:
+def _compiled_simple(text: str, names: tuple[str, ...]) -> Test:
     kind, first, second = _parse_simple(text)
     if kind == "like":
-        name, regex = first.strip(), second
-        return lambda context: regex.match(str(_lookup(name, context) or "").upper()) is not None
+        name, regex = _looked_up(first.strip(), names), second
+        return lambda context: regex.match(str(name(context) or "").upper()) is not None
     if kind in _COMPARE:
-        left, right = _operand(first, right_side=False), _operand(second, right_side=True)
+        left = _operand(first, names, right_side=False)
+        literal = _literal(second)
+        if literal is not None and _as_float(literal) is None:
+            return _text_comparison(left, literal, kind)
+        right = _operand(second, names, right_side=True)
         return lambda context: _safe_compare(left(context), right(context), kind)
-    name, test = first.strip(), _IS[kind]
-    return lambda context: test(_lookup(name, context))
+    read, test = _looked_up(first.strip(), names), _IS[kind]
+    return lambda context: test(read(context))
 
 
-Operand = Callable[[Context], Any]
+def _text_comparison(left: Operand, literal: str, symbol: str) -> Test:
+    """`_safe_compare` against a quoted literal that is not a number: the value compares
+    as text (a date value still goes the general way)."""
+    compare = _COMPARE[symbol]
+
+    def test(context: Context) -> bool:
+        value = left(context)
+        if isinstance(value, datetime):
+            return _safe_compare(value, literal, symbol)
+        return compare("" if value is None else str(value), literal)
+
+    return test
 
 
-def _operand(text: str, right_side: bool) -> Operand:
-    """_left / _right made into a function of the context once."""
+def _literal(text: str) -> str | None:
+    quoted = _QUOTED.match(text.strip())
+    return None if quoted is None else quoted.group(2)
+
+
+def _operand(text: str, names: tuple[str, ...], right_side: bool) -> Operand:
+    """The left or right side of a comparison as a function of the context."""
     text = text.strip()
     call = _DATE_CALL.match(text)
     if call is not None:
         inner = call.group(1).strip()
         quoted = _QUOTED.match(inner)
+        fallback = _looked_up(text, names)
         if quoted is not None:
             constant = _parse_date(quoted.group(2))
             if constant is not None:
                 return lambda context: constant
-            return lambda context: _lookup(text, context)
+            return fallback
 
         def dated(context: Context) -> Any:
             parsed = _parse_date(context.get(inner))
-            return parsed if parsed is not None else _lookup(text, context)
+            return parsed if parsed is not None else fallback(context)
 
         return dated
     quoted = _QUOTED.match(text) if right_side else None
     if quoted is not None:
         literal = quoted.group(2)
         return lambda context: literal
-    return lambda context: _lookup(text, context)
+    return _looked_up(text, names)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -272,8 +367,21 @@ def _safe_compare(left: Any, right: Any, symbol: str) -> bool:
     return compare(left, right)
 
 
-def _value(text: str, context: Context) -> Any:
+def _compiled_value(text: str, names: tuple[str, ...]) -> Evaluator:
+    """A THEN or ELSE value; a literal or number that no input is named after is constant."""
     text = text.strip()
+    if text not in names and not _DATEADD.match(text):
+        quoted = _QUOTED.match(text)
+        if quoted:
+            literal = quoted.group(2)
+            return lambda context: literal
+        if _NUMBER.match(text):
+            number = float(text) if "." in text else int(text)
+            return lambda context: number
+    return functools.partial(_value, text)
+
+
+def _value(text: str, context: Context) -> Any:
     match = _DATEADD.match(text)
     if match:
         return _dateadd(match.group(1), context)

@@ -66,10 +66,14 @@ class DataMapper:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
 
-    def map(self, root: Element, document_element: Element, document_id: Any) -> MappedDocument:
+    def map(
+        self, root: Element, document_element: Element, document_id: Any, data: bytes | None = None
+    ) -> MappedDocument:
+        """The document's rows; `data`, the bytes it was parsed from, speeds up searches."""
         self.plan.notes.take()
-        memo = self.plan.scope.memo
+        memo, raw = self.plan.scope.memo, self.plan.scope.raw
         memo.clear()
+        raw.hold(root, data)
         rows: dict[str, list[tuple[Any, ...]]] = {}
         contexts: dict[str, list[_RowContext]] = {}
         top = [_RowContext(document_element, (document_id,))]
@@ -81,6 +85,7 @@ class DataMapper:
                 contexts[table.name] = table_contexts
         finally:
             memo.clear()  # holds elements: let the tree go with the document
+            raw.release()
         return MappedDocument(document_id, rows, self.plan.notes.take())
 
     def _map_table(
@@ -135,7 +140,7 @@ class DataMapper:
                     raw = get(elements, item)
                 except (ExpressionError, ArithmeticError) as problem:
                     raw = column.invalid(problem)  # an expression fed junk: NULL, counted
-                value = column.convert(raw)
+                value = None if raw is None else column.convert(raw)
             except InvalidKeptNull:
                 kept_null.append(len(values))
                 value = None

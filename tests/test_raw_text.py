@@ -1,0 +1,130 @@
+"""Elements carrying an attribute, found from where the document's bytes write its name,
+equal those a search of the whole tree finds, on hostile documents and generated ones;
+where the bytes cannot tell, the tree is searched."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from xmlload.contract.paths import elements_locator, parse_path
+from xmlload.contract.raw_text import DocumentBytes
+from xmlload.stages.parser import XMLParser
+
+NAME = "regb_start_date"
+
+
+def tree_search(root: etree._Element) -> list[etree._Element]:
+    """Independently of the bytes: every element below the root carrying the attribute."""
+    return [e for e in root.iterdescendants() if e.get(NAME) is not None]
+
+
+def byte_search(data: bytes) -> tuple[list[etree._Element], list[etree._Element] | None]:
+    """(what the locator returns, what the bytes alone said) for `/r//*` having NAME."""
+    root = XMLParser().parse(data)
+    raw = DocumentBytes()
+    raw.hold(root, data)
+    locate = elements_locator(parse_path("/r//*", allow_attribute=False), NAME, False, raw)
+    return locate(root, root), raw.carriers(root, NAME)
+
+
+HOSTILE = {
+    "text and attribute values naming it": (
+        b'<r><a x="regb_start_date">regb_start_date</a>'
+        b'<b regb_start_date="1"/><c y="regb_start_date=2" regb_start_date="3"/></r>'
+    ),
+    "a longer name ending in it": b'<r><a xregb_start_date="1"/><b regb_start_date=""/></r>',
+    "spread over lines, prefixed tag": (
+        b'<?xml version="1.0"?>\n<r xmlns:p="urn:p">\n<p:a\n  regb_start_date\n = "1"\n/><b/></r>'
+    ),
+    "BOM and declaration": (
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?><r><a regb_start_date="1"/></r>'
+    ),
+    "a tag named like it": b'<r><regb_start_date regb_start_date="1"/><regb_start_date/></r>',
+    "nested carriers": b'<r><a regb_start_date="1"><b regb_start_date="2"/></a></r>',
+    "the root carries it too": b'<r regb_start_date="0"><a regb_start_date="1"/></r>',
+    "end tags and empty elements before it": (
+        b'<r><x/><y></y><z><w/></z><a q="&lt;" regb_start_date="1"/></r>'
+    ),
+    "absent": b"<r><a/></r>",
+    "namespaced attribute of that name": b'<r xmlns:p="urn:p"><a p:regb_start_date="1"/></r>',
+}
+UNCOUNTABLE = {
+    "a comment before it": b'<r><!-- < --><a regb_start_date="1"/></r>',
+    "CDATA before it": b'<r><x><![CDATA[<b>]]></x><a regb_start_date="1"/></r>',
+    "a processing instruction before it": b'<r><?pi <b?><a regb_start_date="1"/></r>',
+    "written in too many places": b"<r>" + b"<a regb_start_date='1'/>" * 70 + b"</r>",
+}
+
+
+@pytest.mark.parametrize("data", HOSTILE.values(), ids=HOSTILE.keys())
+def test_the_bytes_find_what_the_tree_search_finds(data: bytes) -> None:
+    found, told = byte_search(data)
+    root = found[0].getroottree().getroot() if found else XMLParser().parse(data)
+    expected = tree_search(root)
+    assert told is not None, "the bytes should have told"
+    assert [e.get(NAME) for e in found] == [e.get(NAME) for e in expected]
+    assert [e.tag for e in found] == [e.tag for e in expected]
+
+
+@pytest.mark.parametrize("data", UNCOUNTABLE.values(), ids=UNCOUNTABLE.keys())
+def test_markup_that_cannot_be_counted_falls_back_to_the_tree(data: bytes) -> None:
+    found, told = byte_search(data)
+    assert told is None
+    assert len(found) == data.count(b"regb_start_date=")
+
+
+def test_a_doctype_or_another_encoding_is_never_searched_in_bytes() -> None:
+    with_doctype = b'<!DOCTYPE r [<!ATTLIST a x CDATA "d">]><r><a regb_start_date="1"/></r>'
+    found, told = byte_search(with_doctype)
+    assert told is None and [e.get(NAME) for e in found] == ["1"]
+    latin = '<?xml version="1.0" encoding="ISO-8859-1"?><r><a regb_start_date="é"/></r>'
+    found, told = byte_search(latin.encode("latin-1"))
+    assert told is None and [e.get(NAME) for e in found] == ["é"]
+
+
+def test_a_relative_search_keeps_only_descendants_of_its_element() -> None:
+    data = b'<r><a regb_start_date="1"><b regb_start_date="2"/></a><c regb_start_date="3"/></r>'
+    root = XMLParser().parse(data)
+    raw = DocumentBytes()
+    raw.hold(root, data)
+    locate = elements_locator(parse_path("//*", allow_attribute=False), NAME, False, raw)
+    assert [e.get(NAME) for e in locate(root[0], root)] == ["2"]
+
+
+_TAG = st.sampled_from(["a", "b", NAME, "p:a"])
+_TEXT = st.sampled_from(["", "t", NAME, "&lt;", "x > y"])
+
+
+@st.composite
+def documents(draw: st.DrawFn, depth: int = 0) -> str:
+    """An element with random attributes, text, comments, CDATA and children."""
+    tag = "r" if depth == 0 else draw(_TAG)
+    attributes = ""
+    if draw(st.booleans()):
+        attributes += f' {NAME}="{draw(st.sampled_from(["", "1", NAME]))}"'
+    if draw(st.booleans()):
+        attributes += f' other="{draw(st.sampled_from([NAME, "v", "&lt;"]))}"'
+    namespace = ' xmlns:p="urn:p"' if depth == 0 else ""
+    body = draw(_TEXT)
+    if draw(st.integers(0, 9)) == 0:
+        body += draw(st.sampled_from(["<!-- < -->", "<![CDATA[<a>]]>", "<?pi x?>"]))
+    if depth < 3:
+        body += "".join(draw(st.lists(documents(depth + 1), max_size=3)))
+    space = draw(st.sampled_from([" ", "\n  ", ""]))
+    if not body and draw(st.booleans()):
+        return f"<{tag}{namespace}{attributes}{space}/>"
+    return f"<{tag}{namespace}{attributes}{space}>{body}</{tag}>"
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents(), st.booleans())
+def test_generated_documents(document: str, declared: bool) -> None:
+    data = (b'<?xml version="1.0" encoding="utf-8"?>\n' if declared else b"") + document.encode()
+    found, _ = byte_search(data)
+    expected = tree_search(XMLParser().parse(data))
+    assert [(e.tag, e.get(NAME), e.sourceline) for e in found] == [
+        (e.tag, e.get(NAME), e.sourceline) for e in expected
+    ]
