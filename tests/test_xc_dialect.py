@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import write_contract
 from xmlload.contract import xc_dialect
+from xmlload.contract.loader import load_plan
+from xmlload.sources.base import SourceDocument
+from xmlload.stages.pipeline import DocumentPipeline
 from xmlload.errors import ExpressionError
 
 
@@ -105,3 +109,23 @@ def test_check_rejects_what_can_never_give_a_value() -> None:
         with pytest.raises(ExpressionError):
             xc_dialect.check(text)
     xc_dialect.check("CASE WHEN x IS EMPTY THEN 1 END")
+
+
+def test_arithmetic_that_does_not_parse_is_null_for_that_document_only(tmp_path) -> None:
+    # Before: Python's SyntaxError escaped the evaluator and ended the whole run with a
+    # traceback; the reference engine gives None for any failure.
+    assert value("a +", a="1") is None
+    assert value("CASE WHEN a IS NOT EMPTY THEN (a * 2 END", a="1") is None
+    contract = write_contract(
+        tmp_path,
+        """document: {root: r, element: /r, id: {path: "/r/@id", column: id, type: bigint}}
+tables:
+  t:
+    columns:
+      broken: {type: text, expr: "a +", dialect: xmlconversion, inputs: {a: "@a"}}
+      doubled: {type: integer, expr: "a * 2", dialect: xmlconversion, inputs: {a: "@a"}}
+""",
+    )
+    pipeline = DocumentPipeline(load_plan(contract), 1 << 20)
+    outcome = pipeline.process(SourceDocument("d.xml", b'<r id="1" a="5"/>'))
+    assert outcome.message is None and outcome.rows == {"t": [(1, None, 10)]}

@@ -419,19 +419,37 @@ def _dateadd(arguments: str, context: Context) -> str | None:
 
 
 def _arithmetic(text: str, context: Context) -> Any:
-    if not _ARITHMETIC_CHARS.match(text):
-        raise ExpressionError(f"character not allowed in {text!r}")
-    for name in _IDENTIFIER.findall(text):
+    for name in _identifiers(text):
         value = context.get(name)
         if value is None or str(value).strip() == "":
             return None
-    bound: dict[str, float] = {}
-    for key, value in context.items():
+    tree, renamed = _prepared(text, tuple(context))
+    bound = {safe: _as_float(context[key]) or 0.0 for key, safe in renamed}
+    return _walk(tree, bound)
+
+
+@functools.lru_cache(maxsize=4096)
+def _identifiers(text: str) -> tuple[str, ...]:
+    if not _ARITHMETIC_CHARS.match(text):
+        raise ExpressionError(f"character not allowed in {text!r}")
+    return tuple(_IDENTIFIER.findall(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _prepared(text: str, keys: tuple[str, ...]) -> tuple[ast.AST, tuple[tuple[str, str], ...]]:
+    """The text parsed once for the names present: each key written in it (checked in
+    order, on the text as the keys before it left it) renamed to a Python name."""
+    renamed: dict[str, str] = {}
+    for key in keys:
         if key in text:
             safe = re.sub(r"[^A-Za-z0-9]", "_", key)
             text = text.replace(key, safe)
-            bound[safe] = _as_float(value) or 0.0
-    return _walk(ast.parse(text.strip(), mode="eval").body, bound)
+            renamed[safe] = key
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as error:
+        raise ExpressionError(f"arithmetic does not parse: {error.msg}") from None
+    return tree, tuple((key, safe) for safe, key in renamed.items())
 
 
 def _walk(node: ast.AST, bound: dict[str, float]) -> Any:
