@@ -8,9 +8,9 @@ import pytest
 from tests.conftest import write_contract
 from xmlload.contract import xc_dialect
 from xmlload.contract.loader import load_plan
+from xmlload.errors import ExpressionError
 from xmlload.sources.base import SourceDocument
 from xmlload.stages.pipeline import DocumentPipeline
-from xmlload.errors import ExpressionError
 
 
 def value(expression: str, **context: str):
