@@ -4,6 +4,8 @@ quirks included: each case is one of the spec's examples."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import write_contract
 from xmlload.contract import xc_dialect
@@ -129,3 +131,57 @@ tables:
     pipeline = DocumentPipeline(load_plan(contract), 1 << 20)
     outcome = pipeline.process(SourceDocument("d.xml", b'<r id="1" a="5"/>'))
     assert outcome.message is None and outcome.rows == {"t": [(1, None, 10)]}
+
+
+def test_a_condition_that_does_not_parse_fails_its_branch_when_reached() -> None:
+    assert value("CASE WHEN x THEN 1 ELSE 2 END", x="1") == 2
+    assert value("CASE WHEN x IS NOT EMPTY AND y THEN 1 ELSE 2 END", x="1") == 2
+    assert value("CASE WHEN y OR x IS NOT EMPTY THEN 1 ELSE 2 END", x="1") == 2
+    assert value("CASE WHEN x IS NOT EMPTY OR y THEN 1 ELSE 2 END", x="1") == 1
+
+
+_CONDITIONS = [
+    "x IS NOT EMPTY AND t = 'A'",
+    "x IS NOT EMPTY AND t = 'B'",
+    "x IS NOT EMPTY AND t = 'a'",
+    "x IS NOT EMPTY AND T = 'B' AND y IS EMPTY",
+    "t = 'A'",
+    "t = 'B'",
+    "T = 'A'",
+    "t = '1'",
+    "t = ''",
+    "x IS EMPTY",
+    "t = 'A' OR y IS NOT EMPTY",
+    "y",
+    "t > 'B'",
+    "DATE(d) > DATE('2020-01-01')",
+    "x IS NOT EMPTY AND DATE(d) > DATE('2020-01-01')",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@example(["x IS NOT EMPTY AND t = 'A'", "x IS NOT EMPTY AND t = 'B'", "x IS NOT EMPTY AND t = 'A'"],
+         {"x": "1", "t": "A"})  # fmt: skip
+@example(["t = 'B'", "t = 'A'", "y", "t = 'A'", "t = 'B'"], {"t": "B"})
+@given(
+    st.lists(st.sampled_from(_CONDITIONS), min_size=1, max_size=8),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "x": st.sampled_from(["", "1", " "]),
+            "y": st.sampled_from(["", "v"]),
+            "t": st.sampled_from(["A", "B", "a", "1", "1.0", "", "C"]),
+            "d": st.sampled_from(["2021-05-01", "2019-01-01", "junk"]),
+        },
+    ),
+)
+def test_a_case_gives_what_its_branches_give_one_by_one(conditions, context) -> None:
+    """Shared first conditions and literal lookups change nothing: the value is that of
+    the first branch that holds when it is the only branch, else the ELSE."""
+    whens = " ".join(f"WHEN {c} THEN 'b{i}'" for i, c in enumerate(conditions))
+    whole = xc_dialect.evaluate(f"CASE {whens} ELSE 'none' END", context)
+    alone = [
+        xc_dialect.evaluate(f"CASE WHEN {c} THEN 'b{i}' ELSE 'none' END", context)
+        for i, c in enumerate(conditions)
+    ]
+    assert whole == next((hit for hit in alone if hit != "none"), "none")

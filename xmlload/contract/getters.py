@@ -22,7 +22,13 @@ from xmlload.contract.model import (
     ItemInput,
     PickSpec,
 )
-from xmlload.contract.paths import Element, Locator, XmlPath, attribute_reader, element_locator
+from xmlload.contract.paths import (
+    Element,
+    Locator,
+    XmlPath,
+    element_locator,
+    other_spelling_reader,
+)
 from xmlload.contract.scope import Scope
 from xmlload.contract.selection import build_pick_steps, build_value_picker
 from xmlload.errors import ExpressionError
@@ -220,25 +226,29 @@ class SourceReader:
 
 
 def _read_at(index: int, path: XmlPath, scope: Scope) -> Getter:
-    read = _read_raw(index, path, scope)
-    if not scope.html_unescape:
-        return read
+    """The text or attribute of the row's element at `index`: one function per value read,
+    the commonest call of a mapping (an exact attribute name first, then, with
+    `ignore_attribute_case`, another spelling; html-unescaped once more if asked)."""
+    name = path.attribute
+    other_spelling = None
+    if name is not None and scope.ignore_attribute_case:
+        other_spelling = other_spelling_reader(name, scope.memo)
+    unescape = scope.html_unescape
 
-    def unescaped(elements: list[Element | None], item: Item | None) -> Any:
-        value = read(elements, item)
-        return html.unescape(value) if value is not None and "&" in value else value
+    def value(elements: list[Element | None], item: Item | None) -> Any:
+        element = elements[index]
+        if element is None:
+            return None
+        found = element.text if name is None else element.get(name)
+        if found is None:
+            if other_spelling is None:
+                return None
+            found = other_spelling(element)
+            if found is None:
+                return None
+        return html.unescape(found) if unescape and "&" in found else found
 
-    return unescaped
-
-
-def _read_raw(index: int, path: XmlPath, scope: Scope) -> Getter:
-    if path.attribute is None:
-        return lambda elements, item: None if elements[index] is None else elements[index].text
-    if not scope.ignore_attribute_case:
-        name = path.attribute
-        return lambda elements, item: None if elements[index] is None else elements[index].get(name)
-    read = attribute_reader(path.attribute, True, scope.memo)
-    return lambda elements, item: None if elements[index] is None else read(elements[index])
+    return value
 
 
 def _first_present(getters: list[Getter]) -> Getter:

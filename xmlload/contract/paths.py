@@ -257,18 +257,25 @@ def _having(steps: tuple[str, ...], every: Walk, attribute: str, ignore_case: bo
 def attribute_reader(
     name: str, ignore_case: bool, memo: dict[Any, Any] | None = None
 ) -> AttributeReader:
-    """Reads one attribute; with `ignore_case`, an exact match first, then any spelling.
-
-    With a per-document `memo`, each element's attribute names are folded once, not per
-    read (elements with a hundred attributes are common)."""
+    """Reads one attribute; with `ignore_case`, an exact match first, then any spelling."""
     if not ignore_case:
         return lambda element: element.get(name)
-    folded = name.casefold()
+    other_spelling = other_spelling_reader(name, memo)
 
     def read(element: Element) -> str | None:
         value = element.get(name)
-        if value is not None:
-            return value
+        return other_spelling(element) if value is None else value
+
+    return read
+
+
+def other_spelling_reader(name: str, memo: dict[Any, Any] | None) -> AttributeReader:
+    """Reads the attribute spelled in another case (for when the exact name is absent).
+    With a per-document `memo`, each element's attribute names are folded once, not per
+    read (elements with a hundred attributes are common)."""
+    folded = name.casefold()
+
+    def read(element: Element) -> str | None:
         if memo is None:
             spelling = folded_names(element).get(folded)
         else:

@@ -87,18 +87,16 @@ def _distinct(attributes: str | list[str], priority: Priority | None, keep: str)
 
 
 def build_selector(rows: RowsSpec, scope: Scope) -> Selector:
-    locate = _locator(scope.path(rows.path, allow_attribute=False), scope)
-    keep = _row_filter(rows, scope)
+    kept = _kept(rows, scope)
     linked = _linked(rows.link, scope) if rows.link else None
     distinct = _distinct(rows.distinct_by, rows.priority, rows.keep) if rows.distinct_by else None
     take = rows.take
     steps = [_step(step, scope) for step in rows.then]
 
     def select(element: Element, root: Element) -> list[Element]:
-        chosen = locate(element, root)
+        chosen = kept(element, root)
         if linked is not None:
             chosen = linked(chosen, element, root)
-        chosen = keep(chosen, root)
         if distinct is not None:
             chosen = distinct(chosen)
         chosen = _taken(chosen, take)
@@ -107,6 +105,19 @@ def build_selector(rows: RowsSpec, scope: Scope) -> Selector:
         return chosen
 
     return select
+
+
+def _kept(rows: RowsSpec, scope: Scope) -> Selector:
+    """The elements at the rows' path that pass their `where` (both element by element, like
+    `link`, so the order of the filters does not matter): for an absolute path, once per
+    document, however many parent rows select from them."""
+    path = scope.path(rows.path, allow_attribute=False)
+    locate, keep = _locator(path, scope), _row_filter(rows, scope)
+    if not path.absolute or rows.where is None:
+        return lambda element, root: keep(locate(element, root), root)
+    test = rows.model_dump_json(include={"path", "where", "inputs", "ignore_attribute_case"})
+    found = scope.shared(f"kept:{test}", lambda element, root: keep(locate(root, root), root))
+    return lambda element, root: found(root, root)
 
 
 def _locator(

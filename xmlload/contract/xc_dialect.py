@@ -18,6 +18,7 @@ import functools
 import operator
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -130,56 +131,141 @@ def _branches(expression: str) -> tuple[tuple[tuple[str, str], ...], str | None]
 
 
 def _compiled_case(expression: str, names: tuple[str, ...]) -> Evaluator:
-    """Branches in order; consecutive AND chains that start with the same condition share
-    one test of it (`x IS NOT EMPTY AND t = 'A'`, `x IS NOT EMPTY AND t = 'B'`, ...): when
-    it fails, so does every branch of the group, as when each is tested alone."""
+    """Branches in order, each as when tested alone, but sooner: consecutive AND chains
+    that start with the same condition share one test of it (`x IS NOT EMPTY AND t = 'A'`,
+    `x IS NOT EMPTY AND t = 'B'`, ...), and consecutive tests of one name against text
+    literals are one dictionary lookup (the first branch naming a literal wins)."""
     branches, otherwise = _branches(expression)
     groups = _groups(branches, names)
     last = (lambda context: None) if otherwise is None else _compiled_value(otherwise, names)
-    failures = (ExpressionError, ArithmeticError, ValueError, TypeError)
 
     def case(context: Context) -> Any:
-        for head, members in groups:
+        for head, picks in groups:
             if head is not None:
                 try:
                     if not head(context):
                         continue
-                except failures:
+                except _FAILURES:
                     continue
-            for test, value in members:
-                try:
-                    holds = test(context)
-                except failures:
-                    holds = False
-                if holds:
-                    return value(context)
+            for pick in picks:
+                chosen = pick(context)
+                if chosen is not None:
+                    return chosen(context)
         return last(context)
 
     return case
 
 
-Group = tuple["Test | None", list[tuple["Test", Evaluator]]]
+_FAILURES = (ExpressionError, ArithmeticError, ValueError, TypeError)
+# A branch (or a run of them): the value to give when it holds, else None.
+Pick = Callable[[Context], "Evaluator | None"]
+Group = tuple["Test | None", list[Pick]]
 
 
 def _groups(branches: tuple[tuple[str, str], ...], names: tuple[str, ...]) -> list[Group]:
-    """(shared first condition or None, [(the rest of each condition, its value)])."""
-    groups: list[Group] = []
+    """(shared first condition or None, the picks of the rest of each condition)."""
+    groups: list[tuple[Test | None, list[_Member]]] = []
     last_head: str | None = None
     for condition, value in branches:
         then = _compiled_value(value, names)
         joiner, parts = _split_condition(condition)
         if joiner != "AND":
-            groups.append((None, [(_compiled_condition(condition, names), then)]))
+            if groups and last_head is None and groups[-1][0] is None:
+                groups[-1][1].append(_Member(condition, None, then))
+            else:
+                groups.append((None, [_Member(condition, None, then)]))
             last_head = None
             continue
-        head, rest = parts[0].strip(), tuple(_compiled_simple(part, names) for part in parts[1:])
-        test = rest[0] if len(rest) == 1 else _every(rest)
+        head, rest = parts[0].strip(), parts[1:]
         if head == last_head:
-            groups[-1][1].append((test, then))
+            groups[-1][1].append(_Member(None, rest, then))
         else:
-            groups.append((_compiled_simple(head, names), [(test, then)]))
+            groups.append((_compiled_simple(head, names), [_Member(None, rest, then)]))
             last_head = head
-    return groups
+    return [(head, _picks(members, names)) for head, members in groups]
+
+
+@dataclass(frozen=True)
+class _Member:
+    """A branch of a group: its whole condition, or the rest of its AND chain."""
+
+    condition: str | None
+    rest: tuple[str, ...] | None
+    then: Evaluator
+
+    def single(self) -> str | None:
+        """The text of its one simple condition, if it is one."""
+        if self.rest is not None:
+            return self.rest[0] if len(self.rest) == 1 else None
+        assert self.condition is not None
+        return None if _split_condition(self.condition)[0] else self.condition
+
+    def test(self, names: tuple[str, ...]) -> Test:
+        if self.condition is not None:
+            return _compiled_condition(self.condition, names)
+        assert self.rest is not None
+        tests = tuple(_compiled_simple(part, names) for part in self.rest)
+        return tests[0] if len(tests) == 1 else _every(tests)
+
+
+def _picks(members: list[_Member], names: tuple[str, ...]) -> list[Pick]:
+    picks: list[Pick] = []
+    run: list[tuple[str, str, str, Evaluator]] = []  # consecutive `name = 'text'` branches
+    for member in members:
+        text = member.single()
+        equality = None if text is None else _text_equality(text)
+        if equality is not None and run and run[-1][0] != equality[0]:
+            picks.append(_switch(run, names))
+            run = []
+        if equality is not None:
+            run.append((*equality, text, member.then))  # type: ignore[arg-type]
+            continue
+        if run:
+            picks.append(_switch(run, names))
+            run = []
+        picks.append(_branch(member.test(names), member.then))
+    if run:
+        picks.append(_switch(run, names))
+    return picks
+
+
+def _branch(test: Test, then: Evaluator) -> Pick:
+    def pick(context: Context) -> Evaluator | None:
+        try:
+            return then if test(context) else None
+        except _FAILURES:
+            return None
+
+    return pick
+
+
+def _text_equality(text: str) -> tuple[str, str] | None:
+    """(name, literal) of a condition `name = 'literal'` whose literal is not a number."""
+    try:
+        kind, first, second = _parse_simple(text)
+    except ExpressionError:
+        return None
+    literal = _literal(second) if kind == "=" else None
+    if literal is None or _as_float(literal) is not None or _DATE_CALL.match(first.strip()):
+        return None
+    return first.strip(), literal
+
+
+def _switch(run: list[tuple[str, str, str, Evaluator]], names: tuple[str, ...]) -> Pick:
+    """Branches testing one name against text literals, as one lookup of its value."""
+    read = _looked_up(run[0][0], names)
+    table: dict[str, Evaluator] = {}
+    for _, literal, _, then in run:
+        table.setdefault(literal, then)
+    in_order = [_branch(_compiled_simple(text, names), then) for _, _, text, then in run]
+
+    def pick(context: Context) -> Evaluator | None:
+        value = read(context)
+        if isinstance(value, datetime):  # compares as a date: branch by branch
+            return next((c for c in (p(context) for p in in_order) if c is not None), None)
+        return table.get("" if value is None else str(value))
+
+    return pick
 
 
 Test = Callable[[Context], bool]
@@ -246,7 +332,10 @@ _IS: dict[str, Callable[[Any], bool]] = {
 
 
 def _compiled_simple(text: str, names: tuple[str, ...]) -> Test:
-    kind, first, second = _parse_simple(text)
+    try:
+        kind, first, second = _parse_simple(text)
+    except ExpressionError as error:
+        return functools.partial(_fails, error)  # as the reference: when it is evaluated
     if kind == "like":
         name, regex = _looked_up(first.strip(), names), second
         return lambda context: regex.match(str(name(context) or "").upper()) is not None
@@ -259,6 +348,10 @@ def _compiled_simple(text: str, names: tuple[str, ...]) -> Test:
         return lambda context: _safe_compare(left(context), right(context), kind)
     read, test = _looked_up(first.strip(), names), _IS[kind]
     return lambda context: test(read(context))
+
+
+def _fails(error: ExpressionError, context: Context) -> bool:
+    raise error
 
 
 def _text_comparison(left: Operand, literal: str, symbol: str) -> Test:
