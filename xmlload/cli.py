@@ -299,11 +299,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _processor(args: argparse.Namespace) -> ProductionProcessor:
-    if args.executor in (None, "pool"):  # (a config file naming dask costs an idle server)
+def _start_worker_server(args: argparse.Namespace) -> None:
+    """For commands that run workers on this machine: start the server they are forked
+    from first, so its imports overlap the command's own and the checks after them."""
+    if args.command in ("run", "reprocess") and args.executor in (None, "pool"):
         from xmlload.parallel.processes import start_worker_server
 
-        start_worker_server()  # its imports overlap the ones below and the checks after
+        start_worker_server()  # (a config file naming dask costs an idle server)
+
+
+def _processor(args: argparse.Namespace) -> ProductionProcessor:
     from xmlload.processor import ProductionProcessor
     from xmlload.settings import load_settings
 
@@ -610,6 +615,7 @@ def output_console(stderr: bool = False) -> Console:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
+    _start_worker_server(args)
     from sqlalchemy.exc import DBAPIError
 
     from xmlload.db.target import describe_db_error

@@ -32,10 +32,9 @@ from xmlload.db.urls import SecretURL, mask_url, parse_url
 from xmlload.document_keys import DocumentKeys
 from xmlload.errors import SettingsError, TargetError, TargetLostError
 from xmlload.outcome import ChunkReport, DocumentOutcome
-from xmlload.parallel.executor import CoordinatorCallbacks, StopControl
+from xmlload.parallel.executor import CoordinatorCallbacks, Executor, StopControl
 from xmlload.parallel.executors import EXECUTORS, executor_class
 from xmlload.parallel.lost import LostDocumentWriter
-from xmlload.parallel.processes import start_worker_server
 from xmlload.parallel.progress import make_progress
 from xmlload.parallel.worker import WorkerConfig
 from xmlload.report import write_report
@@ -146,8 +145,25 @@ class ProductionProcessor:
         further signals are ignored."""
         for warning in self.plan.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        if EXECUTORS[self.settings.executor].on_this_machine:
-            start_worker_server()  # workers' imports overlap counting and checking
+        run_id = uuid.uuid4().hex[:12]
+        config = self._worker_config(run_id, reprocess=items is not None)
+        coordinator = self.executor_class.from_settings(config, self.settings)
+        signals = _SignalHandlers(handle_signals, ignore_signals_after_stop)
+        try:
+            coordinator.open()  # the workers start while the source is counted and checked
+            return self._checked_run(run_id, coordinator, on_report, items, console, signals)
+        finally:
+            coordinator.close()
+
+    def _checked_run(
+        self,
+        run_id: str,
+        coordinator: Executor,
+        on_report: Callable[[RunSummary], None] | None,
+        items: Sequence[SourceItem] | None,
+        console: Console | None,
+        signals: _SignalHandlers,
+    ) -> RunSummary:
         checkpoint = self._checkpoint_start() if items is None else None
         source = open_source(self.source_config)
         try:
@@ -158,14 +174,13 @@ class ProductionProcessor:
             else:
                 planned = self._check_source(source) if items is None else len(items)
             prepare_target(self.target_url, self.plan, self.settings.create_tables)
-            run_id = uuid.uuid4().hex[:12]
             registry = self._claim(run_id, whole_source=items is not None)
             try:
                 self._adopt_legacy_keys()
-                signals = _SignalHandlers(handle_signals, ignore_signals_after_stop)
                 summary = self._run(
-                    run_id, on_report, source, items, planned, console, signals, registry.vanished
-                )
+                    coordinator, on_report, source, items, planned, console, signals,
+                    registry.vanished,
+                )  # fmt: skip
                 if checkpoint is not None:
                     checkpoint.finish(summary)
                 if self.settings.close_missing and items is None and summary.complete:
@@ -292,7 +307,7 @@ class ProductionProcessor:
 
     def _run(
         self,
-        run_id: str,
+        coordinator: Executor,
         on_report: Callable[[RunSummary], None] | None,
         source: Source,
         items: Sequence[SourceItem] | None,
@@ -301,13 +316,13 @@ class ProductionProcessor:
         signals: _SignalHandlers,
         vanished: threading.Event,
     ) -> RunSummary:
+        config = coordinator.config
         summary = RunSummary(
-            run_id, source.describe(), mask_url(self.target_url), workers=self.settings.workers,
-            records=self.plan.records is not None,
+            config.run_id, source.describe(), mask_url(self.target_url),
+            workers=self.settings.workers, records=self.plan.records is not None,
         )  # fmt: skip
-        config = self._worker_config(run_id, reprocess=items is not None)
         stop = signals.install()
-        lost_writer = LostDocumentWriter(self.plan, self.target_url, run_id, config.retry)
+        lost_writer = LostDocumentWriter(self.plan, self.target_url, config.run_id, config.retry)
         progress = make_progress(self.settings.progress, console or Console(stderr=True))
 
         def record(report: ChunkReport) -> None:
@@ -325,7 +340,6 @@ class ProductionProcessor:
             if self._split_record_files():
                 assert self.plan.records is not None
                 chunks = with_parts(chunks, self.plan.records.steps, self.settings.workers)
-            coordinator = self.executor_class.from_settings(config, self.settings)
             callbacks = CoordinatorCallbacks(
                 on_report=record,
                 on_lost_documents=record_lost,

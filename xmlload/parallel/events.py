@@ -66,6 +66,11 @@ class ChunkLost:
 
 
 @dataclass(frozen=True)
+class WorkListed:
+    """The lister has a chunk ready to hand out (the loop wakes up to hand it out)."""
+
+
+@dataclass(frozen=True)
 class StopRequested:
     """A stop signal: the first stops handing out work, the second ends the run now."""
 
@@ -79,5 +84,6 @@ Event = (
     | ChunkFailed
     | WorkerLost
     | ChunkLost
+    | WorkListed
     | StopRequested
 )

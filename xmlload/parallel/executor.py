@@ -27,6 +27,7 @@ from xmlload.parallel.events import (
     StopRequested,
     WorkerReady,
     WorkerStartFailed,
+    WorkListed,
 )
 from xmlload.parallel.prefetch import PrefetchedChunks
 from xmlload.parallel.scheduler import Chunk, GivenUp, Scheduler
@@ -65,6 +66,8 @@ class Executor(ABC):
         self.target_lost: str | None = None  # why the target stopped taking writes
         self.not_started: dict[str, str] = {}  # workers that could not start, and why
         self.peak_rss: dict[str, int] = {}  # worker -> largest RSS seen, bytes
+        self.board: ProgressBoard | None = None  # set once the workers are launched
+        self.closed = False
 
     @classmethod
     def from_settings(cls, config: WorkerConfig, settings: Settings) -> Executor:
@@ -104,6 +107,22 @@ class Executor(ABC):
         """Bring the board up to date before it is read (for workers that report remotely)."""
 
     # -- the loop ----------------------------------------------------------------------
+    def open(self) -> None:
+        """Start the machinery and the workers, which build their pipelines meanwhile: a
+        run opens its executor before it counts the source and checks the target."""
+        if self.board is None:
+            board = ProgressBoard(self.start())
+            self.launch(board)
+            self.board = board
+
+    def close(self) -> None:
+        """End what `open` started, for a run that ends before its loop (nothing to count,
+        a target that is not ready); after `run`, nothing is left to do."""
+        if not self.closed:
+            self.closed = True
+            self.stop_workers()
+            self.shutdown()
+
     def run(
         self,
         chunks: Iterable[list[SourceItem]],
@@ -113,16 +132,21 @@ class Executor(ABC):
     ) -> None:
         listing: PrefetchedChunks | None = None
         scheduler: Scheduler | None = None
+        self.closed = True  # the loop ends what it runs on
         try:
-            board = ProgressBoard(self.start())
-            listing = PrefetchedChunks(iter(chunks), depth=2 * self.workers)
-            scheduler = Scheduler(
-                self.workers, listing, hang_limit(self.config.doc_timeout), time.monotonic
-            )
-            board.start(total)
-            self.launch(board)
+            self.open()
+            assert self.board is not None
+            board = self.board
+            results: queue.Queue[Event] = queue.Queue()  # what the loop waits for
             try:
-                self._drive(board, scheduler, stop, callbacks)
+                listing = PrefetchedChunks(
+                    iter(chunks), 2 * self.workers, lambda: results.put(WorkListed())
+                )
+                scheduler = Scheduler(
+                    self.workers, listing, hang_limit(self.config.doc_timeout), time.monotonic
+                )
+                board.start(total)
+                self._drive(board, scheduler, stop, callbacks, results)
             finally:
                 self.stop_workers()
                 self.refresh(board)
@@ -136,6 +160,7 @@ class Executor(ABC):
             if scheduler is not None:
                 self.recycled, self.target_lost = scheduler.recycled, scheduler.target_lost
                 self.not_started = dict(scheduler.not_started)
+        assert scheduler is not None
         if scheduler.start_failure is not None:
             raise WorkerStartError(scheduler.start_failure)
         if scheduler.fatal is not None:
@@ -147,8 +172,8 @@ class Executor(ABC):
         scheduler: Scheduler,
         stop: StopControl,
         callbacks: CoordinatorCallbacks,
+        results: queue.Queue[Event],
     ) -> None:
-        results: queue.Queue[Event] = queue.Queue()
         signals = _StopEvents(stop)
         observer = _BoardObserver()
         last_look = 0.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Final
 
 from xmlload.sources import SourceItem
@@ -24,8 +24,15 @@ _END = object()
 
 
 class PrefetchedChunks(Iterator["list[SourceItem] | _NotYet"]):
-    def __init__(self, chunks: Iterator[list[SourceItem]], depth: int) -> None:
-        self._chunks = chunks
+    """`on_listed` is called (on the lister's thread) after each chunk is ready."""
+
+    def __init__(
+        self,
+        chunks: Iterator[list[SourceItem]],
+        depth: int,
+        on_listed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._chunks, self._on_listed = chunks, on_listed
         self._ready: queue.Queue[object] = queue.Queue(maxsize=max(depth, 1))
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._list, name="list-work", daemon=True)
@@ -55,6 +62,7 @@ class PrefetchedChunks(Iterator["list[SourceItem] | _NotYet"]):
             for chunk in self._chunks:
                 if not self._put(chunk):
                     return
+                self._on_listed()
             self._put(_END)
         except Exception as error:  # handed to the scheduler, which decides
             self._put(error)

@@ -108,6 +108,7 @@ class Scheduler:
         elif isinstance(event, StopRequested):
             self.terminate = self.stopping
             self.stopping = True
+        # WorkListed needs no decision: the next submissions() takes what was listed
 
     def tick(self) -> None:
         """Clock-driven decisions: hung workers, chunks no worker picked up."""
