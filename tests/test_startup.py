@@ -1,0 +1,128 @@
+"""The workers start while the coordinator counts the source and checks the target, and a
+run that ends before its loop (nothing to load, a target that is not ready) stops them."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+import xmlload.processor as processor_module
+from tests.conftest import contract_with
+from tests.helpers import query
+from xmlload.errors import SettingsError, TargetError
+from xmlload.parallel.executor import Executor
+from xmlload.processor import ProductionProcessor
+from xmlload.settings import Settings
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Executor]]:
+    """Every executor a run opens, as it opens it."""
+    executors: list[Executor] = []
+    real_open = Executor.open
+
+    def open_and_keep(self: Executor) -> None:
+        executors.append(self)
+        real_open(self)
+
+    monkeypatch.setattr(Executor, "open", open_and_keep)
+    yield executors
+
+
+def worker_pids(executor: Executor, wanted: int, timeout: float = 30.0) -> list[int]:
+    """The pids of `wanted` workers once they have registered on the run's board."""
+    assert executor.board is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        workers = executor.board.snapshot().workers
+        if len(workers) >= wanted:
+            return [entry.pid for entry in workers.values()]
+        time.sleep(0.02)
+    raise AssertionError(f"no {wanted} workers registered within {timeout} s")
+
+
+def waiting_for_workers(
+    real: Callable[..., Any], executors: list[Executor], seen: list[int]
+) -> Callable[..., Any]:
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        seen.extend(worker_pids(executors[-1], 2))
+        return real(*args, **kwargs)
+
+    return wrapped
+
+
+def settings(tmp_path: Path, source: Path, target: str, **more: Any) -> Settings:
+    return Settings(
+        contract=contract_with(tmp_path), source=str(source), target=target, workers=2,
+        progress="none", **more,
+    )  # fmt: skip
+
+
+def test_the_workers_are_ready_before_the_target_is_prepared(
+    corpus_dir: Path, tmp_path: Path, opened: list[Executor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for file in sorted(corpus_dir.glob("sample--44*.xml"))[:4]:
+        shutil.copy(file, folder / file.name)
+    seen: list[int] = []
+    prepare = waiting_for_workers(processor_module.prepare_target, opened, seen)
+    monkeypatch.setattr(processor_module, "prepare_target", prepare)
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    summary = ProductionProcessor(settings(tmp_path, folder, target, create_tables=True)).run(
+        handle_signals=False
+    )
+    assert len(seen) == 2  # both workers had registered when the target was prepared
+    assert (summary.documents, summary.failed) == (4, 0)
+    assert query(target, "SELECT count(*) FROM app_base") == [(4,)]
+
+
+def gone(pids: list[int], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(psutil.pid_exists(pid) and _alive(pid) for pid in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_an_empty_source_stops_the_workers_it_started(
+    tmp_path: Path, opened: list[Executor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    seen: list[int] = []
+    check = waiting_for_workers(ProductionProcessor._check_source, opened, seen)
+    monkeypatch.setattr(ProductionProcessor, "_check_source", check)
+    run = ProductionProcessor(settings(tmp_path, empty, f"sqlite:///{tmp_path / 't.db'}"))
+    with pytest.raises(SettingsError, match="no documents found in the source"):
+        run.run(handle_signals=False)
+    assert len(seen) == 2 and gone(seen)
+
+
+def test_a_target_without_tables_stops_the_workers_it_started(
+    corpus_dir: Path, tmp_path: Path, opened: list[Executor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    shutil.copy(sorted(corpus_dir.glob("sample--44*.xml"))[0], folder)
+    seen: list[int] = []
+    prepare = waiting_for_workers(processor_module.prepare_target, opened, seen)
+    monkeypatch.setattr(processor_module, "prepare_target", prepare)
+    run = ProductionProcessor(settings(tmp_path, folder, f"sqlite:///{tmp_path / 't.db'}"))
+    with pytest.raises(TargetError, match="--create-tables"):
+        run.run(handle_signals=False)
+    assert len(seen) == 2 and gone(seen)
