@@ -265,7 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="1,2",
         help="comma-separated worker counts (default 1,2)",
     )
-    bench.add_argument("--repeat", type=int, default=1, help="runs per count; the median counts")
+    bench.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per count, each right after its own ceiling; the median counts",
+    )
     bench.add_argument(
         "--out",
         type=Path,
