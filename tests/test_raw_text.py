@@ -18,7 +18,7 @@ NAME = "regb_start_date"
 
 def tree_search(root: etree._Element) -> list[etree._Element]:
     """Independently of the bytes: every element below the root carrying the attribute."""
-    return [e for e in root.iterdescendants() if e.get(NAME) is not None]
+    return [e for e in root.iterdescendants(etree.Element) if e.get(NAME) is not None]
 
 
 def byte_search(data: bytes) -> tuple[list[etree._Element], list[etree._Element] | None]:
@@ -50,11 +50,13 @@ HOSTILE = {
     ),
     "absent": b"<r><a/></r>",
     "namespaced attribute of that name": b'<r xmlns:p="urn:p"><a p:regb_start_date="1"/></r>',
+    "comments, CDATA, processing instructions holding `<` and the name": (
+        b'<?xml version="1.0"?><!-- <a regb_start_date="0"/> --><?pi <b?>\n<r><!-- < -->'
+        b'<x><![CDATA[<b regb_start_date="c">]]></x><?p <c regb_start_date="p"?>'
+        b'<a regb_start_date="1"/><!--regb_start_date--><b/><c regb_start_date="2"/></r>'
+    ),
 }
 UNCOUNTABLE = {
-    "a comment before it": b'<r><!-- < --><a regb_start_date="1"/></r>',
-    "CDATA before it": b'<r><x><![CDATA[<b>]]></x><a regb_start_date="1"/></r>',
-    "a processing instruction before it": b'<r><?pi <b?><a regb_start_date="1"/></r>',
     "written in too many places": b"<r>" + b"<a regb_start_date='1'/>" * 70 + b"</r>",
 }
 
@@ -110,7 +112,10 @@ def documents(draw: st.DrawFn, depth: int = 0) -> str:
     namespace = ' xmlns:p="urn:p"' if depth == 0 else ""
     body = draw(_TEXT)
     if draw(st.integers(0, 9)) == 0:
-        body += draw(st.sampled_from(["<!-- < -->", "<![CDATA[<a>]]>", "<?pi x?>"]))
+        body += draw(st.sampled_from([
+            "<!-- < -->", "<![CDATA[<a>]]>", "<?pi x?>", f"<!-- <a {NAME}='x'/> -->",
+            f"<![CDATA[<b {NAME}='y'>]]>", f"<?pi <c {NAME}='z'?>",
+        ]))  # fmt: skip
     if depth < 3:
         body += "".join(draw(st.lists(documents(depth + 1), max_size=3)))
     space = draw(st.sampled_from([" ", "\n  ", ""]))

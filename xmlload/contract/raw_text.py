@@ -7,6 +7,7 @@ the n-th element in document order."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 
@@ -20,8 +21,8 @@ _BOM = b"\xef\xbb\xbf"
 
 
 class _Unknown(Exception):
-    """The bytes before a place cannot be counted exactly (a comment, CDATA, a processing
-    instruction) or lead too far into the tree: the caller searches the tree instead."""
+    """The bytes before a place cannot be counted exactly (a declaration, markup left
+    open) or lead too far into the tree: the caller searches the tree instead."""
 
 
 @dataclass
@@ -75,15 +76,57 @@ class DocumentBytes:
         start = data.rfind(b"<", self.body, position)
         if start < 0 or data[start + 1 : start + 2] in (b"/", b"!", b"?"):
             return None
-        if data.find(b"<!", self.body, start) >= 0 or data.find(b"<?", self.body, start) >= 0:
-            raise _Unknown  # a comment, CDATA or processing instruction may hold a `<`
-        ordinal = data.count(b"<", self.body, start) - data.count(b"</", self.body, start)
+        if _inside_other_markup(data, self.body, start):
+            return None  # a `<` in a comment, CDATA or processing instruction
+        ordinal = _start_tags(data, self.body, start)
         if ordinal > _MOST_STEPS:
             raise _Unknown
-        element = next(islice(root.iter(), ordinal, None), None)
+        element = next(islice(root.iter(etree.Element), ordinal, None), None)
         if element is None or not _named(element, data, start + 1):
             raise _Unknown  # never expected: the count and the tree disagree
         return element
+
+
+# Markup in which `<` is not a tag: (opening, closing).
+_OTHER_MARKUP = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
+
+
+def _other_markup(data: bytes, begin: int, end: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each comment, CDATA section and processing instruction that starts
+    in data[begin:end], in order; _Unknown for other `<!` markup or one left open."""
+    position = begin
+    while True:
+        found = [(data.find(opening, position, end), opening, closing)
+                 for opening, closing in _OTHER_MARKUP]  # fmt: skip
+        found = [entry for entry in found if entry[0] >= 0]
+        if not found:
+            other = data.find(b"<!", position, end)
+            if other >= 0:
+                raise _Unknown
+            return
+        start, opening, closing = min(found)
+        if data.find(b"<!", position, start) >= 0:
+            raise _Unknown  # a declaration (only in a DOCTYPE, which is never searched)
+        stop = data.find(closing, start + len(opening))
+        if stop < 0:
+            raise _Unknown
+        stop += len(closing)
+        yield start, stop
+        position = stop
+
+
+def _inside_other_markup(data: bytes, body: int, start: int) -> bool:
+    return any(begin < start < end for begin, end in _other_markup(data, body, start + 1))
+
+
+def _start_tags(data: bytes, body: int, start: int) -> int:
+    """Start tags in data[body:start] (an element's place in document order), not counting
+    the `<` in comments, CDATA sections and processing instructions."""
+    count, position = 0, body
+    for begin, end in _other_markup(data, body, start):
+        count += data.count(b"<", position, begin) - data.count(b"</", position, begin)
+        position = end
+    return count + data.count(b"<", position, start) - data.count(b"</", position, start)
 
 
 def _after_declaration(data: bytes) -> int:

@@ -227,6 +227,11 @@ def _step(
     plain = step.prefer is None and not step.optional and not step.link
     locate = _locator(path, scope, having if plain else None)
     keep = element_filter(step.where, scope)
+    if path.absolute and step.where is not None and not step.optional:
+        # the same candidates whatever the elements so far: filtered once per document
+        # (`where` and `link` both judge each candidate alone, so their order is free)
+        found = _filtered_once(path, step.where, having if plain else None, locate, keep, scope)
+        locate, keep = (lambda element, root: found(root, root)), _unchanged
     preferred = element_filter(step.prefer, scope) if step.prefer is not None else None
     linked = _linked(step.link, scope) if step.link else None
     take, optional = step.take, step.optional
@@ -246,6 +251,22 @@ def _step(
         return _taken(found, take)
 
     return run
+
+
+def _filtered_once(
+    path: XmlPath,
+    where: str,
+    having: str | None,
+    locate: Callable[[Element, Element], list[Element]],
+    keep: Filter,
+    scope: Scope,
+) -> Callable[[Element, Element], list[Element]]:
+    key = f"where:{path}:{having}:{where}:{scope.ignore_attribute_case}"
+    return scope.shared(key, lambda element, root: keep(locate(root, root)))
+
+
+def _unchanged(elements: list[Element]) -> list[Element]:
+    return elements
 
 
 def build_pick_steps(pick: PickSpec, scope: Scope) -> Callable[[Element, Element], Element | None]:
