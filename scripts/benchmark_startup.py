@@ -116,15 +116,17 @@ def main() -> None:
                    str(folder / "xml"), "--target", url, "--create-tables", "--progress",
                    "none", "--workers", str(args.workers)]  # fmt: skip
             ceiling = documents / parse_ceiling(config, items, args.workers, 50) * 60
-            first, whole = first_commit(run, url, log)
-            firsts.append(first)
-            wholes.append(whole)
-            fractions.append(ceiling / whole)
-            reprocesses.append(
-                wall([*XMLLOAD, "reprocess", "--contract", str(contract), "--source",
-                      str(CORPUS), "--target", url, "--ids", IDS, "--progress", "none"])
-            )  # fmt: skip
-            drop(url, contract)
+            try:
+                first, whole = first_commit(run, url, log)
+                firsts.append(first)
+                wholes.append(whole)
+                fractions.append(ceiling / whole)
+                reprocesses.append(
+                    wall([*XMLLOAD, "reprocess", "--contract", str(contract), "--source",
+                          str(CORPUS), "--target", url, "--ids", IDS, "--progress", "none"])
+                )  # fmt: skip
+            finally:
+                drop(url, contract)
     backend = parse_url(target).get_backend_name()
     print(f"{documents} documents, {args.workers} workers, {backend}; median of {args.repeat}")
     print(f"xmlload --help                      {statistics.median(helps):6.2f} s")
