@@ -45,6 +45,17 @@ HOSTILE = {
     "a tag named like it": b'<r><regb_start_date regb_start_date="1"/><regb_start_date/></r>',
     "nested carriers": b'<r><a regb_start_date="1"><b regb_start_date="2"/></a></r>',
     "the root carries it too": b'<r regb_start_date="0"><a regb_start_date="1"/></r>',
+    "two places in one comment": (
+        b'<r><!-- <a regb_start_date="x"/> <b regb_start_date="y"/> --><c regb_start_date="1"/></r>'
+    ),
+    "named again and again in one text": (
+        b"<r><a>"
+        + b"regb_start_date " * 30
+        + b'</a><b regb_start_date="1"/>'
+        + b"<c>"
+        + b"regb_start_date<!-- regb_start_date -->" * 10
+        + b'<d regb_start_date="2"/></c></r>'
+    ),
     "end tags and empty elements before it": (
         b'<r><x/><y></y><z><w/></z><a q="&lt;" regb_start_date="1"/></r>'
     ),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
 
 from lxml import etree
 
@@ -51,6 +50,7 @@ class DocumentBytes:
         if data is None:
             return None
         needle = attribute.encode("ascii")
+        cursor = _Cursor(data, self.body, root)
         found: list[etree._Element] = []
         position, places = data.find(needle), 0
         try:
@@ -58,7 +58,7 @@ class DocumentBytes:
                 places += 1
                 if places > _MOST_PLACES:
                     return None
-                element = self._element_at(root, position)
+                element = cursor.element_at(position)
                 carries = element is not None and element.get(attribute) is not None
                 if carries and (not found or found[-1] is not element):
                     found.append(element)  # type: ignore[arg-type]
@@ -67,24 +67,57 @@ class DocumentBytes:
             return None
         return found
 
-    def _element_at(self, root: etree._Element, position: int) -> etree._Element | None:
-        """The element whose start tag holds the byte at `position`, or None when that byte
-        is in no start tag (text, an end tag); an attribute's name is inside its start tag,
-        after its `<` and before any other (attribute values cannot hold `<`)."""
+
+class _Cursor:
+    """Reads the bytes and walks the tree together, forwards only, so the places of a name
+    cost one pass over the bytes before the last of them, however many there are."""
+
+    def __init__(self, data: bytes, body: int, root: etree._Element) -> None:
+        self.data, self.body = data, body
+        self.scanned = body  # start tags in data[body:scanned] are counted in `tags`
+        self.tags = 0
+        self.markup_end = body  # where the last comment, CDATA or instruction seen ends
+        self.last_place = body  # the place asked about before
+        self.last_answer: etree._Element | None = None
+        self.elements = root.iter(etree.Element)
+        self.walked, self.current = -1, None  # `current` is element number `walked`
+
+    def element_at(self, position: int) -> etree._Element | None:
+        """The element whose start tag holds the byte at `position` (later than the one
+        asked before), or None when that byte is in no start tag (text, an end tag, other
+        markup); an attribute's name is inside its start tag, after its `<` and before any
+        other (attribute values cannot hold `<`)."""
         data = self.data
-        assert data is not None
-        start = data.rfind(b"<", self.body, position)
-        if start < 0 or data[start + 1 : start + 2] in (b"/", b"!", b"?"):
+        start = data.rfind(b"<", self.last_place, position)
+        self.last_place = position
+        if start < 0:  # no markup since the place before: in the same place as it
+            return self.last_answer
+        self.last_answer = None
+        if data[start + 1 : start + 2] in (b"/", b"!", b"?") or not self._counted_to(start):
             return None
-        if _inside_other_markup(data, self.body, start):
-            return None  # a `<` in a comment, CDATA or processing instruction
-        ordinal = _start_tags(data, self.body, start)
-        if ordinal > _MOST_STEPS:
+        if self.tags > _MOST_STEPS:
             raise _Unknown
-        element = next(islice(root.iter(etree.Element), ordinal, None), None)
-        if element is None or not _named(element, data, start + 1):
+        while self.walked < self.tags:
+            self.current, self.walked = next(self.elements, None), self.walked + 1
+        if self.current is None or not _named(self.current, data, start + 1):
             raise _Unknown  # never expected: the count and the tree disagree
-        return element
+        self.last_answer = self.current
+        return self.current
+
+    def _counted_to(self, start: int) -> bool:
+        """Count the start tags before the `<` at `start` (False when that `<` is inside a
+        comment, CDATA or a processing instruction, which hold no tags)."""
+        if start < self.markup_end:
+            return False
+        data, position = self.data, self.scanned
+        for begin, end in _other_markup(data, position, start + 1):
+            self.tags += data.count(b"<", position, begin) - data.count(b"</", position, begin)
+            position = self.markup_end = self.scanned = end
+            if begin < start < end:
+                return False
+        self.tags += data.count(b"<", position, start) - data.count(b"</", position, start)
+        self.scanned = start
+        return True
 
 
 # Markup in which `<` is not a tag: (opening, closing).
@@ -113,20 +146,6 @@ def _other_markup(data: bytes, begin: int, end: int) -> Iterator[tuple[int, int]
         stop += len(closing)
         yield start, stop
         position = stop
-
-
-def _inside_other_markup(data: bytes, body: int, start: int) -> bool:
-    return any(begin < start < end for begin, end in _other_markup(data, body, start + 1))
-
-
-def _start_tags(data: bytes, body: int, start: int) -> int:
-    """Start tags in data[body:start] (an element's place in document order), not counting
-    the `<` in comments, CDATA sections and processing instructions."""
-    count, position = 0, body
-    for begin, end in _other_markup(data, body, start):
-        count += data.count(b"<", position, begin) - data.count(b"</", position, begin)
-        position = end
-    return count + data.count(b"<", position, start) - data.count(b"</", position, start)
 
 
 def _after_declaration(data: bytes) -> int:
