@@ -99,30 +99,32 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_an_empty_source_stops_the_workers_it_started(
-    tmp_path: Path, opened: list[Executor], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    seen: list[int] = []
-    check = waiting_for_workers(ProductionProcessor._check_source, opened, seen)
-    monkeypatch.setattr(ProductionProcessor, "_check_source", check)
-    run = ProductionProcessor(settings(tmp_path, empty, f"sqlite:///{tmp_path / 't.db'}"))
-    with pytest.raises(SettingsError, match="no documents found in the source"):
-        run.run(handle_signals=False)
-    assert len(seen) == 2 and gone(seen)
-
-
-def test_a_target_without_tables_stops_the_workers_it_started(
-    corpus_dir: Path, tmp_path: Path, opened: list[Executor], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("files", "watched", "error", "message"),
+    [
+        (0, (ProductionProcessor, "_check_source"), SettingsError, "no documents found"),
+        (1, (processor_module, "prepare_target"), TargetError, "--create-tables"),
+    ],
+    ids=["empty source", "no tables"],
+)
+def test_a_run_that_ends_before_its_loop_stops_the_workers_it_started(
+    files: int,
+    watched: tuple[Any, str],
+    error: type[Exception],
+    message: str,
+    corpus_dir: Path,
+    tmp_path: Path,
+    opened: list[Executor],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     folder = tmp_path / "xml"
     folder.mkdir()
-    shutil.copy(sorted(corpus_dir.glob("sample--44*.xml"))[0], folder)
+    for file in sorted(corpus_dir.glob("sample--44*.xml"))[:files]:
+        shutil.copy(file, folder)
     seen: list[int] = []
-    prepare = waiting_for_workers(processor_module.prepare_target, opened, seen)
-    monkeypatch.setattr(processor_module, "prepare_target", prepare)
+    owner, name = watched  # the step that fails waits until both workers are up
+    monkeypatch.setattr(owner, name, waiting_for_workers(getattr(owner, name), opened, seen))
     run = ProductionProcessor(settings(tmp_path, folder, f"sqlite:///{tmp_path / 't.db'}"))
-    with pytest.raises(TargetError, match="--create-tables"):
+    with pytest.raises(error, match=message):
         run.run(handle_signals=False)
     assert len(seen) == 2 and gone(seen)

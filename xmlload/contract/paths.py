@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from xmlload.contract.raw_text import DocumentBytes
+from xmlload.contract.document_text import DocumentText
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
 _QNAME = rf"(?:{_NAME}:)?{_NAME}"
@@ -200,18 +200,18 @@ def elements_locator(
     path: XmlPath,
     having: str | None = None,
     ignore_case: bool = False,
-    raw: DocumentBytes | None = None,
+    text: DocumentText | None = None,
 ) -> Callable[[Element, Element], list[Element]]:
     """A function (row element, root) -> every element the path names, in document order;
     with `having`, only those carrying that attribute (in any case with `ignore_case`),
     filtered inside libxml2 for `//` paths, where a scan of the tree would be slow; `//*`
-    looks only at the elements the document's bytes (`raw`) say can carry it."""
+    looks only at the elements the document's text says can carry it."""
     steps = path.steps[1:] if path.absolute else path.steps
     _, every = _walker(steps)
     if having is not None:
         every = _having(steps, every, having, ignore_case)
-        if raw is not None and steps == (DESCENDANTS, "*") and _plain(having, ignore_case):
-            every = _guided(every, having, raw)
+        if text is not None and steps == (DESCENDANTS, "*") and _plain(having, ignore_case):
+            every = _guided(every, having, text)
     if path.absolute:
         root_tag = path.steps[0]
         return lambda element, root: every(root) if root.tag == root_tag else []
@@ -222,12 +222,12 @@ def _plain(attribute: str, ignore_case: bool) -> bool:
     return not ignore_case and "{" not in attribute
 
 
-def _guided(every: Walk, attribute: str, raw: DocumentBytes) -> Walk:
-    """Descendants carrying the attribute, found from where the bytes write its name."""
+def _guided(every: Walk, attribute: str, text: DocumentText) -> Walk:
+    """Descendants carrying the attribute, found from where the text writes its name."""
 
     def carrying(element: Element) -> list[Element]:
         root = element.getroottree().getroot()
-        found = raw.carriers(root, attribute)
+        found = text.carriers(root, attribute)
         if found is None:
             return every(element)
         if element is root:

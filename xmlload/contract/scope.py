@@ -6,10 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from xmlload.contract.document_text import DocumentText
 from xmlload.contract.expressions import Expression, compile_expression
 from xmlload.contract.functions import FunctionTable, function_table
 from xmlload.contract.paths import XmlPath, parse_path
-from xmlload.contract.raw_text import DocumentBytes
 
 Result = TypeVar("Result")
 
@@ -26,8 +26,8 @@ class Scope:
     # Per-document results of selections, shared by every table that makes the same one;
     # the mapper clears it before and after each document.
     memo: dict[tuple[str, Any], Any] = field(default_factory=dict, compare=False)
-    # The bytes of the document being mapped, when searches may use them (the mapper sets it).
-    raw: DocumentBytes = field(default_factory=DocumentBytes, compare=False)
+    # The text of the document being mapped, when searches may use it (the mapper sets it).
+    text: DocumentText = field(default_factory=DocumentText, compare=False)
 
     def shared(
         self, key: str, function: Callable[[Any, Any], Result]

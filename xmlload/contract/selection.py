@@ -116,8 +116,7 @@ def _kept(rows: RowsSpec, scope: Scope) -> Selector:
     if not path.absolute or rows.where is None:
         return lambda element, root: keep(locate(element, root), root)
     test = rows.model_dump_json(include={"path", "where", "inputs", "ignore_attribute_case"})
-    found = scope.shared(f"kept:{test}", lambda element, root: keep(locate(root, root), root))
-    return lambda element, root: found(root, root)
+    return _filtered_once(f"rows:{test}", locate, keep, scope)
 
 
 def _locator(
@@ -125,7 +124,7 @@ def _locator(
 ) -> Callable[[Element, Element], list[Element]]:
     """The elements at `path`; an absolute path's are found once per document, however many
     rows and picks look for them (callers must not change the list)."""
-    locate = elements_locator(path, having, scope.ignore_attribute_case, scope.raw)
+    locate = elements_locator(path, having, scope.ignore_attribute_case, scope.text)
     if not path.absolute:
         return locate
     key = f"all:{path}" if having is None else f"all:{path}:{having}:{scope.ignore_attribute_case}"
@@ -230,8 +229,10 @@ def _step(
     if path.absolute and step.where is not None and not step.optional:
         # the same candidates whatever the elements so far: filtered once per document
         # (`where` and `link` both judge each candidate alone, so their order is free)
-        found = _filtered_once(path, step.where, having if plain else None, locate, keep, scope)
-        locate, keep = (lambda element, root: found(root, root)), _unchanged
+        key = f"step:{path}:{having if plain else None}:{step.where}:{scope.ignore_attribute_case}"
+        where = keep
+        locate = _filtered_once(key, locate, lambda elements, root: where(elements), scope)
+        keep = _unchanged
     preferred = element_filter(step.prefer, scope) if step.prefer is not None else None
     linked = _linked(step.link, scope) if step.link else None
     take, optional = step.take, step.optional
@@ -254,15 +255,15 @@ def _step(
 
 
 def _filtered_once(
-    path: XmlPath,
-    where: str,
-    having: str | None,
+    key: str,
     locate: Callable[[Element, Element], list[Element]],
-    keep: Filter,
+    keep: Callable[[list[Element], Element], list[Element]],
     scope: Scope,
 ) -> Callable[[Element, Element], list[Element]]:
-    key = f"where:{path}:{having}:{where}:{scope.ignore_attribute_case}"
-    return scope.shared(key, lambda element, root: keep(locate(root, root)))
+    """The elements an absolute path names that pass a filter (which judges each alone),
+    found once per document whatever row or pick asks (callers must not change the list)."""
+    found = scope.shared(f"filtered:{key}", lambda element, root: keep(locate(root, root), root))
+    return lambda element, root: found(root, root)
 
 
 def _unchanged(elements: list[Element]) -> list[Element]:

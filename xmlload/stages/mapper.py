@@ -67,13 +67,14 @@ class DataMapper:
         self.plan = plan
 
     def map(
-        self, root: Element, document_element: Element, document_id: Any, data: bytes | None = None
+        self, root: Element, document_element: Element, document_id: Any, text: str | None = None
     ) -> MappedDocument:
-        """The document's rows; `data`, the bytes it was parsed from, speeds up searches."""
+        """The document's rows; `text`, what it was parsed from (decoded, as the validator
+        returns it), speeds up searches of the whole tree."""
         self.plan.notes.take()
-        memo, raw = self.plan.scope.memo, self.plan.scope.raw
+        memo, text_index = self.plan.scope.memo, self.plan.scope.text
         memo.clear()
-        raw.hold(root, data)
+        text_index.hold(root, text)
         rows: dict[str, list[tuple[Any, ...]]] = {}
         contexts: dict[str, list[_RowContext]] = {}
         top = [_RowContext(document_element, (document_id,))]
@@ -85,7 +86,7 @@ class DataMapper:
                 contexts[table.name] = table_contexts
         finally:
             memo.clear()  # holds elements: let the tree go with the document
-            raw.release()
+            text_index.release()
         return MappedDocument(document_id, rows, self.plan.notes.take())
 
     def _map_table(

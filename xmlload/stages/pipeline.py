@@ -32,12 +32,12 @@ class DocumentPipeline:
         clock = time.perf_counter()
         if document.data is None:
             raise DocumentError(Stage.SOURCE, document.error or "no data")
-        data = self.validator.check_bytes(document.data)
-        root = self.parser.parse(data)
+        text = self.validator.check_text(document.data)
+        root = self.parser.parse(document.data)
         element, outcome.document_id = self.validator.check_tree(root, document.key)
         parsed = time.perf_counter()
         self.stage_seconds["validate+parse"] += parsed - clock
-        mapped = self.mapper.map(root, element, outcome.document_id, data)
+        mapped = self.mapper.map(root, element, outcome.document_id, text)
         self.stage_seconds["map"] += time.perf_counter() - parsed
         outcome.rows, outcome.notes = mapped.rows, mapped.notes
 

@@ -138,17 +138,27 @@ class PreProcessingValidator:
 
     def check_bytes(self, data: bytes) -> bytes:
         """Return the bytes to parse (BOM kept) or raise DocumentError(stage='validation')."""
+        self.check_text(data)
+        return data
+
+    def check_text(self, data: bytes) -> str:
+        """check_bytes, returning the document's text as declared (without a byte order
+        mark), which the mapper searches where the tree would be slow to walk."""
         if len(data) > self.max_bytes:
             raise DocumentError(
                 Stage.VALIDATION,
                 f"document is {len(data):,} bytes, over the "
                 f"{self.max_bytes:,}-byte cap (max_document_bytes)",
             )
-        return self.check_start(data)
+        return self._checked_text(data)
 
     def check_start(self, data: bytes) -> bytes:
         """check_bytes without the size cap: for the start of a file of records (each
         record is held to the cap on its own)."""
+        self._checked_text(data)
+        return data
+
+    def _checked_text(self, data: bytes) -> str:
         if not data.strip():
             raise DocumentError(Stage.VALIDATION, "empty document")
         body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
@@ -159,7 +169,7 @@ class PreProcessingValidator:
         markup = _prolog_markup(text)
         if markup is not None:
             self._check_markup(text, *markup)
-        return data
+        return text
 
     def _check_markup(self, text: str, keyword: str, start: int) -> None:
         """A DOCTYPE as document.doctype allows; no other declaration before the root."""

@@ -1,33 +1,54 @@
-"""Elements carrying an attribute, found from where the document's bytes write its name,
-equal those a search of the whole tree finds, on hostile documents and generated ones;
-where the bytes cannot tell, the tree is searched."""
+"""Elements carrying an attribute, found from where the document's text (decoded by the
+validator) writes its name, equal those a search of the whole tree finds, on hostile
+documents and generated ones; where the text cannot tell, the tree is searched."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from tests.conftest import write_contract
+from xmlload.contract.document_text import DocumentText
+from xmlload.contract.loader import load_plan
 from xmlload.contract.paths import elements_locator, parse_path
-from xmlload.contract.raw_text import DocumentBytes
 from xmlload.stages.parser import XMLParser
+from xmlload.stages.validator import PreProcessingValidator
 
 NAME = "regb_start_date"
 
 
 def tree_search(root: etree._Element) -> list[etree._Element]:
-    """Independently of the bytes: every element below the root carrying the attribute."""
+    """Independently of the text: every element below the root carrying the attribute."""
     return [e for e in root.iterdescendants(etree.Element) if e.get(NAME) is not None]
 
 
-def byte_search(data: bytes) -> tuple[list[etree._Element], list[etree._Element] | None]:
-    """(what the locator returns, what the bytes alone said) for `/r//*` having NAME."""
-    root = XMLParser().parse(data)
-    raw = DocumentBytes()
-    raw.hold(root, data)
-    locate = elements_locator(parse_path("/r//*", allow_attribute=False), NAME, False, raw)
-    return locate(root, root), raw.carriers(root, NAME)
+Search = Callable[[bytes], tuple[list[etree._Element], list[etree._Element] | None]]
+
+
+@pytest.fixture(scope="module")
+def text_search(tmp_path_factory: pytest.TempPathFactory) -> Search:
+    """(what the locator returns, what the text alone said) for `/r//*` having NAME, the
+    text being the validator's."""
+    contract = write_contract(
+        tmp_path_factory.mktemp("text"),
+        """document: {root: r, element: /r, id: {source: name, column: k, type: string(99)}}
+tables: {t: {columns: {v: {type: text, path: "@x"}}}}
+""",
+    )
+    validator = PreProcessingValidator(load_plan(contract), 1 << 20)
+
+    def search(data: bytes) -> tuple[list[etree._Element], list[etree._Element] | None]:
+        text, root = validator.check_text(data), XMLParser().parse(data)
+        index = DocumentText()
+        index.hold(root, text)
+        locate = elements_locator(parse_path("/r//*", allow_attribute=False), NAME, False, index)
+        return locate(root, root), index.carriers(root, NAME)
+
+    return search
 
 
 HOSTILE = {
@@ -73,37 +94,44 @@ UNCOUNTABLE = {
 
 
 @pytest.mark.parametrize("data", HOSTILE.values(), ids=HOSTILE.keys())
-def test_the_bytes_find_what_the_tree_search_finds(data: bytes) -> None:
-    found, told = byte_search(data)
+def test_the_text_finds_what_the_tree_search_finds(data: bytes, text_search: Search) -> None:
+    found, told = text_search(data)
     root = found[0].getroottree().getroot() if found else XMLParser().parse(data)
     expected = tree_search(root)
-    assert told is not None, "the bytes should have told"
+    assert told is not None, "the text should have told"
     assert [e.get(NAME) for e in found] == [e.get(NAME) for e in expected]
     assert [e.tag for e in found] == [e.tag for e in expected]
 
 
 @pytest.mark.parametrize("data", UNCOUNTABLE.values(), ids=UNCOUNTABLE.keys())
-def test_markup_that_cannot_be_counted_falls_back_to_the_tree(data: bytes) -> None:
-    found, told = byte_search(data)
+def test_markup_that_cannot_be_counted_falls_back_to_the_tree(
+    data: bytes, text_search: Search
+) -> None:
+    found, told = text_search(data)
     assert told is None
     assert len(found) == data.count(b"regb_start_date=")
 
 
-def test_a_doctype_or_another_encoding_is_never_searched_in_bytes() -> None:
+def test_a_doctype_is_never_searched_and_other_encodings_are_decoded(
+    text_search: Search,
+) -> None:
     with_doctype = b'<!DOCTYPE r [<!ATTLIST a x CDATA "d">]><r><a regb_start_date="1"/></r>'
-    found, told = byte_search(with_doctype)
+    found, told = text_search(with_doctype)
     assert told is None and [e.get(NAME) for e in found] == ["1"]
-    latin = '<?xml version="1.0" encoding="ISO-8859-1"?><r><a regb_start_date="é"/></r>'
-    found, told = byte_search(latin.encode("latin-1"))
-    assert told is None and [e.get(NAME) for e in found] == ["é"]
+    latin = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?><r><é x="é"/><a regb_start_date="é"/>'
+        '<b regb_start_date="ü"/></r>'
+    )
+    found, told = text_search(latin.encode("latin-1"))
+    assert told is not None and [e.get(NAME) for e in found] == ["é", "ü"]
 
 
 def test_a_relative_search_keeps_only_descendants_of_its_element() -> None:
-    data = b'<r><a regb_start_date="1"><b regb_start_date="2"/></a><c regb_start_date="3"/></r>'
-    root = XMLParser().parse(data)
-    raw = DocumentBytes()
-    raw.hold(root, data)
-    locate = elements_locator(parse_path("//*", allow_attribute=False), NAME, False, raw)
+    data = '<r><a regb_start_date="1"><b regb_start_date="2"/></a><c regb_start_date="3"/></r>'
+    root = XMLParser().parse(data.encode())
+    index = DocumentText()
+    index.hold(root, data)
+    locate = elements_locator(parse_path("//*", allow_attribute=False), NAME, False, index)
     assert [e.get(NAME) for e in locate(root[0], root)] == ["2"]
 
 
@@ -137,9 +165,9 @@ def documents(draw: st.DrawFn, depth: int = 0) -> str:
 
 @settings(max_examples=300, deadline=None)
 @given(documents(), st.booleans())
-def test_generated_documents(document: str, declared: bool) -> None:
+def test_generated_documents(text_search: Search, document: str, declared: bool) -> None:
     data = (b'<?xml version="1.0" encoding="utf-8"?>\n' if declared else b"") + document.encode()
-    found, _ = byte_search(data)
+    found, _ = text_search(data)
     expected = tree_search(XMLParser().parse(data))
     assert [(e.tag, e.get(NAME), e.sourceline) for e in found] == [
         (e.tag, e.get(NAME), e.sourceline) for e in expected
