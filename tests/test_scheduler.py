@@ -39,9 +39,12 @@ def chunks_of(*groups: list[int]) -> Iterator[list[int | str]]:
     return iter([list(group) for group in groups])
 
 
-def make(*groups: list[int], workers: int = 1, hang_after: float = 10.0) -> tuple[Scheduler, Clock]:
+def make(
+    *groups: list[int], workers: int = 1, hang_after: float = 10.0, first_share: int = 1
+) -> tuple[Scheduler, Clock]:
+    """A scheduler over these chunks; by default its first chunks are not cut small."""
     clock = Clock()
-    return Scheduler(workers, chunks_of(*groups), hang_after, clock), clock
+    return Scheduler(workers, chunks_of(*groups), hang_after, clock, first_share=first_share), clock
 
 
 def report(documents: int) -> ChunkReport:
@@ -204,7 +207,7 @@ def test_a_target_lost_while_listing_work_ends_the_run() -> None:
         raise TargetLostError("target x unreachable")
 
     clock = Clock()
-    scheduler = Scheduler(1, listing(), 10.0, clock)
+    scheduler = Scheduler(1, listing(), 10.0, clock, first_share=1)
     (chunk,) = scheduler.submissions()
     assert scheduler.target_lost == "target x unreachable"
     scheduler.handle(ChunkFinished(chunk.id, report(1)))
@@ -257,3 +260,31 @@ def test_replacements_that_cannot_start_mid_run_stop_the_run_as_a_lost_target() 
     assert scheduler.submissions() == []
     scheduler.handle(ChunkFailed(first[1].id, WorkerStartError("w2 could not start")))
     assert scheduler.fatal is None and scheduler.done
+
+
+def test_each_workers_first_chunk_is_cut_small_from_the_front_of_the_listing() -> None:
+    listed = [list(range(0, 50)), list(range(50, 100)), list(range(100, 150))]
+    scheduler, _ = make(*listed, workers=2, first_share=5)
+    handed = [chunk.items for chunk in scheduler.submissions()]
+    # one small chunk per worker, then the rest of the first listed chunk, then the next
+    assert handed == [list(range(0, 10)), list(range(10, 20)), list(range(20, 50)), listed[1]]
+    for chunk in list(scheduler.pending.values()):
+        scheduler.handle(ChunkFinished(chunk.id, report(len(chunk.items))))
+    assert [chunk.items for chunk in scheduler.submissions()] == [listed[2]]
+
+
+def test_small_first_chunks_lose_and_repeat_no_document() -> None:
+    listed = [[1, 2, 3], [4], [5, 6, 7, 8, 9, 10, 11]]
+    scheduler, _ = make(*listed, workers=3, first_share=2)
+    handed: list[int | str] = []
+    while not scheduler.done:
+        for chunk in scheduler.submissions():
+            handed += chunk.items
+            scheduler.handle(ChunkFinished(chunk.id, report(len(chunk.items))))
+    assert handed == list(range(1, 12))
+    assert sum(r.documents for r in scheduler.reports()) == 11
+
+
+def test_first_chunks_are_listed_ones_with_a_share_of_one() -> None:
+    scheduler, _ = make([1, 2, 3], [4, 5], workers=2, first_share=1)
+    assert [chunk.items for chunk in scheduler.submissions()] == [[1, 2, 3], [4, 5]]

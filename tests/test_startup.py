@@ -19,6 +19,8 @@ from xmlload.errors import SettingsError, TargetError
 from xmlload.parallel.executor import Executor
 from xmlload.processor import ProductionProcessor
 from xmlload.settings import Settings
+from xmlload.sources import open_source
+from xmlload.summary import RunSummary
 
 
 @pytest.fixture
@@ -128,3 +130,40 @@ def test_a_run_that_ends_before_its_loop_stops_the_workers_it_started(
     with pytest.raises(error, match=message):
         run.run(handle_signals=False)
     assert len(seen) == 2 and gone(seen)
+
+
+def test_the_first_chunk_is_listed_after_one_look_up_in_the_processing_log(
+    corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    sample = sorted(corpus_dir.glob("sample--44*.xml"))[0]
+    for number in range(20):
+        shutil.copy(sample, folder / f"doc-{number:02}.xml")
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    first = ProductionProcessor(settings(tmp_path, folder, target, create_tables=True, limit=3))
+    assert first.run(handle_signals=False).documents == 3
+    look_ups: list[int] = []
+    real_look_up = processor_module.ProcessingLog.logged_keys
+
+    def counted(self: Any, connection: Any, keys: Any) -> Any:
+        look_ups.append(len(list(keys := list(keys))))
+        return real_look_up(self, connection, keys)
+
+    monkeypatch.setattr(processor_module.ProcessingLog, "logged_keys", counted)
+    monkeypatch.setattr(processor_module, "KEYS_PER_QUERY", 5)
+    run = ProductionProcessor(settings(tmp_path, folder, target, chunk_size=2))
+    summary = RunSummary("r", "s", "t")
+    source = open_source(run.source_config)
+    try:
+        chunks = run._chunks(source, summary)
+        listed = [next(chunks)]
+        assert look_ups == [5]  # the first chunk went out before the next batch was asked
+        listed += list(chunks)
+    finally:
+        source.close()
+    assert look_ups == [5, 5, 5, 5]
+    names = [Path(str(item)).name for chunk in listed for item in chunk]
+    assert names == [f"doc-{number:02}.xml" for number in range(3, 20)]  # each once, in order
+    assert all(1 <= len(chunk) <= 2 for chunk in listed)
+    assert summary.skipped_already_logged == 3

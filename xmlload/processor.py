@@ -24,7 +24,7 @@ from xmlload.contract.loader import load_plan
 from xmlload.db.check import prepare_target
 from xmlload.db.checkpoints import Checkpoints, looked_back
 from xmlload.db.dialects import DialectStrategy, strategy_for
-from xmlload.db.processing_log import ProcessingLog
+from xmlload.db.processing_log import KEYS_PER_QUERY, ProcessingLog
 from xmlload.db.run_history import record_run
 from xmlload.db.run_registry import RunRegistry, RunScope, runs_table
 from xmlload.db.target import connect_engine, describe_db_error, target_schema
@@ -411,37 +411,48 @@ class ProductionProcessor:
         any that match none."""
         return self.keys.resolve(keys)
 
-    def _logged(self, engine: Engine, log: ProcessingLog, page: list[SourceItem]) -> dict[str, str]:
-        """Which of these items the log already has (key -> status); TargetLostError when
-        the target is gone (the run stops as after a signal)."""
+    def _not_logged(
+        self, engine: Engine, log: ProcessingLog, batch: list[SourceItem], summary: RunSummary
+    ) -> list[SourceItem]:
+        """The items the log does not have yet (the others are counted as skipped);
+        TargetLostError when the target is gone (the run stops as after a signal)."""
+        key = self.source_config.key
         try:
             with engine.connect() as connection:
-                return log.logged_keys(connection, map(self.source_config.key, page))
+                done = log.logged_keys(connection, map(key, batch))
         except DBAPIError as error:
             raise TargetLostError(
                 f"target {mask_url(self.target_url)} unreachable: {describe_db_error(error)}"
             ) from None
+        summary.skipped_already_logged += len(done)
+        summary.skipped_failed += sum(status == Status.FAILED for status in done.values())
+        return [item for item in batch if key(item) not in done]
 
     def _chunks(self, source: Source, summary: RunSummary) -> Iterator[list[SourceItem]]:
-        """Chunks of items not yet in the processing log, up to --limit, page by page."""
+        """Chunks of items not yet in the processing log, up to --limit, page by page. The
+        log is asked in batches, and a batch's chunks go out before the next is asked."""
         settings = self.settings
         remaining = settings.limit
         _, engine = connect_engine(self.target_url)
         log = ProcessingLog(target_schema(self.plan).log)
         try:
             for page in source.pages(settings.page_size):
-                if settings.resume and not settings.refresh:  # refresh: workers compare
-                    done = self._logged(engine, log, page)
-                    summary.skipped_already_logged += len(done)
-                    summary.skipped_failed += sum(
-                        status == Status.FAILED for status in done.values()
-                    )
-                    page = [item for item in page if self.source_config.key(item) not in done]
-                if remaining is not None:
-                    page = page[:remaining]
-                    remaining -= len(page)
-                for start in range(0, len(page), settings.chunk_size):
-                    yield page[start : start + settings.chunk_size]
+                waiting: list[SourceItem] = []
+                for start in range(0, len(page), KEYS_PER_QUERY):
+                    batch = page[start : start + KEYS_PER_QUERY]
+                    if settings.resume and not settings.refresh:  # refresh: workers compare
+                        batch = self._not_logged(engine, log, batch, summary)
+                    if remaining is not None:
+                        batch = batch[:remaining]
+                        remaining -= len(batch)
+                    waiting += batch
+                    while len(waiting) >= settings.chunk_size:
+                        yield waiting[: settings.chunk_size]
+                        waiting = waiting[settings.chunk_size :]
+                    if remaining == 0:
+                        break
+                if waiting:
+                    yield waiting
                 if remaining == 0:
                     return
         finally:

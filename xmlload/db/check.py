@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
+from sqlalchemy.engine.reflection import ObjectKind
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateColumn
 
@@ -90,10 +91,12 @@ def _compare_types(expected: _Shape, found: _Shape, found_text: str) -> tuple[st
     return None
 
 
-def _table_differences(inspector: Any, table: sa.Table, dialect: sa.Dialect) -> list[Difference]:
-    if not inspector.has_table(table.name, schema=table.schema):
+def _table_differences(
+    live_columns: list[dict[str, Any]] | None, table: sa.Table, dialect: sa.Dialect
+) -> list[Difference]:
+    if live_columns is None:
         return [Difference(table.fullname, None, "table is missing", True)]
-    present = {c["name"]: c for c in inspector.get_columns(table.name, schema=table.schema)}
+    present = {c["name"]: c for c in live_columns}
     found: list[Difference] = []
     for column in table.columns:
         live = present.pop(column.name, None)
@@ -137,12 +140,29 @@ def _table_differences(inspector: Any, table: sa.Table, dialect: sa.Dialect) -> 
 
 def _differences(connection: sa.Connection, plan: Plan) -> list[Difference]:
     schema = target_schema(plan)
-    inspector = sa.inspect(connection)
+    tables = [*schema.tables, schema.log]
+    live = _live_columns(sa.inspect(connection), tables)
     return [
         difference
-        for table in [*schema.tables, schema.log]
-        for difference in _table_differences(inspector, table, connection.dialect)
+        for table in tables
+        for difference in _table_differences(
+            live.get((table.schema, table.name)), table, connection.dialect
+        )
     ]
+
+
+def _live_columns(
+    inspector: Any, tables: list[sa.Table]
+) -> dict[tuple[str | None, str], list[dict[str, Any]]]:
+    """The live columns of these tables (and views), asked once per schema; a missing
+    table has no entry."""
+    found: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
+    for schema in {table.schema for table in tables}:
+        names = [table.name for table in tables if table.schema == schema]
+        found.update(
+            inspector.get_multi_columns(schema=schema, filter_names=names, kind=ObjectKind.ANY)
+        )
+    return found
 
 
 def upgrade_log(connection: sa.Connection, log: sa.Table) -> list[str]:

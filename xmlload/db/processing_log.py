@@ -19,6 +19,7 @@ TABLE_NAME = "processing_log"
 KEY_LIMIT = 512  # characters of a source key (a path or a row id)
 MESSAGE_LIMIT = 2000
 FINGERPRINT_LENGTH = 32  # hex digits of a 128-bit XXH3 digest
+KEYS_PER_QUERY = 500  # keys in one IN (...) look-up
 _BARE_ID = re.compile(r"^-?\d{1,19}$")
 
 
@@ -161,8 +162,8 @@ class ProcessingLog:
         wanted = list(keys)
         found: dict[str, str] = {}
         key, status = self.table.c.source_key, self.table.c.status
-        for start in range(0, len(wanted), 500):
-            batch = wanted[start : start + 500]
+        for start in range(0, len(wanted), KEYS_PER_QUERY):
+            batch = wanted[start : start + KEYS_PER_QUERY]
             statement = sa.select(key, status).where(key.in_(batch), status != Status.REMOVED)
             found.update(connection.execute(statement).all())
         return found
@@ -181,10 +182,10 @@ class ProcessingLog:
     def mark_removed(self, connection: Connection, keys: Sequence[str], run_id: str) -> None:
         """These documents are gone from the source (their rows deleted by the caller)."""
         table = self.table
-        for start in range(0, len(keys), 500):
+        for start in range(0, len(keys), KEYS_PER_QUERY):
             connection.execute(
                 table.update()
-                .where(table.c.source_key.in_(list(keys[start : start + 500])))
+                .where(table.c.source_key.in_(list(keys[start : start + KEYS_PER_QUERY])))
                 .values(status=Status.REMOVED, stage=None, rows_written=0, run_id=run_id,
                         message=f"gone from the source (run {run_id}): rows deleted (or closed)",
                         finished_at=datetime.now())
@@ -202,10 +203,10 @@ class ProcessingLog:
         ]
         taken = self.logged_keys(connection, (prefix + key for key in bare))
         bare = [key for key in bare if prefix + key not in taken]
-        for start in range(0, len(bare), 500):
+        for start in range(0, len(bare), KEYS_PER_QUERY):
             connection.execute(
                 self.table.update()
-                .where(column.in_(bare[start : start + 500]))
+                .where(column.in_(bare[start : start + KEYS_PER_QUERY]))
                 .values(source_key=sa.literal(prefix).concat(column))
             )
         return len(bare)
@@ -215,8 +216,8 @@ class ProcessingLog:
         before fingerprints were kept)."""
         key, fingerprint = self.table.c.source_key, self.table.c.fingerprint
         found: dict[str, str | None] = {}
-        for start in range(0, len(keys), 500):
-            batch = list(keys[start : start + 500])
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            batch = list(keys[start : start + KEYS_PER_QUERY])
             statement = sa.select(key, fingerprint).where(
                 key.in_(batch), self.table.c.status != Status.REMOVED
             )
