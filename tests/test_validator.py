@@ -8,7 +8,10 @@ from tests.conftest import write_contract
 from xmlload.contract.loader import load_plan
 from xmlload.contract.model import Doctype
 from xmlload.errors import ContractError, DocumentError
+from xmlload.outcome import DocumentOutcome
+from xmlload.sources.base import SourceDocument
 from xmlload.stages.parser import XMLParser
+from xmlload.stages.pipeline import DocumentPipeline
 from xmlload.stages.validator import PreProcessingValidator
 
 CONTRACT = """
@@ -272,3 +275,44 @@ def test_refuse_names_the_setting_and_the_older_spelling_still_works(tmp_path: P
     with pytest.raises(ContractError) as contract_error:
         checker(tmp_path, "doctype: entities\n  allow_doctype: false")
     assert "allow_doctype: false contradicts doctype: entities" in str(contract_error.value)
+
+
+def processed(tmp_path: Path, data: bytes) -> DocumentOutcome:
+    """What the run's pipeline makes of one document."""
+    pipeline = DocumentPipeline(load_plan(write_contract(tmp_path, CONTRACT)), 1 << 24)
+    return pipeline.process(SourceDocument("doc.xml", data))
+
+
+LARGE = 200_000  # characters: more than the validator decodes of a large UTF-8 document
+
+
+def test_a_byte_that_does_not_decode_far_into_a_large_document_is_said_as_such(
+    tmp_path: Path,
+) -> None:
+    head = b'<?xml version="1.0" encoding="UTF-8"?><Doc id="7"><app name="x">'
+    data = head + "é".encode() * LARGE + b"\xc3\x28</app></Doc>"
+    outcome = processed(tmp_path, data)
+    assert (outcome.stage, outcome.message) == (
+        "validation",
+        f"not valid UTF-8 at byte {len(head) + 2 * LARGE}",
+    )
+
+
+def test_a_doctype_after_a_long_comment_is_refused_before_parsing(tmp_path: Path) -> None:
+    comment = b"<!-- <x> " + b"c" * LARGE + b"-->"  # a tag-like text in it, before the cut
+    data = comment + b'<!DOCTYPE Doc [<!ENTITY e "x">]><Doc id="7"><app name="&e;"/></Doc>'
+    outcome = processed(tmp_path, data)
+    assert outcome.stage == "validation" and "<!DOCTYPE" in (outcome.message or "")
+    validator = PreProcessingValidator(load_plan(write_contract(tmp_path, CONTRACT)), 1 << 24)
+    with pytest.raises(DocumentError, match="<!DOCTYPE"):
+        validator.check_bytes(data)  # before any parse: what it decoded first ends in the comment
+
+
+def test_a_large_document_that_decodes_loads_whole(tmp_path: Path) -> None:
+    name = "é" * 5
+    data = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Doc id="7"><!--{"ü" * LARGE}-->'
+        f'<app name="{name}"/></Doc>'
+    ).encode()
+    outcome = processed(tmp_path, data)
+    assert outcome.succeeded and outcome.rows["app"] == [(7, name)]

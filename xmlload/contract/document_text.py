@@ -30,6 +30,7 @@ class DocumentText:
 
     text: str | None = None
     body: int = 0  # where the markup after the XML declaration starts
+    searched: bool = False  # some search of the plan reads the text (set as it is compiled)
 
     def hold(self, root: etree._Element, text: str | None) -> None:
         sound = text is not None and root.getroottree().docinfo.internalDTD is None

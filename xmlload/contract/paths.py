@@ -224,6 +224,7 @@ def _plain(attribute: str, ignore_case: bool) -> bool:
 
 def _guided(every: Walk, attribute: str, text: DocumentText) -> Walk:
     """Descendants carrying the attribute, found from where the text writes its name."""
+    text.searched = True
 
     def carrying(element: Element) -> list[Element]:
         root = element.getroottree().getroot()

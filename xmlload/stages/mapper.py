@@ -66,6 +66,11 @@ class DataMapper:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
 
+    @property
+    def searches_text(self) -> bool:
+        """Whether a search of the plan reads the document's text (`map`'s `text`)."""
+        return self.plan.scope.text.searched
+
     def map(
         self, root: Element, document_element: Element, document_id: Any, text: str | None = None
     ) -> MappedDocument:

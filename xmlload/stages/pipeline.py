@@ -32,8 +32,17 @@ class DocumentPipeline:
         clock = time.perf_counter()
         if document.data is None:
             raise DocumentError(Stage.SOURCE, document.error or "no data")
-        text = self.validator.check_text(document.data)
-        root = self.parser.parse(document.data)
+        data = document.data
+        text = None  # the whole text is decoded only for a plan that searches it
+        if self.mapper.searches_text:
+            text = self.validator.check_text(data)
+        else:
+            self.validator.check_bytes(data)
+        try:
+            root = self.parser.parse(data)
+        except DocumentError:
+            self.validator.check_encoding(data)  # a byte that does not decode, said as such
+            raise
         element, outcome.document_id = self.validator.check_tree(root, document.key)
         parsed = time.perf_counter()
         self.stage_seconds["validate+parse"] += parsed - clock

@@ -33,6 +33,7 @@ _WIDE_STARTS = {
     b"Lo\xa7\x94": "EBCDIC",
 }
 _PROBE = '<?xml version="1.0"?><!DOCTYPE'
+_PROLOG_BYTES = 64 << 10  # of a large UTF-8 document, decoded to check what precedes the root
 
 
 def _declared_encoding(data: bytes) -> str:
@@ -62,26 +63,29 @@ def _ascii_compatible(encoding: str) -> bool:
         return False
 
 
+class _PrologUnfinished(Exception):
+    """The text ends before the root element: a part of the document was decoded."""
+
+
 def _prolog_markup(text: str) -> tuple[str, int] | None:
     """The first markup declaration (`<!DOCTYPE`, `<!ENTITY`) before the root element, and
-    where it starts."""
+    where it starts; _PrologUnfinished when the text ends before anything decides."""
     position = 0
     while True:
         start = text.find("<", position)
         if start < 0 or start + 1 >= len(text):
-            return None
+            raise _PrologUnfinished
         following = text[start + 1 : start + 2]
-        if following == "?":
-            position = text.find("?>", start) + 2
-        elif text.startswith("<!--", start):
-            position = text.find("-->", start) + 3
-        elif following == "!":
+        if following == "!" and not text.startswith("<!--", start):
             keyword = _KEYWORD.match(text, start)
             return (keyword.group(0) if keyword else text[start : start + 2]), start
-        else:
+        if following != "?" and following != "!":
             return None
-        if position < 2:
-            return None
+        closing = "?>" if following == "?" else "-->"
+        end = text.find(closing, start)
+        if end < 0:
+            raise _PrologUnfinished
+        position = end + len(closing)
 
 
 def _subset_declarations(text: str, start: int) -> list[str]:
@@ -112,6 +116,15 @@ def _subset_declarations(text: str, start: int) -> list[str]:
     return found
 
 
+def _decoded(data: bytes | memoryview, encoding: str, final: bool) -> str:
+    """The text, decoded as declared (not `final`: a character cut at the end is left out)."""
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(data, final=final)
+    except UnicodeDecodeError as error:
+        shown = "UTF-8" if encoding in _UTF8_NAMES else encoding
+        raise DocumentError(Stage.VALIDATION, f"not valid {shown} at byte {error.start}") from None
+
+
 class PreProcessingValidator:
     """Rejects oversized, empty or wrongly encoded input, and a DOCTYPE that
     document.doctype does not allow, before parsing."""
@@ -137,36 +150,57 @@ class PreProcessingValidator:
         self.convert_id = build_converter(id_rules, {}, Notes())
 
     def check_bytes(self, data: bytes) -> bytes:
-        """Return the bytes to parse (BOM kept) or raise DocumentError(stage='validation')."""
-        self.check_text(data)
+        """Return the bytes to parse (BOM kept) or raise DocumentError(stage='validation').
+
+        What comes before the root element is checked on decoded text. A large UTF-8
+        document is decoded only that far: the parser refuses a byte that does not decode,
+        and `check_encoding` then says which (see `DocumentPipeline.run`)."""
+        self._check_size(data)
+        self._checked_text(data, whole=False)
         return data
 
     def check_text(self, data: bytes) -> str:
-        """check_bytes, returning the document's text as declared (without a byte order
-        mark), which the mapper searches where the tree would be slow to walk."""
+        """check_bytes, returning the document's whole text as declared (without a byte
+        order mark), which the mapper searches where the tree would be slow to walk."""
+        self._check_size(data)
+        return self._checked_text(data, whole=True)
+
+    def check_start(self, data: bytes) -> bytes:
+        """check_bytes without the size cap: for the start of a file of records (each
+        record is held to the cap on its own)."""
+        self._checked_text(data, whole=True)
+        return data
+
+    def check_encoding(self, data: bytes) -> None:
+        """DocumentError(stage='validation') saying where the document does not decode as
+        declared, if it does not."""
+        self._checked_text(data, whole=True)
+
+    def _check_size(self, data: bytes) -> None:
         if len(data) > self.max_bytes:
             raise DocumentError(
                 Stage.VALIDATION,
                 f"document is {len(data):,} bytes, over the "
                 f"{self.max_bytes:,}-byte cap (max_document_bytes)",
             )
-        return self._checked_text(data)
 
-    def check_start(self, data: bytes) -> bytes:
-        """check_bytes without the size cap: for the start of a file of records (each
-        record is held to the cap on its own)."""
-        self._checked_text(data)
-        return data
-
-    def _checked_text(self, data: bytes) -> str:
-        if not data.strip():
+    def _checked_text(self, data: bytes, whole: bool) -> str:
+        if not data or data.isspace():  # not strip(): no copy of a large document
             raise DocumentError(Stage.VALIDATION, "empty document")
         body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
         family = _wide_encoding(body)
         if family is not None:
             raise DocumentError(Stage.VALIDATION, f"{family} documents are not accepted; use UTF-8")
-        text = self._decode(body, bom=body is not data)
-        markup = _prolog_markup(text)
+        encoding = self._encoding(body, bom=body is not data)
+        partial = not whole and encoding in _UTF8_NAMES and len(body) > _PROLOG_BYTES
+        start = memoryview(body)[:_PROLOG_BYTES] if partial else body  # a view, not a copy
+        text = _decoded(start, encoding, final=not partial)
+        try:
+            markup = _prolog_markup(text)
+        except _PrologUnfinished:
+            if not partial:
+                return text  # no root element: the parser says so
+            return self._checked_text(data, whole=True)
         if markup is not None:
             self._check_markup(text, *markup)
         return text
@@ -185,8 +219,8 @@ class PreProcessingValidator:
             raise DocumentError(Stage.VALIDATION, entities_refused())
 
     @staticmethod
-    def _decode(body: bytes, bom: bool) -> str:
-        """The document's text, decoded as declared: the markup checks read this."""
+    def _encoding(body: bytes, bom: bool) -> str:
+        """The declared encoding, when it is one the markup checks can read."""
         encoding = _declared_encoding(body)
         if bom and encoding not in _UTF8_NAMES:
             raise DocumentError(
@@ -204,13 +238,7 @@ class PreProcessingValidator:
                 f"declared encoding {encoding!r} is not accepted: use UTF-8 or an encoding "
                 "that writes markup as ASCII does",
             )
-        try:
-            return body.decode(encoding)
-        except UnicodeDecodeError as error:
-            shown = "UTF-8" if encoding in _UTF8_NAMES else encoding
-            raise DocumentError(
-                Stage.VALIDATION, f"not valid {shown} at byte {error.start}"
-            ) from None
+        return encoding
 
     def check_tree(self, root: Element, key: str = "") -> tuple[Element, Any]:
         """Return (document element, document id) or raise DocumentError(stage='validation').
