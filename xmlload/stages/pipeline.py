@@ -32,23 +32,27 @@ class DocumentPipeline:
         clock = time.perf_counter()
         if document.data is None:
             raise DocumentError(Stage.SOURCE, document.error or "no data")
-        data = document.data
-        text = None  # the whole text is decoded only for a plan that searches it
-        if self.mapper.searches_text:
-            text = self.validator.check_text(data)
-        else:
-            self.validator.check_bytes(data)
-        try:
-            root = self.parser.parse(data)
-        except DocumentError:
-            self.validator.check_encoding(data)  # a byte that does not decode, said as such
-            raise
+        root, text = self.parse(document.data)
         element, outcome.document_id = self.validator.check_tree(root, document.key)
         parsed = time.perf_counter()
         self.stage_seconds["validate+parse"] += parsed - clock
         mapped = self.mapper.map(root, element, outcome.document_id, text)
         self.stage_seconds["map"] += time.perf_counter() - parsed
         outcome.rows, outcome.notes = mapped.rows, mapped.notes
+
+    def parse(self, data: bytes) -> tuple[Element, str | None]:
+        """The document's tree, and its whole text when a search of the plan reads it (only
+        then is all of it decoded before parsing); DocumentError naming the failing stage."""
+        text = None
+        if self.mapper.searches_text:
+            text = self.validator.check_text(data)
+        else:
+            self.validator.check_bytes(data)
+        try:
+            return self.parser.parse(data), text
+        except DocumentError:
+            self.validator.check_encoding(data)  # a byte that does not decode, said as such
+            raise
 
     def run_tree(self, root: Element, key: str, outcome: DocumentOutcome) -> None:
         """Like run, for a record already parsed (a standalone tree of a file of records)."""
