@@ -3,6 +3,7 @@ run that ends before its loop (nothing to load, a target that is not ready) stop
 
 from __future__ import annotations
 
+import gc
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,8 @@ import pytest
 import xmlload.processor as processor_module
 from tests.conftest import contract_with
 from tests.helpers import query
+from xmlload.cli import main
+from xmlload.collector import collector_paused
 from xmlload.errors import SettingsError, TargetError
 from xmlload.parallel.executor import Executor
 from xmlload.processor import ProductionProcessor
@@ -167,3 +170,38 @@ def test_the_first_chunk_is_listed_after_one_look_up_in_the_processing_log(
     assert names == [f"doc-{number:02}.xml" for number in range(3, 20)]  # each once, in order
     assert all(1 <= len(chunk) <= 2 for chunk in listed)
     assert summary.skipped_already_logged == 3
+
+
+def test_start_up_pauses_the_collector_then_resumes_it_with_what_it_made_frozen() -> None:
+    frozen_before = gc.get_freeze_count()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+            made = [[number] for number in range(1000)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen_before + len(made)
+    finally:
+        gc.unfreeze()  # this test process's objects go back to the collector
+
+
+def test_the_command_line_runs_its_command_with_the_collector_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    real_run = ProductionProcessor.run
+
+    def run_and_look(self: ProductionProcessor, *args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real_run(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProductionProcessor, "run", run_and_look)
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    contract = contract_with(tmp_path)
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    try:
+        code = main(["run", "--contract", str(contract), "--source", str(folder),
+                     "--target", target, "--progress", "none"])  # fmt: skip
+    finally:
+        gc.unfreeze()
+    assert code == 2 and seen == [True] and gc.isenabled()  # an empty source: exit 2

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xmlload import __version__
+from xmlload.collector import collector_paused
 from xmlload.errors import SettingsError, XmlloadError
 from xmlload.parallel.executors import EXECUTORS
 from xmlload.states import Stage
@@ -314,13 +315,14 @@ def _start_worker_server(args: argparse.Namespace) -> None:
 
 
 def _processor(args: argparse.Namespace) -> ProductionProcessor:
-    from xmlload.processor import ProductionProcessor
-    from xmlload.settings import load_settings
+    with collector_paused():
+        from xmlload.processor import ProductionProcessor
+        from xmlload.settings import load_settings
 
-    flags = {name: getattr(args, name) for name in RUN_FLAGS}
-    flags.update(create_tables=args.create_tables, resume=args.resume, refresh=args.refresh,
-                 rehash=args.rehash, close_missing=args.close_missing)  # fmt: skip
-    return ProductionProcessor(load_settings(flags, args.config))
+        flags = {name: getattr(args, name) for name in RUN_FLAGS}
+        flags.update(create_tables=args.create_tables, resume=args.resume, refresh=args.refresh,
+                     rehash=args.rehash, close_missing=args.close_missing)  # fmt: skip
+        return ProductionProcessor(load_settings(flags, args.config))
 
 
 def command_run(args: argparse.Namespace, console: Console) -> int:
@@ -621,11 +623,12 @@ def output_console(stderr: bool = False) -> Console:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     _start_worker_server(args)
-    from sqlalchemy.exc import DBAPIError
+    with collector_paused():
+        from sqlalchemy.exc import DBAPIError
 
-    from xmlload.db.target import describe_db_error
+        from xmlload.db.target import describe_db_error
 
-    console = output_console()
+        console = output_console()
     try:
         return COMMANDS[args.command](args, console)
     except XmlloadError as error:  # contract, settings, target: nothing was loaded

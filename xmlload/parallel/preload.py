@@ -8,13 +8,16 @@ import ctypes
 import signal
 import sys
 
-import lxml.etree  # noqa: F401
-import psycopg  # noqa: F401
-import sqlalchemy  # noqa: F401
+from xmlload.collector import collector_paused
 
-import xmlload.db.dialects
-import xmlload.parallel.pool_executor
-import xmlload.stages.records  # noqa: F401
+with collector_paused():
+    import lxml.etree  # noqa: F401
+    import psycopg  # noqa: F401
+    import sqlalchemy  # noqa: F401
+
+    import xmlload.db.dialects
+    import xmlload.parallel.pool_executor
+    import xmlload.stages.records  # noqa: F401
 
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
