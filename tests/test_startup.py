@@ -4,6 +4,7 @@ run that ends before its loop (nothing to load, a target that is not ready) stop
 from __future__ import annotations
 
 import gc
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from xmlload.cli import main
 from xmlload.collector import collector_paused
 from xmlload.errors import SettingsError, TargetError
 from xmlload.parallel.executor import Executor
+from xmlload.parallel.processes import worker_allocator
 from xmlload.processor import ProductionProcessor
 from xmlload.settings import Settings
 from xmlload.sources import open_source
@@ -205,3 +207,46 @@ def test_the_command_line_runs_its_command_with_the_collector_on(
     finally:
         gc.unfreeze()
     assert code == 2 and seen == [True] and gc.isenabled()  # an empty source: exit 2
+
+
+def test_processes_started_for_workers_get_malloc_without_fast_bins_then_the_setting_goes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    with worker_allocator():
+        assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.mxfast=0"
+    assert "GLIBC_TUNABLES" not in os.environ
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0")
+    with worker_allocator():
+        assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0"
+    assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.tcache_count=0"
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mxfast=64")  # the user's own: kept
+    with worker_allocator():
+        assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.mxfast=64"
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux's /proc")
+def test_a_runs_workers_are_started_with_that_allocator_setting(
+    corpus_dir: Path, tmp_path: Path, opened: list[Executor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for file in sorted(corpus_dir.glob("sample--44*.xml"))[:2]:
+        shutil.copy(file, folder / file.name)
+    seen: list[int] = []
+    prepare = waiting_for_workers(processor_module.prepare_target, opened, seen)
+    monkeypatch.setattr(processor_module, "prepare_target", prepare)
+    environments: list[bytes] = []
+
+    def read_environments(*args: Any, **kwargs: Any) -> Any:
+        prepared = prepare(*args, **kwargs)  # the workers are up (their pids seen) and busy
+        environments.extend(Path(f"/proc/{pid}/environ").read_bytes() for pid in seen)
+        return prepared
+
+    monkeypatch.setattr(processor_module, "prepare_target", read_environments)
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    settings_ = settings(tmp_path, folder, target, create_tables=True)
+    assert ProductionProcessor(settings_).run(handle_signals=False).documents == 2
+    assert len(environments) == 2
+    assert all(b"GLIBC_TUNABLES=glibc.malloc.mxfast=0\0" in found for found in environments)
+    assert os.environ.get("GLIBC_TUNABLES") != "glibc.malloc.mxfast=0"  # not this process's

@@ -23,6 +23,7 @@ from xmlload.contract.loader import load_plan
 from xmlload.contract.paths import Locator, XmlPath, element_locator
 from xmlload.db.target import connect_engine
 from xmlload.db.urls import parse_url
+from xmlload.parallel.processes import worker_allocator
 from xmlload.processor import ProductionProcessor
 from xmlload.settings import Settings
 from xmlload.sources import SourceConfig, SourceItem, open_source
@@ -72,7 +73,9 @@ def parse_ceiling(
     """Documents per minute that `processes` processes manage just reading and parsing."""
     chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
     context = multiprocessing.get_context("spawn")
-    with context.Pool(processes, initializer=_open_for_ceiling, initargs=(config,)) as pool:
+    with worker_allocator():  # the allocator the workers run with (see processes.py)
+        pool = context.Pool(processes, initializer=_open_for_ceiling, initargs=(config,))
+    with pool:
         pool.map(_parse_items, [[] for _ in range(processes)])  # start-up is not measured
         started = time.perf_counter()
         parsed = sum(pool.imap_unordered(_parse_items, chunks))

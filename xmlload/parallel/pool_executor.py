@@ -26,6 +26,7 @@ from xmlload.parallel.executor import Executor
 from xmlload.parallel.processes import (
     WorkerStop,
     manager_initializer,
+    start_worker_server,
     worker_context,
     worker_pool,
 )
@@ -87,6 +88,7 @@ class PoolExecutor(Executor):
         self.manager_started = False
 
     def start(self) -> MutableMapping[str, Any]:
+        start_worker_server()  # the Manager and the workers are forked from it
         self.manager.start(manager_initializer)
         self.manager_started = True
         return self.manager.dict()
