@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -202,6 +203,7 @@ def dask_files_run(cluster: Cluster, function: str, folder: Path, tmp_path: Path
                           "--executor", "dask", "--scheduler", cluster.address,
                           "--progress", "none", *extra)  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
     return done.returncode, target
 
 
@@ -324,3 +326,39 @@ def test_a_refresh_with_history_on_dask(
     expected = {row: (2 if row <= 10 else 1, 1) for row in range(1, 42)}
     expected[30], expected[1030] = (2, 0), (1, 1)
     assert versions_per_document(POSTGRES_URL, prefix) == expected
+
+
+class _ClientAfterARestart:
+    """A client whose cluster has a worker that restarted just before the run's end and has
+    not installed the run's plugin yet: unregistering it answers with that worker's
+    KeyError (what distributed raises from the first error among the workers' answers)."""
+
+    status = "running"
+
+    def __init__(self) -> None:
+        self.metadata_cleared = False
+
+    def scheduler_info(self) -> dict[str, Any]:
+        return {"workers": {}}
+
+    def unregister_worker_plugin(self, name: str) -> None:
+        raise KeyError(name)
+
+    def set_metadata(self, keys: list[str], value: Any) -> None:
+        self.metadata_cleared = value is None
+
+
+def test_stopping_after_a_worker_restarted_without_the_plugin_ends_cleanly(
+    tmp_path: Path,
+) -> None:
+    _need_dask()
+    from xmlload.db.urls import SecretURL
+    from xmlload.parallel.dask_executor import DaskExecutor
+    from xmlload.parallel.worker import WorkerConfig
+    from xmlload.sources.files import FileSourceConfig
+
+    config = WorkerConfig("c.yaml", FileSourceConfig(str(tmp_path)), SecretURL("sqlite://"), "r", 1)
+    executor = DaskExecutor(config, 2, "tcp://127.0.0.1:1")
+    client = executor.client = _ClientAfterARestart()
+    executor.stop_workers()  # before: KeyError, the run ended with a traceback (exit 1)
+    assert client.metadata_cleared

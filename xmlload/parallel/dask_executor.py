@@ -15,6 +15,7 @@ its nanny. A scheduler that goes away ends the run with ClusterLostError.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -40,6 +41,7 @@ from xmlload.settings import Settings
 CONNECT_SECONDS = 20  # to reach the scheduler at the start
 LOST_AFTER = 10.0  # seconds without the scheduler before the run ends
 REGISTER_ATTEMPTS = 3  # a worker dying while the plugin is installed closes the call
+RESTART_SECONDS = 60  # for the nanny to restart a hung worker
 
 
 class FailureHold(SchedulerPlugin):
@@ -85,6 +87,7 @@ class DaskExecutor(Executor):
         self.name = f"xmlload-{config.run_id}"
         self.client: Any = None
         self.cluster: Any = None
+        self.restarts: list[threading.Thread] = []  # of hung workers, under way
         self.futures: dict[int, Any] = {}
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.losses: queue.Queue[Event] = queue.Queue()
@@ -139,11 +142,16 @@ class DaskExecutor(Executor):
     def stop_workers(self) -> None:
         if self.client is None:
             return
+        for restart in self.restarts:  # a worker restarted just before the end: let it finish
+            restart.join(timeout=RESTART_SECONDS + 5)
         if self.futures:  # after a second signal: cancel what is still out
             self.client.cancel(list(self.futures.values()), force=True)
         if self.client.status == "running":
             self._record_memory()
-            self.client.unregister_worker_plugin(self.name)  # closes the workers' engines
+            # closes the workers' engines; a worker restarted meanwhile may not have the
+            # plugin yet (it has nothing to close), and the first such answer is raised
+            with contextlib.suppress(KeyError):
+                self.client.unregister_worker_plugin(self.name)
             self.client.set_metadata([self.name], None)  # the started-chunk notes
             if self.holding_failures:
                 self.client.run_on_scheduler(release_allowed_failures, client=self.client.id)
@@ -222,11 +230,13 @@ class DaskExecutor(Executor):
 
         def restart() -> None:
             try:
-                self.client.restart_workers([address], timeout=60)
+                self.client.restart_workers([address], timeout=RESTART_SECONDS)
             except (ValueError, TimeoutError, OSError):
                 self.client.run(os._exit, 1, workers=[address], wait=False)
 
-        threading.Thread(target=restart, name="restart-worker", daemon=True).start()
+        thread = threading.Thread(target=restart, name="restart-worker", daemon=True)
+        thread.start()
+        self.restarts.append(thread)
 
     def _record_memory(self) -> None:
         info = self.client.scheduler_info().get("workers", {})
