@@ -250,3 +250,20 @@ def test_a_runs_workers_are_started_with_that_allocator_setting(
     assert len(environments) == 2
     assert all(b"GLIBC_TUNABLES=glibc.malloc.mxfast=0\0" in found for found in environments)
     assert os.environ.get("GLIBC_TUNABLES") != "glibc.malloc.mxfast=0"  # not this process's
+
+
+def test_a_runs_start_up_is_counted_from_when_its_workers_began_to_start(
+    corpus_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for file in sorted(corpus_dir.glob("sample--44*.xml"))[:4]:
+        shutil.copy(file, folder / file.name)
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    run = ProductionProcessor(settings(tmp_path, folder, target, create_tables=True))
+    summary = run.run(handle_signals=False)
+    assert summary.documents == 4
+    # the workers start while the source is counted and the target checked: that is the
+    # run's start-up, and the rate "after start-up" leaves it out
+    assert 0.0 < summary.startup_seconds < summary.elapsed
+    assert summary.load_seconds == pytest.approx(summary.elapsed - summary.startup_seconds)

@@ -321,6 +321,8 @@ class ProductionProcessor:
             config.run_id, source.describe(), mask_url(self.target_url),
             workers=self.settings.workers, records=self.plan.records is not None,
         )  # fmt: skip
+        if coordinator.opened_at is not None:  # the workers' start counts as start-up
+            summary.started = coordinator.opened_at
         stop = signals.install()
         lost_writer = LostDocumentWriter(self.plan, self.target_url, config.run_id, config.retry)
         progress = make_progress(self.settings.progress, console or Console(stderr=True))

@@ -67,6 +67,7 @@ class Executor(ABC):
         self.not_started: dict[str, str] = {}  # workers that could not start, and why
         self.peak_rss: dict[str, int] = {}  # worker -> largest RSS seen, bytes
         self.board: ProgressBoard | None = None  # set once the workers are launched
+        self.opened_at: float | None = None  # perf_counter when the workers began to start
         self.closed = False
 
     @classmethod
@@ -111,6 +112,7 @@ class Executor(ABC):
         """Start the machinery and the workers, which build their pipelines meanwhile: a
         run opens its executor before it counts the source and checks the target."""
         if self.board is None:
+            self.opened_at = time.perf_counter()
             board = ProgressBoard(self.start())
             self.launch(board)
             self.board = board
