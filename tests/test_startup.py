@@ -64,6 +64,24 @@ def waiting_for_workers(
     return wrapped
 
 
+def sample_folder(corpus_dir: Path, tmp_path: Path, count: int) -> Path:
+    """A folder with `count` corpus documents."""
+    folder = tmp_path / "xml"
+    folder.mkdir()
+    for file in sorted(corpus_dir.glob("sample--44*.xml"))[:count]:
+        shutil.copy(file, folder / file.name)
+    return folder
+
+
+def prepared_after_workers(
+    monkeypatch: pytest.MonkeyPatch, executors: list[Executor], seen: list[int]
+) -> Callable[..., Any]:
+    """prepare_target, made to wait until both workers are up (their pids in `seen`)."""
+    prepare = waiting_for_workers(processor_module.prepare_target, executors, seen)
+    monkeypatch.setattr(processor_module, "prepare_target", prepare)
+    return prepare
+
+
 def settings(tmp_path: Path, source: Path, target: str, **more: Any) -> Settings:
     return Settings(
         contract=contract_with(tmp_path), source=str(source), target=target, workers=2,
@@ -74,13 +92,9 @@ def settings(tmp_path: Path, source: Path, target: str, **more: Any) -> Settings
 def test_the_workers_are_ready_before_the_target_is_prepared(
     corpus_dir: Path, tmp_path: Path, opened: list[Executor], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = tmp_path / "xml"
-    folder.mkdir()
-    for file in sorted(corpus_dir.glob("sample--44*.xml"))[:4]:
-        shutil.copy(file, folder / file.name)
+    folder = sample_folder(corpus_dir, tmp_path, 4)
     seen: list[int] = []
-    prepare = waiting_for_workers(processor_module.prepare_target, opened, seen)
-    monkeypatch.setattr(processor_module, "prepare_target", prepare)
+    prepared_after_workers(monkeypatch, opened, seen)
     target = f"sqlite:///{tmp_path / 't.db'}"
     summary = ProductionProcessor(settings(tmp_path, folder, target, create_tables=True)).run(
         handle_signals=False
@@ -124,10 +138,7 @@ def test_a_run_that_ends_before_its_loop_stops_the_workers_it_started(
     opened: list[Executor],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    folder = tmp_path / "xml"
-    folder.mkdir()
-    for file in sorted(corpus_dir.glob("sample--44*.xml"))[:files]:
-        shutil.copy(file, folder)
+    folder = sample_folder(corpus_dir, tmp_path, files)
     seen: list[int] = []
     owner, name = watched  # the step that fails waits until both workers are up
     monkeypatch.setattr(owner, name, waiting_for_workers(getattr(owner, name), opened, seen))
@@ -229,13 +240,9 @@ def test_processes_started_for_workers_get_malloc_without_fast_bins_then_the_set
 def test_a_runs_workers_are_started_with_that_allocator_setting(
     corpus_dir: Path, tmp_path: Path, opened: list[Executor], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = tmp_path / "xml"
-    folder.mkdir()
-    for file in sorted(corpus_dir.glob("sample--44*.xml"))[:2]:
-        shutil.copy(file, folder / file.name)
+    folder = sample_folder(corpus_dir, tmp_path, 2)
     seen: list[int] = []
-    prepare = waiting_for_workers(processor_module.prepare_target, opened, seen)
-    monkeypatch.setattr(processor_module, "prepare_target", prepare)
+    prepare = prepared_after_workers(monkeypatch, opened, seen)
     environments: list[bytes] = []
 
     def read_environments(*args: Any, **kwargs: Any) -> Any:
@@ -255,10 +262,7 @@ def test_a_runs_workers_are_started_with_that_allocator_setting(
 def test_a_runs_start_up_is_counted_from_when_its_workers_began_to_start(
     corpus_dir: Path, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "xml"
-    folder.mkdir()
-    for file in sorted(corpus_dir.glob("sample--44*.xml"))[:4]:
-        shutil.copy(file, folder / file.name)
+    folder = sample_folder(corpus_dir, tmp_path, 4)
     target = f"sqlite:///{tmp_path / 't.db'}"
     run = ProductionProcessor(settings(tmp_path, folder, target, create_tables=True))
     summary = run.run(handle_signals=False)
