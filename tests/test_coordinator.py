@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -26,9 +27,13 @@ from tests.helpers import (
     wait_for_log,
 )
 from xmlload.cli import main
-from xmlload.parallel.board import BoardSnapshot, Totals
+from xmlload.parallel.board import BoardSnapshot, ProgressBoard, Totals
 from xmlload.parallel.executor import hang_limit
+from xmlload.parallel.pool_executor import PoolExecutor
 from xmlload.parallel.progress import progress_line
+from xmlload.processor import ProductionProcessor
+from xmlload.settings import load_settings
+from xmlload.summary import RunSummary
 
 
 def slow_contract(tmp_path: Path, function: str) -> Path:
@@ -296,7 +301,7 @@ def test_workers_over_the_memory_limit_are_replaced_between_chunks(tmp_path: Pat
 def test_workers_that_cannot_start_stop_the_run_once(corpus_dir: Path, tmp_path: Path) -> None:
     """When no worker's pipeline can be built (here: an extension that fails in worker
     processes only, as a connection refused after the coordinator's checks) the run stops
-    with exit 2 and the error once; the Pool does not respawn failing workers forever."""
+    with exit 2 and the error once; failing workers are not started again forever."""
     data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
     data["extensions"] = ["tests.extensions.worker_cannot_start"]
     contract = tmp_path / "contract.yaml"
@@ -358,7 +363,7 @@ def test_a_stop_while_retries_are_queued_does_not_wait_for_them(tmp_path: Path) 
     wait_for_log(target, 25, process)
     (worker,) = query(target, "SELECT worker FROM processing_log LIMIT 1")[0]
     os.kill(int(worker.removeprefix("worker-")), signal.SIGKILL)
-    time.sleep(1.0)  # the watchdog (every 0.5 s) turns the lost chunk into retries
+    time.sleep(1.0)  # the worker's exit turns its lost chunk into retries
     process.send_signal(signal.SIGTERM)
     started = time.monotonic()
     try:
@@ -372,3 +377,43 @@ def test_a_stop_while_retries_are_queued_does_not_wait_for_them(tmp_path: Path) 
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert query(target, "SELECT count(*), count(DISTINCT app_id) FROM app_base") == [(300, 300)]
     assert query(target, "SELECT count(*) FROM processing_log WHERE status = 'success'") == [(300,)]
+
+
+class _IdleWorkersKilled(PoolExecutor):
+    """Kills every worker once it is up and waiting for work, before any is handed out."""
+
+    def launch(self, board: ProgressBoard) -> None:
+        super().launch(board)
+        deadline = time.monotonic() + 60
+        while len(board.snapshot().workers) < self.workers:
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.05)
+        time.sleep(0.2)  # each is now waiting for its first chunk
+        for entry in board.snapshot().workers.values():
+            os.kill(entry.pid, signal.SIGKILL)
+
+
+def test_workers_killed_while_waiting_for_work_lose_nothing(
+    corpus_dir: Path, tmp_path: Path
+) -> None:
+    """Before, a worker killed while it waited for work kept the pool's task lock: the
+    workers that replaced it never got a chunk, and the run never ended."""
+    folder = copy_corpus_files(corpus_dir, tmp_path / "xml", NAPPING_FILES)
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    flags = {"contract": CONTRACT, "source": str(folder), "target": target, "workers": 2,
+             "chunk_size": 2, "create_tables": True, "progress": "none"}  # fmt: skip
+    processor = ProductionProcessor(load_settings(flags))
+    processor.executor_class = _IdleWorkersKilled
+    summaries: list[RunSummary] = []
+    run = threading.Thread(
+        target=lambda: summaries.append(processor.run(handle_signals=False)), daemon=True
+    )
+    run.start()
+    run.join(120)
+    assert not run.is_alive(), "the run did not end within 120 s"
+    (summary,) = summaries
+    assert (summary.documents, summary.succeeded) == (len(NAPPING_FILES), len(NAPPING_FILES))
+    assert query(target, "SELECT count(*), count(DISTINCT app_id) FROM app_base") == [
+        (len(NAPPING_FILES), len(NAPPING_FILES))
+    ]
+    assert query(target, "SELECT max(attempts) FROM processing_log") == [(1,)]

@@ -1,4 +1,4 @@
-"""Every error a worker can raise survives pickling (the Pool sends it to the coordinator)
+"""Every error a worker can raise survives pickling (its pipe sends it to the coordinator)
 with its type, fields and message."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import pickle
 import pytest
 
 from xmlload import errors
+from xmlload.parallel.pool_executor import _sendable
 
 SAMPLES = [
     errors.XmlloadError("plain"),
@@ -17,6 +18,7 @@ SAMPLES = [
     errors.TargetLostError("target postgresql://u:***@h/db cannot take writes: disk full"),
     errors.ClusterLostError("the Dask scheduler at tcp://h:8786 was lost mid-run"),
     errors.WorkerStartError("a worker could not start: permission denied"),
+    errors.WorkerFailedError("OSError: [Errno 28] No space left on device"),
     errors.DocumentError("map", "app_base.x: not a number"),
     errors.ExpressionError("unexpected ')'"),
     errors.ValueProblem("'x' is not a whole number"),
@@ -38,3 +40,14 @@ def test_errors_survive_pickling(error: Exception) -> None:
     assert type(copy) is type(error)
     assert str(copy) == str(error)
     assert vars(copy) == vars(error)
+
+
+def test_an_error_that_cannot_travel_back_is_sent_as_its_description() -> None:
+    class Local(Exception):  # a class defined in a function cannot be pickled
+        pass
+
+    sent = _sendable(Local("disk on fire"))
+    assert isinstance(sent, errors.WorkerFailedError)
+    assert str(sent) == "Local: disk on fire"
+    kept = errors.TargetLostError("target gone")
+    assert _sendable(kept) is kept

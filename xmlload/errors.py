@@ -37,6 +37,10 @@ class WorkerStartError(XmlloadError):
     """A worker could not build its pipeline (contract, target or source connection)."""
 
 
+class WorkerFailedError(XmlloadError):
+    """A worker's chunk raised an error that could not travel back as itself."""
+
+
 class TargetLostError(XmlloadError):
     """The target stopped accepting writes mid-run (gone longer than the retries, disk
     full, read-only): the run stops like after a signal; documents do not fail."""

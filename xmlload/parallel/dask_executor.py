@@ -168,28 +168,28 @@ class DaskExecutor(Executor):
             logging.getLogger("distributed").setLevel(self.distributed_level)
 
     # -- work --------------------------------------------------------------------------
-    def submit(self, chunk: Chunk, results: queue.Queue[Event]) -> None:
+    def submit(self, chunk: Chunk) -> None:
         future = self.client.submit(
             process_chunk, self.name, chunk.id, chunk.items,
             key=f"{self.name}-chunk-{chunk.id}", pure=False,
         )  # fmt: skip
         self.futures[chunk.id] = future
-        future.add_done_callback(lambda done, i=chunk.id: self._done(done, i, results))
+        future.add_done_callback(lambda done, i=chunk.id: self._done(done, i))
 
-    def _done(self, future: Any, chunk_id: int, results: queue.Queue[Event]) -> None:
+    def _done(self, future: Any, chunk_id: int) -> None:
         """Runs on a client thread when a task ends: its result as a scheduler event."""
         self.futures.pop(chunk_id, None)
         if future.status == "finished":
-            results.put(ChunkFinished(chunk_id, future.result()))
+            self.events.put(ChunkFinished(chunk_id, future.result()))
         elif future.status == "cancelled":
-            return  # we cancelled it (second signal), or the scheduler is gone (see lost())
+            return  # we cancelled it (second signal), or the scheduler is gone (see look())
         else:
             error = future.exception()
             if isinstance(error, KilledWorker):
                 worker = self._started_on(chunk_id)
                 self.losses.put(ChunkLost(chunk_id, worker or "unknown", worker is not None))
             else:
-                results.put(ChunkFailed(chunk_id, error))
+                self.events.put(ChunkFailed(chunk_id, error))
 
     def _started_on(self, chunk_id: int) -> str | None:
         """The worker that began the chunk: each worker notes it on the scheduler before
@@ -203,7 +203,7 @@ class DaskExecutor(Executor):
         while not self.messages.empty():
             board.mirror(self.messages.get_nowait())
 
-    def lost(self, snapshot: BoardSnapshot) -> list[Event]:
+    def look(self, snapshot: BoardSnapshot) -> list[Event]:
         self._check_scheduler()
         found: list[Event] = []
         while not self.losses.empty():

@@ -68,6 +68,7 @@ class Executor(ABC):
         self.peak_rss: dict[str, int] = {}  # worker -> largest RSS seen, bytes
         self.board: ProgressBoard | None = None  # set once the workers are launched
         self.opened_at: float | None = None  # perf_counter when the workers began to start
+        self.events: queue.Queue[Event] = queue.Queue()  # what the loop waits for
         self.closed = False
 
     @classmethod
@@ -85,12 +86,13 @@ class Executor(ABC):
         """Start the workers; each builds its pipeline once."""
 
     @abstractmethod
-    def submit(self, chunk: Chunk, results: queue.Queue[Event]) -> None:
-        """Run the chunk; put ChunkFinished or ChunkFailed on `results` when it ends."""
+    def submit(self, chunk: Chunk) -> None:
+        """Run the chunk; put ChunkFinished or ChunkFailed on `events` when it ends."""
 
     @abstractmethod
-    def lost(self, snapshot: BoardSnapshot) -> list[Event]:
-        """Workers (or chunks) that are gone since the last look."""
+    def look(self, snapshot: BoardSnapshot) -> list[Event]:
+        """At each look at the board: workers (or chunks) found gone since the last one
+        (an executor that puts them on `events` as they happen returns none)."""
 
     @abstractmethod
     def kill(self, snapshot: BoardSnapshot, name: str) -> None:
@@ -139,16 +141,15 @@ class Executor(ABC):
             self.open()
             assert self.board is not None
             board = self.board
-            results: queue.Queue[Event] = queue.Queue()  # what the loop waits for
             try:
                 listing = PrefetchedChunks(
-                    iter(chunks), 2 * self.workers, lambda: results.put(WorkListed())
+                    iter(chunks), 2 * self.workers, lambda: self.events.put(WorkListed())
                 )
                 scheduler = Scheduler(
                     self.workers, listing, hang_limit(self.config.doc_timeout), time.monotonic
                 )
                 board.start(total)
-                self._drive(board, scheduler, stop, callbacks, results)
+                self._drive(board, scheduler, stop, callbacks)
             finally:
                 self.stop_workers()
                 self.refresh(board)
@@ -174,15 +175,14 @@ class Executor(ABC):
         scheduler: Scheduler,
         stop: StopControl,
         callbacks: CoordinatorCallbacks,
-        results: queue.Queue[Event],
     ) -> None:
         signals = _StopEvents(stop)
         observer = _BoardObserver()
         last_look = 0.0
         while not scheduler.done:
             for chunk in scheduler.submissions():
-                self.submit(chunk, results)
-            for event in [*signals.events(), *_ready(results)]:
+                self.submit(chunk)
+            for event in [*signals.events(), *_ready(self.events)]:
                 scheduler.handle(event)
             _record(scheduler, board, callbacks, self.config.source.key)
             if time.monotonic() - last_look < WATCH_EVERY:
@@ -190,7 +190,7 @@ class Executor(ABC):
             last_look = time.monotonic()
             self.refresh(board)
             snapshot = board.snapshot()
-            for event in [*observer.events(snapshot), *self.lost(snapshot)]:
+            for event in [*observer.events(snapshot), *self.look(snapshot)]:
                 scheduler.handle(event)
             scheduler.tick()
             for name in scheduler.kills():

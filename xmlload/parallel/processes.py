@@ -12,14 +12,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
-from multiprocessing.pool import Pool
-from multiprocessing.process import BaseProcess
 from types import FrameType
-from typing import Any
 
 PARENT_CHECK_EVERY = 1.0  # seconds
 
@@ -99,20 +96,3 @@ def worker_allocator() -> Iterator[None]:
             os.environ.pop(TUNABLES, None)
         else:
             os.environ[TUNABLES] = before
-
-
-class WorkerPool(Pool):
-    """A pool whose workers `terminate()` kills: a worker would finish its chunk on
-    SIGTERM, and the Pool terminates workers only when the run is over or must end now."""
-
-    @staticmethod
-    def Process(ctx: Any, *args: Any, **kwds: Any) -> BaseProcess:
-        process = ctx.Process(*args, **kwds)
-        process.terminate = process.kill  # type: ignore[method-assign]
-        return process
-
-
-def worker_pool(
-    context: BaseContext, workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]
-) -> Pool:
-    return WorkerPool(workers, initializer, initargs, context=context)

@@ -207,7 +207,7 @@ class Worker:
 
     def _recycle_if_too_big(self, chunk_id: int) -> None:
         """Between chunks, a worker over --max-worker-memory hands the chunk back and exits;
-        the pool starts a fresh one. (It holds no queue lock here, unlike an idle worker.)"""
+        a fresh one starts in its place."""
         if not self.memory_limit or not self.chunks_done:
             return
         if psutil.Process().memory_info().rss > self.memory_limit:
@@ -215,8 +215,7 @@ class Worker:
 
     def hand_back(self, chunk_id: int) -> NoReturn:
         """Exit without touching this chunk; the coordinator resubmits it (or, stopping,
-        leaves it for the next run). Called when a task has just been taken, so no queue
-        lock is held."""
+        leaves it for the next run)."""
         self.board.handing_back(self.name, chunk_id)
         self.close()
         os._exit(0)

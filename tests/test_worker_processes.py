@@ -1,0 +1,118 @@
+"""WorkerProcesses with real processes: answers, queued tasks, workers killed while idle
+or busy (each replaced, its unanswered task reported), and a clean stop."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import time
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+import pytest
+
+from xmlload.parallel.processes import worker_context
+from xmlload.parallel.worker_processes import WorkerProcesses
+
+
+def serve(pipe: Connection, delay: float) -> None:
+    """Answers (id, payload) with (id, payload * 2, pid) after `delay` seconds."""
+    while (task := pipe.recv()) is not None:
+        time.sleep(delay)
+        pipe.send((task[0], task[1] * 2, os.getpid()))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def answer(self, answer: Any) -> None:
+        self.seen.put(("answer", answer))
+
+    def exit(self, pid: int, task: int | None) -> None:
+        self.seen.put(("exit", (pid, task)))
+
+    def next(self, timeout: float = 30.0) -> tuple[str, Any]:
+        return self.seen.get(timeout=timeout)
+
+
+@pytest.fixture
+def started() -> Iterator[tuple[WorkerProcesses, Recorder]]:
+    recorder = Recorder()
+    processes = WorkerProcesses(worker_context(), 2, serve, (0.0,), recorder.answer, recorder.exit)
+    processes.start()
+    yield processes, recorder
+    processes.stop()
+
+
+def pids_of(processes: WorkerProcesses) -> list[int]:
+    return [slot.process.pid for slot in processes._slots if slot.process.pid is not None]
+
+
+def test_every_task_is_answered_once_with_more_tasks_than_workers(
+    started: tuple[WorkerProcesses, Recorder],
+) -> None:
+    processes, recorder = started
+    for task in range(20):
+        processes.submit(task, task)
+    answers = sorted(recorder.next()[1][:2] for _ in range(20))
+    assert answers == [(task, task * 2) for task in range(20)]
+    assert recorder.seen.empty()
+
+
+def test_workers_killed_while_waiting_for_work_are_replaced(
+    started: tuple[WorkerProcesses, Recorder],
+) -> None:
+    """Both workers are killed while they wait for a task: each exit is reported with no
+    task, new workers take their place, and the next tasks are answered by them."""
+    processes, recorder = started
+    first = pids_of(processes)
+    processes.submit(0, 1)
+    assert recorder.next()[0] == "answer"  # the workers are up and waiting
+    for pid in first:
+        os.kill(pid, signal.SIGKILL)
+    exits = sorted(recorder.next()[1] for _ in first)
+    assert exits == sorted((pid, None) for pid in first)
+    for task in range(1, 5):
+        processes.submit(task, task)
+    answers = [recorder.next()[1] for _ in range(4)]
+    assert sorted(answer[:2] for answer in answers) == [(t, t * 2) for t in range(1, 5)]
+    assert not {answer[2] for answer in answers} & set(first)
+
+
+def test_a_busy_worker_killed_reports_its_task_and_the_others_go_on() -> None:
+    recorder = Recorder()
+    processes = WorkerProcesses(worker_context(), 2, serve, (2.0,), recorder.answer, recorder.exit)
+    processes.start()
+    try:
+        processes.submit(7, 1)
+        processes.submit(8, 1)
+        time.sleep(0.5)  # both busy with their task
+        busy = {slot.task: slot.process.pid for slot in processes._slots}
+        assert set(busy) == {7, 8}
+        processes.kill(busy[7])
+        assert recorder.next() == ("exit", (busy[7], 7))
+        assert recorder.next() == ("answer", (8, 2, busy[8]))
+        processes.submit(9, 5)  # one for the survivor, one for the worker in the killed one's place
+        processes.submit(10, 5)
+        answers = [recorder.next() for _ in range(2)]
+        assert sorted((kind, task, value) for kind, (task, value, _) in answers) == [
+            ("answer", 9, 10),
+            ("answer", 10, 10),
+        ]
+        pids = {pid for _, (_, _, pid) in answers}
+        assert busy[8] in pids and busy[7] not in pids and len(pids) == 2
+    finally:
+        processes.stop()
+
+
+def test_stop_lets_idle_workers_exit_on_their_own(
+    started: tuple[WorkerProcesses, Recorder],
+) -> None:
+    processes, recorder = started
+    slots = list(processes._slots)
+    processes.stop()
+    assert [slot.process.exitcode for slot in slots] == [0, 0]
+    assert recorder.seen.empty()  # a stop is not reported as workers lost
