@@ -18,6 +18,7 @@ SAMPLES = [
     errors.TargetLostError("target postgresql://u:***@h/db cannot take writes: disk full"),
     errors.ClusterLostError("the Dask scheduler at tcp://h:8786 was lost mid-run"),
     errors.WorkerStartError("a worker could not start: permission denied"),
+    errors.BoardLostError("the run's progress board went away mid-run (EOFError)"),
     errors.WorkerFailedError("OSError: [Errno 28] No space left on device"),
     errors.DocumentError("map", "app_base.x: not a number"),
     errors.ExpressionError("unexpected ')'"),

@@ -66,3 +66,41 @@ def test_helper_processes_exit_when_the_coordinator_is_killed(tmp_path: Path) ->
         time.sleep(0.2)
     left = [(p.pid, p.cmdline()[-2:]) for p in _group(process.pid)]
     assert not left, left
+
+
+def test_a_killed_progress_board_ends_the_run_with_one_clear_error_and_resumes(
+    tmp_path: Path,
+) -> None:
+    """The Manager process holding the progress board is SIGKILLed mid-run (an OOM kill).
+    Before, the run ended with a BrokenPipeError traceback; now it says what went away,
+    exits 2, leaves every finished document logged with its rows, and the next run resumes."""
+    source, target = table_source(tmp_path, 1500), f"sqlite:///{tmp_path / 't.db'}"
+    command = cli_command(
+        "run", *table_run_args(source, target), "--workers", "2", "--chunk-size", "25"
+    )
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    wait_for_log(target, 50, process)
+    (server,) = [
+        child
+        for child in psutil.Process(process.pid).children()
+        if "forkserver" in " ".join(child.cmdline())
+    ]
+    manager = min(server.children(), key=lambda child: child.create_time())  # started first
+    manager.kill()
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2, stderr.decode()[-3000:]
+    assert "Traceback" not in stderr.decode(), stderr.decode()[-3000:]
+    assert "progress board (its Manager process) went away mid-run" in stderr.decode()
+    successes = query(target, "SELECT count(*) FROM processing_log WHERE status = 'success'")
+    assert successes == query(target, "SELECT count(*) FROM app_base")
+    assert 0 < successes[0][0] < 1500
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert query(target, "SELECT count(*), count(DISTINCT app_id) FROM app_base") == [(1500, 1500)]
+    assert query(target, "SELECT max(attempts) FROM processing_log") == [(1,)]
+    deadline = time.monotonic() + 30
+    while _group(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _group(process.pid)

@@ -51,6 +51,11 @@ class ClusterLostError(XmlloadError):
     next run resumes after them."""
 
 
+class BoardLostError(XmlloadError):
+    """The Manager process holding the run's progress board went away mid-run: documents
+    finished so far are logged; the next run resumes after them."""
+
+
 class TargetError(XmlloadError):
     """The target or source database is unreachable or does not match the contract."""
 

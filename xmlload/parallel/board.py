@@ -9,17 +9,40 @@ Progress rendering and the coordinator read `BoardSnapshot`s and nothing else.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+from xmlload.errors import BoardLostError
 from xmlload.parallel.memory import peak_rss_bytes
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _WORKER = "worker:"
 _START_FAILURE = "start_failure:"  # + worker name
 _TOTALS = "totals"
+
+
+def _on_board(method: Callable[P, R]) -> Callable[P, R]:
+    """A board call that fails because the Manager process holding the board is gone
+    raises BoardLostError."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (OSError, EOFError) as error:
+            raise BoardLostError(
+                "the run's progress board (its Manager process) went away mid-run "
+                f"({type(error).__name__}); documents finished so far are logged: run "
+                "again to resume"
+            ) from None
+
+    return call
 
 
 @dataclass(frozen=True)
@@ -63,10 +86,12 @@ class ProgressBoard:
         self.totals = Totals()
 
     # -- coordinator side ------------------------------------------------------------------
+    @_on_board
     def start(self, total: int) -> None:
         self.totals = Totals(total=total)
         self.shared[_TOTALS] = self.totals
 
+    @_on_board
     def add_results(self, documents: int, succeeded: int, failed: int) -> None:
         """Count finished documents (the coordinator is the only writer of totals)."""
         totals = self.totals
@@ -78,11 +103,13 @@ class ProgressBoard:
         )
         self.shared[_TOTALS] = self.totals
 
+    @_on_board
     def set_total(self, total: int) -> None:
         if total != self.totals.total:
             self.totals = replace(self.totals, total=total)
             self.shared[_TOTALS] = self.totals
 
+    @_on_board
     def snapshot(self) -> BoardSnapshot:
         """One copy of the whole board (a single round trip to the Manager)."""
         copy = dict(self.shared)
@@ -93,6 +120,7 @@ class ProgressBoard:
         return BoardSnapshot(copy.get(_TOTALS, self.totals), workers, failures)
 
     # -- worker side -------------------------------------------------------------------------
+    @_on_board
     def start_failed(self, name: str, message: str) -> None:
         """This worker could not build its pipeline (its own key: no lost updates)."""
         self.shared.setdefault(_START_FAILURE + name, message)
@@ -141,10 +169,12 @@ class ProgressBoard:
         else:
             self._put(message["worker"], WorkerEntry(**message["entry"]))
 
+    @_on_board
     def _get(self, name: str) -> WorkerEntry:
         entry: WorkerEntry = self.shared[_WORKER + name]
         return entry
 
+    @_on_board
     def _put(self, name: str, entry: WorkerEntry) -> None:
         self.shared[_WORKER + name] = entry
 

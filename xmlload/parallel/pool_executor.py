@@ -9,6 +9,7 @@ board; a hung one is killed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import time
@@ -21,7 +22,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from xmlload.db.target import describe_db_error
-from xmlload.errors import WorkerFailedError, WorkerStartError, XmlloadError
+from xmlload.errors import BoardLostError, WorkerFailedError, WorkerStartError, XmlloadError
 from xmlload.outcome import ChunkReport
 from xmlload.parallel.board import BoardSnapshot, ProgressBoard, WorkerEntry
 from xmlload.parallel.events import (
@@ -66,7 +67,8 @@ def _initialize(config: WorkerConfig, shared: Any) -> None:
         _worker = Worker(config, board, name)
     except Exception as error:  # the coordinator decides what a start failure means
         _start_error = WorkerStartError(f"{name} could not start: {describe_start_error(error)}")
-        board.start_failed(name, str(_start_error))
+        with contextlib.suppress(BoardLostError):  # the coordinator sees the board gone
+            board.start_failed(name, str(_start_error))
 
 
 def _worker_name(pid: int) -> str:
@@ -135,7 +137,7 @@ def _board_entry(board: ProgressBoard, name: str) -> WorkerEntry | None:
     next look at the board reports that)."""
     try:
         return board.snapshot().workers.get(name)
-    except (OSError, EOFError):
+    except BoardLostError:
         return None
 
 

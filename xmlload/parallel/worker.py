@@ -3,6 +3,7 @@ connection) and source reader, built once and used for every chunk it is handed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -17,7 +18,7 @@ import psutil
 from xmlload.contract.loader import load_plan
 from xmlload.db.retry import RetryPolicy
 from xmlload.db.urls import SecretURL
-from xmlload.errors import DocumentError
+from xmlload.errors import BoardLostError, DocumentError
 from xmlload.outcome import ChunkReport, DocumentOutcome
 from xmlload.parallel.board import ProgressBoard
 from xmlload.parallel.deadline import Deadline
@@ -64,8 +65,9 @@ class HeartbeatWhile:
         self.thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
 
     def _beat(self) -> None:
-        while not self.done.wait(HEARTBEAT_EVERY):
-            self.board.heartbeat(self.name)
+        with contextlib.suppress(BoardLostError):  # the coordinator sees the board gone
+            while not self.done.wait(HEARTBEAT_EVERY):
+                self.board.heartbeat(self.name)
 
     def __enter__(self) -> HeartbeatWhile:
         self.thread.start()
