@@ -14,6 +14,7 @@ from xmlload.parallel.events import (
     ChunkFinished,
     ChunkLost,
     ChunkStarted,
+    ExecutorFailed,
     Heartbeat,
     StopRequested,
     WorkerLost,
@@ -220,6 +221,15 @@ def test_any_other_task_error_is_fatal() -> None:
     error = RuntimeError("bug")
     scheduler.handle(ChunkFailed(chunk.id, error))
     assert scheduler.done and scheduler.fatal is error
+
+
+def test_an_executor_that_cannot_go_on_ends_the_run_with_its_error() -> None:
+    scheduler, _ = make([1, 2])
+    scheduler.submissions()
+    error = OSError(11, "Resource temporarily unavailable")
+    scheduler.handle(ExecutorFailed(error))
+    assert scheduler.done and scheduler.fatal is error
+    assert scheduler.submissions() == []
 
 
 @pytest.mark.parametrize("how", list(WorkerExit))

@@ -34,6 +34,9 @@ class Recorder:
     def exit(self, pid: int, task: int | None) -> None:
         self.seen.put(("exit", (pid, task)))
 
+    def failure(self, error: Exception) -> None:
+        self.seen.put(("failure", error))
+
     def next(self, timeout: float = 30.0) -> tuple[str, Any]:
         return self.seen.get(timeout=timeout)
 
@@ -41,7 +44,9 @@ class Recorder:
 @pytest.fixture
 def started() -> Iterator[tuple[WorkerProcesses, Recorder]]:
     recorder = Recorder()
-    processes = WorkerProcesses(worker_context(), 2, serve, (0.0,), recorder.answer, recorder.exit)
+    processes = WorkerProcesses(
+        worker_context(), 2, serve, (0.0,), recorder.answer, recorder.exit, recorder.failure
+    )
     processes.start()
     yield processes, recorder
     processes.stop()
@@ -84,7 +89,9 @@ def test_workers_killed_while_waiting_for_work_are_replaced(
 
 def test_a_busy_worker_killed_reports_its_task_and_the_others_go_on() -> None:
     recorder = Recorder()
-    processes = WorkerProcesses(worker_context(), 2, serve, (2.0,), recorder.answer, recorder.exit)
+    processes = WorkerProcesses(
+        worker_context(), 2, serve, (2.0,), recorder.answer, recorder.exit, recorder.failure
+    )
     processes.start()
     try:
         processes.submit(7, 1)
@@ -116,3 +123,34 @@ def test_stop_lets_idle_workers_exit_on_their_own(
     processes.stop()
     assert [slot.process.exitcode for slot in slots] == [0, 0]
     assert recorder.seen.empty()  # a stop is not reported as workers lost
+
+
+class FailingStarts:
+    """A start context whose processes cannot be started once `failing` is set."""
+
+    def __init__(self) -> None:
+        self.context, self.failing = worker_context(), False
+
+    def Pipe(self, duplex: bool = True) -> Any:
+        return self.context.Pipe(duplex)
+
+    def Process(self, **kwargs: Any) -> Any:
+        if self.failing:
+            raise OSError(11, "Resource temporarily unavailable")
+        return self.context.Process(**kwargs)
+
+
+def test_a_replacement_that_cannot_start_is_reported_not_waited_for() -> None:
+    recorder, context = Recorder(), FailingStarts()
+    processes = WorkerProcesses(
+        context,  # type: ignore[arg-type]
+        1, serve, (0.0,), recorder.answer, recorder.exit, recorder.failure,
+    )  # fmt: skip
+    processes.start()
+    try:
+        context.failing = True
+        processes.kill(pids_of(processes)[0])
+        kind, error = recorder.next()
+        assert kind == "failure" and isinstance(error, OSError) and error.errno == 11
+    finally:
+        processes.stop()

@@ -38,7 +38,8 @@ class WorkerStartError(XmlloadError):
 
 
 class WorkerFailedError(XmlloadError):
-    """A worker's chunk raised an error that could not travel back as itself."""
+    """A worker failed beyond what the run recovers from: its chunk raised an error that
+    could not travel back as itself, or a worker process could not be started."""
 
 
 class TargetLostError(XmlloadError):

@@ -66,6 +66,14 @@ class ChunkLost:
 
 
 @dataclass(frozen=True)
+class ExecutorFailed:
+    """The executor cannot go on (a worker process could not be started): the run ends
+    with `error`; documents finished so far are logged."""
+
+    error: BaseException
+
+
+@dataclass(frozen=True)
 class WorkListed:
     """The lister has a chunk ready to hand out (the loop wakes up to hand it out)."""
 
@@ -84,6 +92,7 @@ Event = (
     | ChunkFailed
     | WorkerLost
     | ChunkLost
+    | ExecutorFailed
     | WorkListed
     | StopRequested
 )

@@ -31,6 +31,7 @@ from xmlload.parallel.events import (
     ChunkLost,
     ChunkStarted,
     Event,
+    ExecutorFailed,
     WorkerLost,
 )
 from xmlload.parallel.executor import Executor
@@ -167,6 +168,7 @@ class PoolExecutor(Executor):
             (self.config, board.shared),
             on_answer=self._answered,
             on_exit=lambda pid, chunk_id: self._exited(board, pid, chunk_id),
+            on_failure=self._failed,
         )
         self.processes.start()
 
@@ -181,6 +183,10 @@ class PoolExecutor(Executor):
         else:
             assert answer.error is not None
             self.events.put(ChunkFailed(answer.chunk_id, answer.error))
+
+    def _failed(self, error: Exception) -> None:
+        message = f"the worker processes cannot go on: {type(error).__name__}: {error}"
+        self.events.put(ExecutorFailed(WorkerFailedError(message)))
 
     def _exited(self, board: ProgressBoard, pid: int, chunk_id: int | None) -> None:
         """A worker exited: what it held, as the board shows it now that it can write no

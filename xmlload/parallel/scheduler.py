@@ -25,6 +25,7 @@ from xmlload.parallel.events import (
     ChunkLost,
     ChunkStarted,
     Event,
+    ExecutorFailed,
     Heartbeat,
     StopRequested,
     WorkerLost,
@@ -114,6 +115,8 @@ class Scheduler:
             self._lost_chunk(event)
         elif isinstance(event, WorkerStartFailed):
             self._start_failed(event)
+        elif isinstance(event, ExecutorFailed):
+            self.fatal = self.fatal or event.error
         elif isinstance(event, StopRequested):
             self.terminate = self.stopping
             self.stopping = True

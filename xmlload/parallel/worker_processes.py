@@ -40,7 +40,8 @@ class _Slot:
 class WorkerProcesses:
     """`size` processes running `serve`. `on_answer(answer)` and `on_exit(pid, task)` (the
     task a worker left unanswered, or None) are called on the watching thread, in the
-    order things happened."""
+    order things happened; `on_failure(error)` if the thread cannot go on (a replacement
+    that cannot be started), after which no more is reported."""
 
     def __init__(
         self,
@@ -50,9 +51,10 @@ class WorkerProcesses:
         args: tuple[Any, ...],
         on_answer: Callable[[Any], None],
         on_exit: Callable[[int, int | None], None],
+        on_failure: Callable[[Exception], None],
     ) -> None:
         self.context, self.size, self.serve, self.args = context, size, serve, args
-        self.on_answer, self.on_exit = on_answer, on_exit
+        self.on_answer, self.on_exit, self.on_failure = on_answer, on_exit, on_failure
         self._slots: list[_Slot] = []
         self._waiting: deque[tuple[int, Any]] = deque()
         self._lock = threading.Lock()
@@ -124,6 +126,12 @@ class WorkerProcesses:
             slot.task = task_id
 
     def _watch(self) -> None:
+        try:
+            self._watch_until_closing()
+        except Exception as error:  # reported: the run cannot go on without its workers
+            self.on_failure(error)
+
+    def _watch_until_closing(self) -> None:
         while True:
             with self._lock:
                 if self._closing:
