@@ -41,11 +41,11 @@ def chunks_of(*groups: list[int]) -> Iterator[list[int | str]]:
 
 
 def make(
-    *groups: list[int], workers: int = 1, hang_after: float = 10.0, first_share: int = 1
+    *groups: list[int], workers: int = 1, hang_after: float = 10.0, first_size: int | None = None
 ) -> tuple[Scheduler, Clock]:
     """A scheduler over these chunks; by default its first chunks are not cut small."""
     clock = Clock()
-    return Scheduler(workers, chunks_of(*groups), hang_after, clock, first_share=first_share), clock
+    return Scheduler(workers, chunks_of(*groups), hang_after, clock, first_size=first_size), clock
 
 
 def report(documents: int) -> ChunkReport:
@@ -208,7 +208,7 @@ def test_a_target_lost_while_listing_work_ends_the_run() -> None:
         raise TargetLostError("target x unreachable")
 
     clock = Clock()
-    scheduler = Scheduler(1, listing(), 10.0, clock, first_share=1)
+    scheduler = Scheduler(1, listing(), 10.0, clock, first_size=None)
     (chunk,) = scheduler.submissions()
     assert scheduler.target_lost == "target x unreachable"
     scheduler.handle(ChunkFinished(chunk.id, report(1)))
@@ -274,10 +274,10 @@ def test_replacements_that_cannot_start_mid_run_stop_the_run_as_a_lost_target() 
 
 def test_each_workers_first_chunk_is_cut_small_from_the_front_of_the_listing() -> None:
     listed = [list(range(0, 50)), list(range(50, 100)), list(range(100, 150))]
-    scheduler, _ = make(*listed, workers=2, first_share=5)
+    scheduler, _ = make(*listed, workers=2, first_size=1)
     handed = [chunk.items for chunk in scheduler.submissions()]
     # one small chunk per worker, then the rest of the first listed chunk, then the next
-    assert handed == [list(range(0, 10)), list(range(10, 20)), list(range(20, 50)), listed[1]]
+    assert handed == [[0], [1], list(range(2, 50)), listed[1]]
     for chunk in list(scheduler.pending.values()):
         scheduler.handle(ChunkFinished(chunk.id, report(len(chunk.items))))
     assert [chunk.items for chunk in scheduler.submissions()] == [listed[2]]
@@ -285,7 +285,7 @@ def test_each_workers_first_chunk_is_cut_small_from_the_front_of_the_listing() -
 
 def test_small_first_chunks_lose_and_repeat_no_document() -> None:
     listed = [[1, 2, 3], [4], [5, 6, 7, 8, 9, 10, 11]]
-    scheduler, _ = make(*listed, workers=3, first_share=2)
+    scheduler, _ = make(*listed, workers=3, first_size=2)
     handed: list[int | str] = []
     while not scheduler.done:
         for chunk in scheduler.submissions():
@@ -295,6 +295,6 @@ def test_small_first_chunks_lose_and_repeat_no_document() -> None:
     assert sum(r.documents for r in scheduler.reports()) == 11
 
 
-def test_first_chunks_are_listed_ones_with_a_share_of_one() -> None:
-    scheduler, _ = make([1, 2, 3], [4, 5], workers=2, first_share=1)
+def test_first_chunks_are_listed_ones_without_a_first_size() -> None:
+    scheduler, _ = make([1, 2, 3], [4, 5], workers=2, first_size=None)
     assert [chunk.items for chunk in scheduler.submissions()] == [[1, 2, 3], [4, 5]]

@@ -37,7 +37,7 @@ from xmlload.sources import SourceItem
 from xmlload.states import Loss, Stage, WorkerExit
 
 ORPHAN_AFTER = 5.0  # seconds a chunk may wait unclaimed while every worker sits idle
-FIRST_CHUNK_SHARE = 5  # each worker's first chunk holds a fifth of a listed one: it commits sooner
+FIRST_CHUNK_DOCUMENTS = 1  # each worker's first chunk: it commits within moments of the start
 
 
 @dataclass
@@ -72,7 +72,7 @@ class Scheduler:
     hang_after: float  # seconds without a heartbeat while holding a chunk
     clock: Callable[[], float]
     in_flight: int = 2  # chunks per worker handed out at once
-    first_share: int = FIRST_CHUNK_SHARE  # 1: first chunks as listed
+    first_size: int | None = FIRST_CHUNK_DOCUMENTS  # None: first chunks as listed
     pending: dict[int, Chunk] = field(default_factory=dict)
     retries: deque[Chunk] = field(default_factory=deque)
     recycled: int = 0  # chunks handed back unprocessed (memory limit, SIGTERM)
@@ -90,11 +90,10 @@ class Scheduler:
     _kills: list[str] = field(default_factory=list)
     _reports_seen: bool = False
     _small_first: int = field(init=False)  # small first chunks still to hand out
-    _first_size: int = 0  # documents in a small first chunk (a share of the first listed)
     _rest: list[SourceItem] = field(default_factory=list)  # what a small first chunk left
 
     def __post_init__(self) -> None:
-        self._small_first = self.workers
+        self._small_first = self.workers if self.first_size else 0
 
     # -- events --------------------------------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -197,10 +196,9 @@ class Scheduler:
             items = self._listed_items()
             if items is None:
                 return None
-            self._first_size = self._first_size or max(1, len(items) // self.first_share)
-        if self._small_first > 0:
+        if self._small_first > 0 and self.first_size:
             self._small_first -= 1
-            items, self._rest = items[: self._first_size], items[self._first_size :]
+            items, self._rest = items[: self.first_size], items[self.first_size :]
         return items
 
     def _listed_items(self) -> list[SourceItem] | None:
