@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateColumn
 
 from xmlload.contract.compiler import Plan
+from xmlload.db.schema import dialect_type
 from xmlload.db.target import connect_engine, describe_db_error, target_schema
 from xmlload.db.urls import mask_url
 from xmlload.errors import TargetError
@@ -103,7 +104,7 @@ def _table_differences(
         if live is None:
             found.append(Difference(table.fullname, column.name, "column is missing", True))
             continue
-        expected = _shape(column.type.dialect_impl(dialect))
+        expected = _shape(dialect_type(column.type, dialect))
         text = str(live["type"].compile(dialect=dialect))
         problem = _compare_types(expected, _shape(live["type"]), text)
         if problem:

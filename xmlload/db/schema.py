@@ -3,12 +3,14 @@ Database-specific types and table options come from the dialect registry."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from xmlload.contract.compiler import CompiledTable, Plan
 from xmlload.contract.types import ColumnType
-from xmlload.db.dialects import DIALECTS, column_type_variants
+from xmlload.db.dialects import DIALECTS, own_column_type
 
 
 def _table_options() -> dict[str, str]:
@@ -25,21 +27,42 @@ def _table_options() -> dict[str, str]:
 TABLE_OPTIONS = _table_options()
 
 
-def _with_variants(portable: sa.types.TypeEngine, kind: str) -> sa.types.TypeEngine:
-    """The portable type, with each dialect's own type for this column kind."""
-    for capabilities, factory in column_type_variants(kind):
-        portable = portable.with_variant(factory(), *capabilities.schemes)
-    return portable
+class _DialectsOwn(sa.types.TypeDecorator[Any]):
+    """A portable type that is, on a dialect overriding its column kind, that dialect's own
+    type (`Capabilities.column_types`), made when a statement is first compiled for the
+    dialect: a table built for one database imports no other database's SQLAlchemy module."""
+
+    kind: str
+
+    def load_dialect_impl(self, dialect: sa.engine.Dialect) -> sa.types.TypeEngine:
+        own = own_column_type(self.kind, dialect.name)
+        return self.impl_instance if own is None else dialect.type_descriptor(own())
+
+
+class _DateTime(_DialectsOwn):
+    impl, kind = sa.DateTime, "datetime"
+    cache_ok = True  # no state: statements using it can be cached
+
+
+class _Text(_DialectsOwn):
+    impl, kind = sa.UnicodeText, "text"
+    cache_ok = True
 
 
 def datetime_type() -> sa.types.TypeEngine:
     """Timestamps with microseconds everywhere (each dialect says how)."""
-    return _with_variants(sa.DateTime(), "datetime")
+    return _DateTime()
 
 
 def text_type() -> sa.types.TypeEngine:
     """Unbounded text (each dialect says how)."""
-    return _with_variants(sa.UnicodeText(), "text")
+    return _Text()
+
+
+def dialect_type(kind: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> sa.types.TypeEngine:
+    """The type a column of this type has on the dialect (its own, where it has one)."""
+    found = kind.dialect_impl(dialect)
+    return found.impl_instance if isinstance(found, sa.types.TypeDecorator) else found
 
 
 def sql_type(kind: ColumnType) -> sa.types.TypeEngine:

@@ -5,6 +5,9 @@ options, bulk path, lock timeout, error codes) is its `Capabilities`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from xmlload.db.dialects.base import Capabilities, DialectStrategy
@@ -50,13 +53,14 @@ def default_driver(scheme: str) -> str | None:
     return None
 
 
-def column_type_variants(kind: str) -> list[tuple[Capabilities, object]]:
-    """(capabilities, type factory) of every dialect that overrides a column kind."""
-    return [
-        (s.capabilities, s.capabilities.column_types[kind])
-        for s in _STRATEGIES
-        if kind in s.capabilities.column_types and not s.capabilities.drivers
-    ]
+def own_column_type(kind: str, backend: str) -> Callable[[], sa.types.TypeEngine] | None:
+    """The factory of the type a backend (SQLAlchemy dialect name) has of its own for a
+    column kind, if its dialect overrides that kind."""
+    for strategy in _STRATEGIES:
+        caps = strategy.capabilities
+        if backend in caps.schemes and not caps.drivers and kind in caps.column_types:
+            return caps.column_types[kind]
+    return None
 
 
 __all__ = ["DIALECTS", "Capabilities", "DialectStrategy", "default_driver", "strategy_for"]

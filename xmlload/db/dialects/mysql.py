@@ -9,7 +9,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.schema import DropSchema
 
@@ -33,7 +32,10 @@ MYSQL = Capabilities(
     },
     identifier_length=64,
     # DATETIME(6) keeps microseconds (DATETIME drops them); LONGTEXT (TEXT stops at 64 KB)
-    column_types={"datetime": lambda: mysql.DATETIME(fsp=6), "text": lambda: mysql.LONGTEXT()},
+    column_types={
+        "datetime": lambda: _types().DATETIME(fsp=6),
+        "text": lambda: _types().LONGTEXT(),
+    },
     # InnoDB: transactions and foreign keys; utf8mb4: all of Unicode
     table_options={"engine": "InnoDB", "charset": "utf8mb4"},
     bulk_path="multi-row INSERT sized to max_allowed_packet (PyMySQL)",
@@ -122,3 +124,10 @@ class MySQLODBCStrategy(MySQLStrategy):
         execution each, inside the chunk's transaction.)"""
         if rows:
             self.executemany(connection, table, rows, "?", as_text)
+
+
+def _types() -> Any:
+    """SQLAlchemy's MySQL types, imported when a statement is compiled for MySQL."""
+    from sqlalchemy.dialects import mysql
+
+    return mysql
