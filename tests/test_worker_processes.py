@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from xmlload.parallel.processes import worker_context
-from xmlload.parallel.worker_processes import WorkerProcesses
+from xmlload.parallel.worker_processes import READY, WorkerProcesses
 
 
 def serve(pipe: Connection, delay: float) -> None:
     """Answers (id, payload) with (id, payload * 2, pid) after `delay` seconds."""
+    pipe.send(READY)
     while (task := pipe.recv()) is not None:
         time.sleep(delay)
         pipe.send((task[0], task[1] * 2, os.getpid()))
@@ -120,9 +121,35 @@ def test_stop_lets_idle_workers_exit_on_their_own(
 ) -> None:
     processes, recorder = started
     slots = list(processes._slots)
+    deadline = time.monotonic() + 30
+    while not all(slot.ready for slot in slots):  # both said READY
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     processes.stop()
     assert [slot.process.exitcode for slot in slots] == [0, 0]
     assert recorder.seen.empty()  # a stop is not reported as workers lost
+
+
+def slow_to_start(pipe: Connection) -> None:
+    time.sleep(60)
+    serve(pipe, 0.0)
+
+
+def test_stop_does_not_wait_for_workers_still_starting() -> None:
+    recorder = Recorder()
+    processes = WorkerProcesses(
+        worker_context(), 1, slow_to_start, (), recorder.answer, recorder.exit, recorder.failure
+    )
+    processes.start()
+    processes.submit(1, 1)  # waits: no worker has said READY
+    (slot,) = processes._slots
+    time.sleep(0.3)
+    assert slot.task is None
+    started = time.monotonic()
+    processes.stop()
+    assert time.monotonic() - started < 5
+    assert slot.process.exitcode == -signal.SIGKILL
+    assert recorder.seen.empty()
 
 
 class FailingStarts:

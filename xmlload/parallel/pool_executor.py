@@ -44,7 +44,7 @@ from xmlload.parallel.processes import (
 )
 from xmlload.parallel.scheduler import Chunk
 from xmlload.parallel.worker import BOUNCE_SECONDS, Worker, WorkerConfig
-from xmlload.parallel.worker_processes import WorkerProcesses
+from xmlload.parallel.worker_processes import READY, WorkerProcesses
 from xmlload.sources import SourceItem
 from xmlload.states import WorkerExit
 
@@ -108,6 +108,7 @@ def _serve(pipe: Connection, config: WorkerConfig, shared: Any) -> None:
     told to stop (None) or the coordinator is gone."""
     _initialize(config, shared)
     try:
+        pipe.send(READY)
         while (task := pipe.recv()) is not None:
             pipe.send(_answer(*task))
     except (EOFError, BrokenPipeError):
@@ -151,7 +152,6 @@ class PoolExecutor(Executor):
         self.context = worker_context()
         self.manager = SyncManager(ctx=self.context)
         self.processes: WorkerProcesses | None = None
-        self.submitted = False
         self.manager_started = False
 
     def start(self) -> MutableMapping[str, Any]:
@@ -174,7 +174,6 @@ class PoolExecutor(Executor):
 
     def submit(self, chunk: Chunk) -> None:
         assert self.processes is not None
-        self.submitted = True
         self.processes.submit(chunk.id, chunk.items)
 
     def _answered(self, answer: _Answer) -> None:
@@ -214,10 +213,9 @@ class PoolExecutor(Executor):
     def stop_workers(self) -> None:
         # Every chunk is collected (or given up) by now, so the workers are idle and stop
         # on their own; after a second signal, busy ones are killed (their open
-        # transactions roll back). A run that ended before handing out any work kills
-        # them: they may still be starting, and have nothing to finish.
+        # transactions roll back).
         if self.processes is not None:
-            self.processes.stop(graceful=self.submitted)
+            self.processes.stop()
 
     def shutdown(self) -> None:
         if self.manager_started:

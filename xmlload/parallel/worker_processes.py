@@ -1,7 +1,8 @@
 """WorkerProcesses: a fixed number of worker processes, each with a pipe of its own.
 
-A task goes to an idle worker over that worker's pipe, one at a time, and the answer
-comes back the same way; one thread waits on every pipe and every process at once.
+A worker says READY on its pipe once it can take tasks; a task then goes to an idle worker
+over that worker's pipe, one at a time, and the answer comes back the same way; one thread
+waits on every pipe and every process at once.
 Nothing is shared between workers, so a worker killed at any moment (OOM, SIGKILL, a hang)
 takes only its own pipe with it: the thread reports the task it left unanswered and starts
 a replacement. (multiprocessing's Pool shares one task pipe and its lock among all its
@@ -23,9 +24,11 @@ from typing import Any
 
 STOP_SECONDS = 5.0  # an idle worker told to stop has this long to close its connections
 
-# serve(pipe, *args) runs in each worker: it answers every (id, payload) it receives on
-# `pipe` with one object, and returns when it receives None or the pipe is closed
+# serve(pipe, *args) runs in each worker: it sends READY once it can take tasks, answers
+# every (id, payload) it receives on `pipe` with one object, and returns when it receives
+# None or the pipe is closed
 Serve = Callable[..., None]
+READY = "ready"
 
 
 @dataclass
@@ -33,6 +36,7 @@ class _Slot:
     process: BaseProcess
     pipe: Connection
     task: int | None = None  # sent to the worker, not answered yet
+    ready: bool = False  # it said READY
     readable: bool = True  # False once the worker's end is closed
     idle_since: float = field(default_factory=time.monotonic)
 
@@ -79,9 +83,9 @@ class WorkerProcesses:
                 if slot.process.pid == pid:
                     slot.process.kill()
 
-    def stop(self, graceful: bool = True) -> None:
-        """Idle workers are told to stop and given STOP_SECONDS; busy ones are killed, and
-        all of them unless `graceful`."""
+    def stop(self) -> None:
+        """Idle workers are told to stop and given STOP_SECONDS; busy ones are killed, as
+        are those still starting (they have nothing to finish)."""
         with self._lock:
             self._closing = True
             slots, self._slots = self._slots, []
@@ -89,10 +93,7 @@ class WorkerProcesses:
         if self._thread.is_alive():
             self._thread.join()
         for slot in slots:
-            if graceful:
-                self._tell_to_stop(slot)
-            else:
-                slot.process.kill()
+            self._tell_to_stop(slot)
         deadline = time.monotonic() + STOP_SECONDS
         for slot in slots:
             slot.process.join(max(0.0, deadline - time.monotonic()))
@@ -112,7 +113,7 @@ class WorkerProcesses:
     def _dispatch(self) -> None:
         """Under the lock: the waiting tasks, oldest first, to the workers idle longest (a
         worker that answers at once, as one that cannot start, does not get every task)."""
-        idle = [slot for slot in self._slots if slot.task is None and slot.readable]
+        idle = [s for s in self._slots if s.ready and s.task is None and s.readable]
         for slot in sorted(idle, key=lambda slot: slot.idle_since):
             if not self._waiting:
                 return
@@ -154,8 +155,10 @@ class WorkerProcesses:
             return
         with self._lock:
             slot.task, slot.idle_since = None, time.monotonic()
+            slot.ready = True  # said READY, or answered: idle either way
             self._dispatch()  # the worker's next task goes out before this answer is handled
-        self.on_answer(answer)
+        if answer != READY:
+            self.on_answer(answer)
 
     def _replace(self, slot: _Slot) -> None:
         """A worker exited: collect what it answered before, report the task it left,
@@ -174,8 +177,8 @@ class WorkerProcesses:
         self.on_exit(slot.process.pid, slot.task)
 
     def _tell_to_stop(self, slot: _Slot) -> None:
-        if slot.task is not None or not slot.readable:
-            slot.process.kill()  # busy (a second signal): its transaction rolls back
+        if slot.task is not None or not slot.ready or not slot.readable:
+            slot.process.kill()  # busy (a second signal: its transaction rolls back), starting
             return
         try:
             slot.pipe.send(None)
