@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from xmlload.parallel.processes import worker_context
-from xmlload.parallel.worker_processes import READY, WorkerProcesses
+from xmlload.parallel.worker_processes import EARLY_EXITS, READY, WorkerProcesses
 
 
 def serve(pipe: Connection, delay: float) -> None:
@@ -179,5 +179,25 @@ def test_a_replacement_that_cannot_start_is_reported_not_waited_for() -> None:
         processes.kill(pids_of(processes)[0])
         kind, error = recorder.next()
         assert kind == "failure" and isinstance(error, OSError) and error.errno == 11
+    finally:
+        processes.stop()
+
+
+def exits_at_once(pipe: Connection) -> None:
+    os._exit(3)
+
+
+def test_workers_that_keep_exiting_while_starting_are_reported_not_restarted_forever() -> None:
+    recorder = Recorder()
+    processes = WorkerProcesses(
+        worker_context(), 2, exits_at_once, (), recorder.answer, recorder.exit, recorder.failure
+    )
+    processes.start()
+    try:
+        seen = [recorder.next() for _ in range(EARLY_EXITS * 2)]
+        exits, (kind, error) = seen[:-1], seen[-1]
+        assert [k for k, _ in exits] == ["exit"] * (EARLY_EXITS * 2 - 1)
+        assert kind == "failure" and "exited before they were ready" in str(error)
+        assert "exit code 3" in str(error)
     finally:
         processes.stop()

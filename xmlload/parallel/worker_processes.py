@@ -23,12 +23,17 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 STOP_SECONDS = 5.0  # an idle worker told to stop has this long to close its connections
+EARLY_EXITS = 3  # workers in a row per place that exit before READY: they cannot start
 
 # serve(pipe, *args) runs in each worker: it sends READY once it can take tasks, answers
 # every (id, payload) it receives on `pipe` with one object, and returns when it receives
 # None or the pipe is closed
 Serve = Callable[..., None]
 READY = "ready"
+
+
+class WorkerExitedError(RuntimeError):
+    """Workers keep exiting while they start: starting more would not help."""
 
 
 @dataclass
@@ -45,7 +50,8 @@ class WorkerProcesses:
     """`size` processes running `serve`. `on_answer(answer)` and `on_exit(pid, task)` (the
     task a worker left unanswered, or None) are called on the watching thread, in the
     order things happened; `on_failure(error)` if the thread cannot go on (a replacement
-    that cannot be started), after which no more is reported."""
+    that cannot be started, workers that keep exiting before they are ready), after which
+    no more is reported."""
 
     def __init__(
         self,
@@ -63,6 +69,7 @@ class WorkerProcesses:
         self._waiting: deque[tuple[int, Any]] = deque()
         self._lock = threading.Lock()
         self._closing = False
+        self._early_exits = 0  # workers in a row that exited before READY
         self._wake, self._waker = context.Pipe(duplex=False)
         self._thread = threading.Thread(target=self._watch, name="worker-processes", daemon=True)
 
@@ -85,8 +92,10 @@ class WorkerProcesses:
 
     def stop(self) -> None:
         """Idle workers are told to stop and given STOP_SECONDS; busy ones are killed, as
-        are those still starting (they have nothing to finish)."""
+        are those still starting (they have nothing to finish). Once; later calls do nothing."""
         with self._lock:
+            if self._closing:
+                return
             self._closing = True
             slots, self._slots = self._slots, []
         self._waker.send_bytes(b"")
@@ -101,6 +110,8 @@ class WorkerProcesses:
                 slot.process.kill()
                 slot.process.join()
             slot.pipe.close()
+        self._wake.close()
+        self._waker.close()
 
     # -- internals -----------------------------------------------------------------------
     def _start_one(self) -> _Slot:
@@ -155,7 +166,7 @@ class WorkerProcesses:
             return
         with self._lock:
             slot.task, slot.idle_since = None, time.monotonic()
-            slot.ready = True  # said READY, or answered: idle either way
+            slot.ready, self._early_exits = True, 0  # said READY, or answered: idle
             self._dispatch()  # the worker's next task goes out before this answer is handled
         if answer != READY:
             self.on_answer(answer)
@@ -170,6 +181,12 @@ class WorkerProcesses:
         with self._lock:
             if self._closing:
                 return
+            self._early_exits = 0 if slot.ready else self._early_exits + 1
+            if self._early_exits >= EARLY_EXITS * self.size:
+                raise WorkerExitedError(
+                    f"{self._early_exits} worker processes in a row exited before they were "
+                    f"ready (the last with exit code {slot.process.exitcode})"
+                )
             self._slots.remove(slot)
             self._slots.append(self._start_one())
             self._dispatch()
