@@ -109,7 +109,7 @@ def test_a_full_sqlite_target_stops_the_run_instead_of_failing_documents(
 def test_waiting_on_a_lock_is_not_a_document_timeout(
     tmp_path: Path, postgres_engine: sa.Engine, postgres_schema: str
 ) -> None:
-    """A target table locked by another connection for longer than the watchdog's hang
+    """A target table locked by another connection for longer than the coordinator's hang
     limit (doc-timeout 1 s: 3 s of silence): the workers wait, keep their heartbeat, and
     every document loads once the lock is gone; none is charged a timeout."""
     from tests.conftest import contract_with

@@ -1,5 +1,6 @@
 """Per-document time limit inside a worker, with SIGALRM (POSIX). Where that is missing
-(Windows) or a document is stuck in C code, the coordinator's watchdog is the backstop."""
+(Windows) or a document is stuck in C code, the coordinator's hang limit (the Scheduler
+kills a worker silent for longer) is the backstop."""
 
 from __future__ import annotations
 

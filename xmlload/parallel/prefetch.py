@@ -2,7 +2,7 @@
 
 Listing runs database queries (source pages, processing-log look-ups for resume); a slow
 or locked database must not freeze the coordinator's loop, which keeps the progress, the
-watchdog and the stop signals going. The scheduler takes what is ready and asks again."""
+hang checks and the stop signals going. The scheduler takes what is ready and asks again."""
 
 from __future__ import annotations
 

@@ -55,8 +55,8 @@ class WorkerConfig:
 
 class HeartbeatWhile:
     """`with HeartbeatWhile(board, name):` keeps the worker's heartbeat going from a thread
-    while the block runs (a database write waiting on a lock), so the watchdog does not take
-    the wait for a hung document. The wait itself is bounded by the dialect's lock timeout
+    while the block runs (a database write waiting on a lock), so the coordinator does not
+    take the wait for a hung document. The wait itself is bounded by the dialect's lock timeout
     and the retry policy."""
 
     def __init__(self, board: ProgressBoard, name: str) -> None:
