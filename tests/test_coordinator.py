@@ -323,6 +323,28 @@ def test_workers_that_cannot_start_stop_the_run_once(corpus_dir: Path, tmp_path:
     assert query(target, "SELECT count(*) FROM processing_log") == [(0,)]
 
 
+def test_workers_that_exit_while_starting_end_the_run_once(
+    corpus_dir: Path, tmp_path: Path
+) -> None:
+    """Every worker process exits before it is ready. Before, the pool started new ones
+    forever and the run showed 0 documents until killed; now it ends with exit 2 and one
+    error naming the exit code."""
+    data = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    data["extensions"] = ["tests.extensions.worker_exits_at_start"]
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    done = subprocess.run(
+        cli_command("run", *run_args(str(corpus_dir), target, contract), "--workers", "2"),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert "worker processes in a row exited before they were ready" in done.stderr
+    assert "exit code 7" in done.stderr
+    assert query(target, "SELECT count(*) FROM processing_log") == [(0,)]
+
+
 def test_one_worker_that_cannot_start_leaves_the_others_loading(tmp_path: Path) -> None:
     """One of two workers cannot connect: the other loads everything, exactly once; the
     run says so once and ends non-zero (3), not as a lost target (4)."""
