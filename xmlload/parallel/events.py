@@ -67,8 +67,8 @@ class ChunkLost:
 
 @dataclass(frozen=True)
 class ExecutorFailed:
-    """The executor cannot go on (a worker process could not be started): the run ends
-    with `error`; documents finished so far are logged."""
+    """The executor cannot go on (worker processes cannot be started, or keep exiting
+    while they start): the run ends with `error`; documents finished so far are logged."""
 
     error: BaseException
 
