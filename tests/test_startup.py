@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,8 +21,9 @@ from tests.helpers import query
 from xmlload.cli import main
 from xmlload.collector import collector_paused
 from xmlload.errors import SettingsError, TargetError
+from xmlload.parallel import allocator
+from xmlload.parallel.allocator import worker_allocator, workers_allocator
 from xmlload.parallel.executor import Executor
-from xmlload.parallel.processes import worker_allocator
 from xmlload.processor import ProductionProcessor
 from xmlload.settings import Settings
 from xmlload.sources import open_source
@@ -224,6 +226,7 @@ def test_processes_started_for_workers_get_malloc_without_fast_bins_then_the_set
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.setattr(allocator, "mimalloc_library", lambda: None)
     with worker_allocator():
         assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.mxfast=0"
     assert "GLIBC_TUNABLES" not in os.environ
@@ -234,6 +237,41 @@ def test_processes_started_for_workers_get_malloc_without_fast_bins_then_the_set
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mxfast=64")  # the user's own: kept
     with worker_allocator():
         assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.mxfast=64"
+    assert "LD_PRELOAD" not in os.environ  # no mimalloc installed: nothing preloaded
+
+
+def test_processes_started_for_workers_preload_mimalloc_where_installed_unless_told_not_to(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    library = tmp_path / "libmimalloc.so.2"
+    monkeypatch.setattr(allocator, "mimalloc_library", lambda: str(library))
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    with worker_allocator():
+        assert os.environ["LD_PRELOAD"] == str(library)
+        assert workers_allocator() == f"as LD_PRELOAD says ({library})"
+    assert "LD_PRELOAD" not in os.environ
+    assert workers_allocator() == f"mimalloc ({library})"
+    for own in ("", "/opt/lib/libjemalloc.so.2"):  # the user's own, even empty: kept
+        monkeypatch.setenv("LD_PRELOAD", own)
+        with worker_allocator():
+            assert os.environ["LD_PRELOAD"] == own
+        assert os.environ["LD_PRELOAD"] == own
+    monkeypatch.delenv("LD_PRELOAD")
+    monkeypatch.setattr(allocator, "mimalloc_library", lambda: None)
+    assert workers_allocator() == "glibc malloc without fast bins"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="mimalloc is looked for on Linux only")
+def test_mimalloc_is_found_where_debian_installs_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed = [
+        path
+        for path in Path("/usr/lib").glob("*/libmimalloc.so*")
+        if path.name in allocator.MIMALLOC_NAMES
+    ]
+    if os.environ.get("CI") != "true" and not installed:
+        pytest.skip("libmimalloc2.0 is not installed here (CI installs it)")
+    assert installed, "CI installs libmimalloc2.0 (.ci/run)"
+    assert allocator.mimalloc_library() in {str(path) for path in installed}
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux's /proc")
@@ -244,10 +282,12 @@ def test_a_runs_workers_are_started_with_that_allocator_setting(
     seen: list[int] = []
     prepare = prepared_after_workers(monkeypatch, opened, seen)
     environments: list[bytes] = []
+    libraries: list[str] = []
 
     def read_environments(*args: Any, **kwargs: Any) -> Any:
         prepared = prepare(*args, **kwargs)  # the workers are up (their pids seen) and busy
         environments.extend(Path(f"/proc/{pid}/environ").read_bytes() for pid in seen)
+        libraries.extend(Path(f"/proc/{pid}/maps").read_text() for pid in seen)
         return prepared
 
     monkeypatch.setattr(processor_module, "prepare_target", read_environments)
@@ -257,6 +297,10 @@ def test_a_runs_workers_are_started_with_that_allocator_setting(
     assert len(environments) == 2
     assert all(b"GLIBC_TUNABLES=glibc.malloc.mxfast=0\0" in found for found in environments)
     assert os.environ.get("GLIBC_TUNABLES") != "glibc.malloc.mxfast=0"  # not this process's
+    library = allocator.mimalloc_library()
+    if library is not None and "LD_PRELOAD" not in os.environ:  # loaded, not only named
+        assert all(f"LD_PRELOAD={library}\0".encode() in found for found in environments)
+        assert all(library in loaded for loaded in libraries)
 
 
 def test_a_runs_start_up_is_counted_from_when_its_workers_began_to_start(

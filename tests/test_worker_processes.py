@@ -57,6 +57,18 @@ def pids_of(processes: WorkerProcesses) -> list[int]:
     return [slot.process.pid for slot in processes._slots if slot.process.pid is not None]
 
 
+def busy_with(processes: WorkerProcesses, tasks: set[int]) -> dict[int, int]:
+    """{task: pid} once every task is with a worker (on a busy machine the workers may take
+    a while to say they are ready)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        busy = {slot.task: slot.process.pid for slot in processes._slots}
+        if set(busy) == tasks:
+            return busy  # type: ignore[return-value]
+        time.sleep(0.02)
+    raise AssertionError(f"tasks {tasks} were not all handed out: {busy}")
+
+
 def test_every_task_is_answered_once_with_more_tasks_than_workers(
     started: tuple[WorkerProcesses, Recorder],
 ) -> None:
@@ -97,8 +109,7 @@ def test_a_busy_worker_killed_reports_its_task_and_the_others_go_on() -> None:
     try:
         processes.submit(7, 1)
         processes.submit(8, 1)
-        time.sleep(0.5)  # both busy with their task
-        busy = {slot.task: slot.process.pid for slot in processes._slots}
+        busy = busy_with(processes, {7, 8})
         assert set(busy) == {7, 8}
         processes.kill(busy[7])
         assert recorder.next() == ("exit", (busy[7], 7))

@@ -23,7 +23,7 @@ from xmlload.contract.loader import load_plan
 from xmlload.contract.paths import Locator, XmlPath, element_locator
 from xmlload.db.target import connect_engine
 from xmlload.db.urls import parse_url
-from xmlload.parallel.processes import worker_allocator
+from xmlload.parallel.allocator import worker_allocator, workers_allocator
 from xmlload.processor import ProductionProcessor
 from xmlload.settings import Settings
 from xmlload.sources import SourceConfig, SourceItem, open_source
@@ -46,6 +46,7 @@ class BenchRow:
     ceiling_docs_per_minute: float
     fraction_of_ceiling: float
     stage_seconds: dict[str, float]
+    allocator: str = ""  # what the workers and the ceiling's processes allocate with
 
 
 def _open_for_ceiling(config: SourceConfig) -> None:
@@ -171,12 +172,14 @@ def run_bench(
             run = _measure(base, workers, f"w{workers}-r{turn}", out)
             run.ceiling_docs_per_minute = ceiling
             run.fraction_of_ceiling = run.docs_per_minute / ceiling
+            run.allocator = workers_allocator()
             runs.append(run)
         best = sorted(runs, key=lambda row: row.fraction_of_ceiling)[len(runs) // 2]  # median
         rows.append(best)
         console.print(
             f"workers={workers}: {best.docs_per_minute:,.0f} docs/min, ceiling "
-            f"{best.ceiling_docs_per_minute:,.0f} docs/min"
+            f"{best.ceiling_docs_per_minute:,.0f} docs/min (both allocating with "
+            f"{best.allocator})"
         )
     base_rate = rows[0].docs_per_minute / rows[0].workers
     for row in rows:

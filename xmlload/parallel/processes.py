@@ -12,11 +12,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
 from types import FrameType
+
+from xmlload.parallel.allocator import worker_allocator
 
 PARENT_CHECK_EVERY = 1.0  # seconds
 
@@ -57,7 +57,6 @@ class WorkerStop:
 
 
 PRELOAD = "xmlload.parallel.preload"  # imported once by the fork server, not per worker
-TUNABLES, NO_FAST_BINS = "GLIBC_TUNABLES", "glibc.malloc.mxfast=0"
 
 
 def worker_context() -> BaseContext:
@@ -78,21 +77,3 @@ def start_worker_server() -> None:
     if context.get_start_method() == "forkserver":
         with worker_allocator():
             forkserver.ensure_running()
-
-
-@contextmanager
-def worker_allocator() -> Iterator[None]:
-    """Processes started meanwhile use glibc's malloc without fast bins: a parsed tree is
-    thousands of small blocks, and freeing it left them to be merged all at once by the
-    next large allocation (the next document's parse). Parsing is about a tenth faster so.
-    A setting of the user's own for fast bins is kept."""
-    before = os.environ.get(TUNABLES)
-    if before is None or "glibc.malloc.mxfast" not in before:
-        os.environ[TUNABLES] = f"{before}:{NO_FAST_BINS}" if before else NO_FAST_BINS
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(TUNABLES, None)
-        else:
-            os.environ[TUNABLES] = before
