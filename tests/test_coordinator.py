@@ -27,6 +27,7 @@ from tests.helpers import (
     wait_for_log,
 )
 from xmlload.cli import main
+from xmlload.parallel.allocator import workers_allocator
 from xmlload.parallel.board import BoardSnapshot, ProgressBoard, Totals
 from xmlload.parallel.executor import hang_limit
 from xmlload.parallel.pool_executor import PoolExecutor
@@ -254,6 +255,7 @@ def test_report_file(corpus_dir: Path, tmp_path: Path) -> None:
     assert data["peak_rss_mb"]["coordinator"] > 10
     assert len([k for k in data["peak_rss_mb"] if k.startswith("worker-")]) >= 1
     assert data["settings"]["workers"] == 2
+    assert data["worker_allocator"] == workers_allocator()  # mimalloc where it is installed
 
 
 def test_progress_line_format() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from xmlload.db.urls import mask_text
+from xmlload.parallel.allocator import workers_allocator
 from xmlload.settings import Settings
 from xmlload.summary import RunSummary
 
@@ -47,6 +48,7 @@ def report_data(summary: RunSummary, settings: Settings) -> dict[str, Any]:
         },
         "workers": {name: asdict(entry) for name, entry in summary.worker_stats.items()},
         "workers_recycled": summary.workers_recycled,
+        "worker_allocator": workers_allocator() if settings.executor == "pool" else None,
         "settings": settings_shown,
     }
 
