@@ -140,7 +140,7 @@ class SourceReader:
         except ValueError as error:
             self.problems.add(where, str(error))
             return _nothing
-        index = self._locate(path.element_key, lambda: element_locator(path, scope.last_match))
+        index = self._locate(path.element_key, lambda: _shared_locator(path, scope))
         return _read_at(index, path, scope)
 
     def pick(self, pick: PickSpec, where: Location, scope: Scope) -> Getter:
@@ -223,6 +223,19 @@ class SourceReader:
         for name in sorted(set(inputs) - expression.names):
             self.problems.warn((*where, "inputs", name), "input is not used by the expression")
         return bound
+
+
+def _shared_locator(path: XmlPath, scope: Scope) -> Locator:
+    """The element a value path names, looked up once per document and row element however
+    many row sources read it (an imported contract's tables read `app_product` below the
+    application six times a document)."""
+    locate = element_locator(path, scope.last_match)
+    if not path.steps:
+        return locate  # the row element itself: nothing to look up
+    found = scope.shared(f"element:{path.element_key}:{scope.last_match}", locate)
+    if path.absolute:
+        return lambda element, root: found(root, root)  # the same whatever the row
+    return found
 
 
 def _read_at(index: int, path: XmlPath, scope: Scope) -> Getter:
