@@ -362,3 +362,33 @@ def test_stopping_after_a_worker_restarted_without_the_plugin_ends_cleanly(
     client = executor.client = _ClientAfterARestart()
     executor.stop_workers()  # before: KeyError, the run ended with a traceback (exit 1)
     assert client.metadata_cleared
+
+
+def _loaded_libraries() -> str:
+    return Path("/proc/self/maps").read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc")
+def test_a_local_clusters_workers_allocate_as_the_pools_do(tmp_path: Path) -> None:
+    """The local cluster's workers start with the pool's workers' allocator: mimalloc where
+    it is installed, else glibc's malloc without fast bins."""
+    _need_dask()
+    from xmlload.db.urls import SecretURL
+    from xmlload.parallel.allocator import worker_environment
+    from xmlload.parallel.dask_executor import DaskExecutor
+    from xmlload.parallel.worker import WorkerConfig
+    from xmlload.sources.files import FileSourceConfig
+
+    expected = worker_environment()
+    config = WorkerConfig("c.yaml", FileSourceConfig(str(tmp_path)), SecretURL("sqlite://"), "r", 1)
+    executor = DaskExecutor(config, 1, None)
+    try:
+        executor.start()
+        assert executor.client is not None
+        seen = executor.client.run(lambda: {n: os.environ.get(n) for n in expected})
+        loaded = executor.client.run(_loaded_libraries)
+    finally:
+        executor.shutdown()
+    assert list(seen.values()) == [expected]
+    if "LD_PRELOAD" in expected:
+        assert all(expected["LD_PRELOAD"] in maps for maps in loaded.values())

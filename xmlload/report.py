@@ -48,9 +48,14 @@ def report_data(summary: RunSummary, settings: Settings) -> dict[str, Any]:
         },
         "workers": {name: asdict(entry) for name, entry in summary.worker_stats.items()},
         "workers_recycled": summary.workers_recycled,
-        "worker_allocator": workers_allocator() if settings.executor == "pool" else None,
+        "worker_allocator": workers_allocator() if _local(settings) else None,
         "settings": settings_shown,
     }
+
+
+def _local(settings: Settings) -> bool:
+    """Whether the run started its workers itself (the pool, or a local Dask cluster)."""
+    return settings.executor == "pool" or settings.scheduler is None
 
 
 def write_report(path: Path, summary: RunSummary, settings: Settings) -> None:

@@ -11,7 +11,8 @@ decides much of a worker's speed.
 
 A setting of the user's own is kept: `LD_PRELOAD` set at all (even empty) means no
 mimalloc; a fast-bin setting in `GLIBC_TUNABLES` stays as it is. Only processes started
-inside `worker_allocator()` are affected, never the calling process."""
+inside `worker_allocator()` are affected, never the calling process, and the workers of a
+local Dask cluster (their nannies set `worker_environment()` before each start)."""
 
 from __future__ import annotations
 
@@ -49,17 +50,24 @@ def workers_allocator() -> str:
     return f"mimalloc ({library})" if library else "glibc malloc without fast bins"
 
 
+def worker_environment() -> dict[str, str]:
+    """The variables processes started for workers get (see the module's docstring)."""
+    environment = {}
+    library = mimalloc_library() if PRELOAD_VARIABLE not in os.environ else None
+    if library is not None:
+        environment[PRELOAD_VARIABLE] = library
+    tunables = os.environ.get(TUNABLES)
+    if tunables is None or "glibc.malloc.mxfast" not in tunables:
+        environment[TUNABLES] = f"{tunables}:{NO_FAST_BINS}" if tunables else NO_FAST_BINS
+    return environment
+
+
 @contextmanager
 def worker_allocator() -> Iterator[None]:
     """Processes started meanwhile use mimalloc if installed, else glibc's malloc without
     fast bins (see the module's docstring); the environment is restored afterwards."""
     saved = {name: os.environ.get(name) for name in (PRELOAD_VARIABLE, TUNABLES)}
-    library = mimalloc_library() if saved[PRELOAD_VARIABLE] is None else None
-    if library is not None:
-        os.environ[PRELOAD_VARIABLE] = library
-    tunables = saved[TUNABLES]
-    if tunables is None or "glibc.malloc.mxfast" not in tunables:
-        os.environ[TUNABLES] = f"{tunables}:{NO_FAST_BINS}" if tunables else NO_FAST_BINS
+    os.environ.update(worker_environment())
     try:
         yield
     finally:

@@ -24,12 +24,14 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
+import dask
 from distributed import Client, LocalCluster
 from distributed.comm import CommClosedError
 from distributed.diagnostics.plugin import SchedulerPlugin
 from distributed.scheduler import KilledWorker
 
 from xmlload.errors import ClusterLostError, SettingsError
+from xmlload.parallel.allocator import worker_environment
 from xmlload.parallel.board import BoardSnapshot, ProgressBoard
 from xmlload.parallel.dask_worker import ContractText, PipelinePlugin, process_chunk
 from xmlload.parallel.events import ChunkFailed, ChunkFinished, ChunkLost, Event
@@ -106,9 +108,12 @@ class DaskExecutor(Executor):
         self.distributed_level = quiet.level
         quiet.setLevel(logging.CRITICAL)
         if self.address is None:
-            self.cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, dashboard_address=None
-            )
+            environment = {f"distributed.nanny.pre-spawn-environ.{name}": value
+                           for name, value in worker_environment().items()}  # fmt: skip
+            with dask.config.set(environment):  # the allocator of the pool's workers
+                self.cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, dashboard_address=None
+                )
         try:
             self.client = Client(
                 self.cluster or self.address, timeout=CONNECT_SECONDS, set_as_default=False
