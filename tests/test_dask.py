@@ -369,6 +369,7 @@ def _loaded_libraries() -> str:
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc")
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # another test's cluster
 def test_a_local_clusters_workers_allocate_as_the_pools_do(tmp_path: Path) -> None:
     """The local cluster's workers start with the pool's workers' allocator: mimalloc where
     it is installed, else glibc's malloc without fast bins."""
