@@ -17,30 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psutil
-import sqlalchemy as sa
-import yaml
+from benchmark_startup import CORPUS, OK_EXITS, REPO, drop, fresh_target  # this folder's
 
 from xmlload.bench import loop_corpus
-from xmlload.db.urls import parse_url
-
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus" / "xmlconversion-cc" / "xml"
-
-
-def fresh_target(target: str, contract: Path, folder: Path) -> tuple[str, Path, str | None]:
-    """(target URL, contract writing to it, schema to drop afterwards)."""
-    if parse_url(target).get_backend_name() == "sqlite":
-        return f"sqlite:///{folder / 'target.db'}", contract, None
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    data = yaml.safe_load(contract.read_text())
-    data["target_schema"] = schema
-    copy = folder / "contract.yaml"
-    copy.write_text(yaml.safe_dump(data))
-    return target, copy, schema
 
 
 def sample(run: subprocess.Popen[bytes]) -> tuple[dict[int, float], dict[int, int], float]:
@@ -82,19 +64,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
         documents = loop_corpus(args.contract, CORPUS, folder / "xml", args.loop)
-        target, contract, schema = fresh_target(args.target, args.contract, folder)
+        target, contract, _ = fresh_target(args.target, args.contract, folder, "worker-cpu")
         command = [sys.executable, "-m", "xmlload", "run", "--contract", str(contract),
                    "--source", str(folder / "xml"), "--target", target, "--create-tables",
                    "--workers", str(args.workers), "--progress", "none"]  # fmt: skip
+        errors = folder / "stderr.txt"
         started = time.perf_counter()
-        run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cpu, rss, coordinator = sample(run)
+        with errors.open("wb") as stderr:
+            run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+            cpu, rss, coordinator = sample(run)
         wall = time.perf_counter() - started
-        if schema is not None:
-            engine = sa.create_engine(parse_url(target))
-            with engine.begin() as connection:
-                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            engine.dispose()
+        if run.wait() not in OK_EXITS:  # the run's own error, not the drop's after it
+            error = errors.read_bytes()[-500:]
+            raise SystemExit(f"{' '.join(command)} exited {run.returncode}: {error!r}")
+        drop(target, contract)
     workers = sum(cpu.values())  # the Manager's share is small (0.05 s a run)
     print(
         f"{documents} documents, {args.workers} worker(s): wall {wall:.2f} s; workers' CPU "

@@ -43,10 +43,11 @@ def mimalloc_library() -> str | None:
 
 
 def workers_allocator() -> str:
-    """What processes started inside `worker_allocator()` allocate with, for reports."""
-    if PRELOAD_VARIABLE in os.environ:
-        return f"as {PRELOAD_VARIABLE} says ({os.environ[PRELOAD_VARIABLE] or 'empty'})"
-    library = mimalloc_library()
+    """What processes started with `worker_environment()` allocate with, for reports."""
+    own = os.environ.get(PRELOAD_VARIABLE)
+    if own is not None:
+        return f"as {PRELOAD_VARIABLE} says ({own or 'empty'})"
+    library = worker_environment().get(PRELOAD_VARIABLE)
     return f"mimalloc ({library})" if library else "glibc malloc without fast bins"
 
 
